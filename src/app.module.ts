@@ -1,0 +1,69 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { AllExceptionsFilter } from 'src/common/errors/all-exceptions.filter';
+import { createValidationPipe } from 'src/common/http/validation';
+import { AppConfig } from 'src/config/app-config';
+import { ConfigModule } from 'src/config/config.module';
+import { DatabaseModule } from 'src/infra/database/database.module';
+import { HealthModule } from 'src/infra/health/health.module';
+import { LoggingModule } from 'src/infra/logging/logging.module';
+import { MetricsModule } from 'src/infra/metrics/metrics.module';
+import { QueueBoardModule } from 'src/infra/queue/queue-board.module';
+import { QueueModule } from 'src/infra/queue/queue.module';
+import { RedisModule } from 'src/infra/redis/redis.module';
+import { RedisService } from 'src/infra/redis/redis.service';
+import {
+  IpThrottlerGuard,
+  KeyThrottlerGuard,
+  throttlerOptions,
+} from 'src/infra/throttling/api-throttler.guard';
+import { RedisThrottlerStorage } from 'src/infra/throttling/redis-throttler.storage';
+import { AuthModule } from 'src/modules/auth/auth.module';
+import { ApiKeyGuard } from 'src/modules/auth/guards/api-key.guard';
+import { BanGuard } from 'src/modules/auth/guards/ban.guard';
+import { EmailsModule } from 'src/modules/emails/emails.module';
+
+/**
+ * The whole application; `config.roles` decides which parts run in this process
+ * (api: HTTP; worker: queue processors; scheduler: cron ticks).
+ */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const api = config.hasRole('api');
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggingModule,
+        DatabaseModule,
+        RedisModule,
+        QueueModule,
+        MetricsModule,
+        ThrottlerModule.forRootAsync({
+          inject: [AppConfig, RedisService],
+          useFactory: (c: AppConfig, redis: RedisService) => ({
+            ...throttlerOptions(c),
+            storage: new RedisThrottlerStorage(redis),
+          }),
+        }),
+        AuthModule,
+        EmailsModule,
+        HealthModule,
+        ...(api ? [QueueBoardModule] : []),
+        ...(config.hasRole('scheduler') ? [ScheduleModule.forRoot()] : []),
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        // Order matters: ban → per-IP limit → API key → per-key limit.
+        { provide: APP_GUARD, useExisting: BanGuard },
+        { provide: APP_GUARD, useClass: IpThrottlerGuard },
+        { provide: APP_GUARD, useExisting: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: KeyThrottlerGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { config as loadDotenv } from 'dotenv';
+import { Environment } from 'src/config/environment';
+
+export type AppRole = 'api' | 'worker' | 'scheduler';
+
+/** Thrown when the environment is invalid; the message names the variable(s). */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The Sonnet alias used when ANTHROPIC_MODEL is unset. */
+export const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-4-5';
+
+/**
+ * The typed, validated configuration. Built once at boot by `loadConfig` and injected by
+ * class; nothing else in the app reads `process.env`.
+ */
+export class AppConfig {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly isProduction: boolean;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly databaseUrl: string;
+  readonly dbPoolSize: number;
+  readonly redisUrl: string;
+  /** Prefix of every Redis key this app writes, BullMQ's included (tests isolate by it). */
+  readonly redisKeyPrefix: string;
+  readonly roles: ReadonlySet<AppRole>;
+  readonly workerConcurrency: number;
+  readonly mailTransport: 'postal' | 'sandbox';
+  readonly postal: {
+    readonly url?: string;
+    readonly apiKey?: string;
+    readonly webhookPublicKey?: string;
+    readonly signingKey?: string;
+  };
+  readonly defaultFrom?: string;
+  readonly tracking: {
+    readonly secret: string;
+    /** True when the secret was generated for this boot (links die with the process). */
+    readonly secretIsEphemeral: boolean;
+    readonly opens: boolean;
+    readonly clicks: boolean;
+  };
+  readonly allowedOrigins: string[];
+  readonly admin: { readonly username: string; readonly password: string };
+  readonly rateLimits: {
+    readonly ipPerMin: number;
+    readonly keyPerMin: number;
+    readonly batchPerMin: number;
+  };
+  readonly authBan: {
+    readonly maxFailures: number;
+    readonly findTimeS: number;
+    readonly banTimeS: number;
+  };
+  readonly domainRate: {
+    readonly defaultPerSec: number;
+    readonly overrides: ReadonlyMap<string, number>;
+  };
+  readonly anthropic: {
+    readonly apiKey?: string;
+    readonly model: string;
+    readonly baseUrl?: string;
+  };
+  readonly telegram: {
+    readonly botToken?: string;
+    readonly chatId?: string;
+    readonly apiUrl: string;
+  };
+  readonly slackWebhookUrl?: string;
+  readonly anomalyMinVolume: number;
+  readonly complaintMinVolume: number;
+  readonly autoPause: boolean;
+  readonly logLevel: string;
+  readonly retention: { readonly eventsDays: number; readonly webhookEventsDays: number };
+  readonly shutdownTimeoutMs: number;
+  /** Express `trust proxy`: which hops may set X-Forwarded-For/-Proto. */
+  readonly trustProxy: string | boolean | number;
+
+  constructor(values: Omit<AppConfig, 'hasRole'>) {
+    Object.assign(this, values);
+  }
+
+  hasRole(role: AppRole): boolean {
+    return this.roles.has(role);
+  }
+}
+
+function describe(errors: ValidationError[]): string[] {
+  return errors.flatMap((e) => {
+    const messages = Object.values(e.constraints ?? {});
+    const first = messages[0] ?? 'is invalid';
+    const text = first.startsWith(e.property) ? first : `${e.property} ${first}`;
+    return [`${text} (got ${JSON.stringify(String(e.value))})`];
+  });
+}
+
+function parseOverrides(raw: string | undefined): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const part of (raw ?? '').split(',')) {
+    const [domain, rate] = part.split('=').map((s) => s.trim());
+    if (domain && rate) map.set(domain.toLowerCase(), Number(rate));
+  }
+  return map;
+}
+
+function parseTrustProxy(raw: string | undefined): string | boolean | number {
+  if (raw === undefined) return 'loopback, linklocal, uniquelocal';
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw;
+}
+
+function stripTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/**
+ * Validates `env` (SPEC §2) and returns the typed config. Throws ConfigError naming every
+ * variable that is wrong, including the production rules.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    // An empty variable means "unset", as in most .env tooling.
+    if (v !== undefined && v !== '') raw[k] = v;
+  }
+  const e = plainToInstance(Environment, raw, { excludeExtraneousValues: false });
+  const problems = describe(validateSync(e, { skipMissingProperties: false }));
+
+  const nodeEnv = (e.NODE_ENV ?? 'development') as AppConfig['nodeEnv'];
+  const isProduction = nodeEnv === 'production';
+  const port = e.PORT ?? 3000;
+
+  if (isProduction) {
+    if (!e.TRACKING_SECRET) problems.push('TRACKING_SECRET is required when NODE_ENV=production');
+    if (!e.ADMIN_PASSWORD) problems.push('ADMIN_PASSWORD is required when NODE_ENV=production');
+    else if (e.ADMIN_PASSWORD === 'admin')
+      problems.push('ADMIN_PASSWORD must not be "admin" when NODE_ENV=production');
+  }
+  if (e.MAIL_TRANSPORT === 'postal' && !e.POSTAL_URL)
+    problems.push('POSTAL_URL is required when MAIL_TRANSPORT=postal');
+  const transport = (e.MAIL_TRANSPORT ?? (e.POSTAL_URL ? 'postal' : 'sandbox')) as
+    | 'postal'
+    | 'sandbox';
+  if (transport === 'postal' && !e.POSTAL_API_KEY)
+    problems.push('POSTAL_API_KEY is required when the Postal transport is used');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const publicUrl = stripTrailingSlash(
+    e.PUBLIC_URL ?? (e.DOMAIN ? `https://${e.DOMAIN}` : `http://localhost:${port}`),
+  );
+  const roles = new Set(
+    (e.APP_ROLES ?? 'api,worker,scheduler').split(',').map((r) => r.trim() as AppRole),
+  );
+
+  return new AppConfig({
+    nodeEnv,
+    isProduction,
+    port,
+    publicUrl,
+    databaseUrl: e.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/email_sender',
+    dbPoolSize: e.DB_POOL_SIZE ?? 20,
+    redisUrl: e.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'es',
+    roles,
+    workerConcurrency: e.WORKER_CONCURRENCY ?? 50,
+    mailTransport: transport,
+    postal: {
+      url: e.POSTAL_URL ? stripTrailingSlash(e.POSTAL_URL) : undefined,
+      apiKey: e.POSTAL_API_KEY,
+      webhookPublicKey: e.POSTAL_WEBHOOK_PUBLIC_KEY,
+      signingKey: e.POSTAL_SIGNING_KEY,
+    },
+    defaultFrom: e.DEFAULT_FROM,
+    tracking: {
+      secret: e.TRACKING_SECRET ?? randomBytes(32).toString('base64url'),
+      secretIsEphemeral: !e.TRACKING_SECRET,
+      opens: e.TRACK_OPENS ?? true,
+      clicks: e.TRACK_CLICKS ?? true,
+    },
+    allowedOrigins: (e.ALLOWED_ORIGINS ?? 'http://localhost:3000')
+      .split(',')
+      .map((o) => stripTrailingSlash(o.trim()))
+      .filter(Boolean),
+    admin: {
+      username: e.ADMIN_USERNAME ?? 'admin',
+      password: e.ADMIN_PASSWORD ?? 'admin',
+    },
+    rateLimits: {
+      ipPerMin: e.RATE_LIMIT_IP_PER_MIN ?? 100,
+      keyPerMin: e.RATE_LIMIT_KEY_PER_MIN ?? 1000,
+      batchPerMin: e.RATE_LIMIT_BATCH_PER_MIN ?? 10,
+    },
+    authBan: {
+      maxFailures: e.AUTH_BAN_MAX_FAILURES ?? 5,
+      findTimeS: e.AUTH_BAN_FIND_TIME_S ?? 60,
+      banTimeS: e.AUTH_BAN_TIME_S ?? 3600,
+    },
+    domainRate: {
+      defaultPerSec: e.DOMAIN_RATE_DEFAULT ?? 20,
+      overrides: parseOverrides(e.DOMAIN_RATE_OVERRIDES),
+    },
+    anthropic: {
+      apiKey: e.ANTHROPIC_API_KEY,
+      model: e.ANTHROPIC_MODEL ?? DEFAULT_ANTHROPIC_MODEL,
+      baseUrl: e.ANTHROPIC_BASE_URL,
+    },
+    telegram: {
+      botToken: e.TELEGRAM_BOT_TOKEN,
+      chatId: e.TELEGRAM_CHAT_ID,
+      apiUrl: stripTrailingSlash(e.TELEGRAM_API_URL ?? 'https://api.telegram.org'),
+    },
+    slackWebhookUrl: e.SLACK_WEBHOOK_URL,
+    anomalyMinVolume: e.ANOMALY_MIN_VOLUME ?? 100,
+    complaintMinVolume: e.COMPLAINT_MIN_VOLUME ?? 100,
+    autoPause: e.AUTO_PAUSE ?? false,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    retention: {
+      eventsDays: e.RETENTION_EVENTS_DAYS ?? 180,
+      webhookEventsDays: e.RETENTION_WEBHOOK_EVENTS_DAYS ?? 30,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25000,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+  });
+}
+
+/** Loads `.env` (without overriding real environment variables) then validates. */
+export function loadConfigFromProcess(): AppConfig {
+  loadDotenv({ quiet: true });
+  return loadConfig(process.env);
+}

@@ -1,0 +1,265 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return value;
+};
+
+const toInt = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string' || value.trim() === '') return value;
+  return /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+};
+
+const URL_PATTERN = /^https?:\/\/[^\s/$.?#][^\s]*$/i;
+const PG_URL_PATTERN = /^postgres(ql)?:\/\/\S+$/i;
+const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/i;
+
+/**
+ * The raw environment as SPEC §2 names it. Each field is validated by class-validator;
+ * `loadConfig` turns an instance into the typed `AppConfig` the rest of the app injects.
+ */
+export class Environment {
+  @IsOptional()
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT?: number;
+
+  @IsOptional()
+  @Matches(URL_PATTERN, { message: 'PUBLIC_URL must be an http(s) URL' })
+  PUBLIC_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[a-z0-9.-]+(:\d+)?$/i, { message: 'DOMAIN must be a host name' })
+  DOMAIN?: string;
+
+  @IsOptional()
+  @Matches(PG_URL_PATTERN, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @Matches(REDIS_URL_PATTERN, { message: 'REDIS_URL must be a redis:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 of [A-Za-z0-9:_-]' })
+  REDIS_KEY_PREFIX?: string;
+
+  @IsOptional()
+  @Matches(/^\s*(api|worker|scheduler)(\s*,\s*(api|worker|scheduler))*\s*$/, {
+    message: 'APP_ROLES must be a comma-separated list of api, worker, scheduler',
+  })
+  APP_ROLES?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WORKER_CONCURRENCY?: number;
+
+  @IsOptional()
+  @IsIn(['postal', 'sandbox'])
+  MAIL_TRANSPORT?: string;
+
+  @IsOptional()
+  @Matches(URL_PATTERN, { message: 'POSTAL_URL must be an http(s) URL' })
+  POSTAL_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  POSTAL_API_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  POSTAL_WEBHOOK_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'POSTAL_SIGNING_KEY must be at least 16 characters' })
+  POSTAL_SIGNING_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(320)
+  @Matches(/^[^\r\n]*@[^\r\n]*$/, { message: 'DEFAULT_FROM must be an email address' })
+  DEFAULT_FROM?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'TRACKING_SECRET must be at least 32 characters' })
+  TRACKING_SECRET?: string;
+
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  TRACK_OPENS?: boolean;
+
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  TRACK_CLICKS?: boolean;
+
+  @IsOptional()
+  @IsString()
+  ALLOWED_ORIGINS?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  ADMIN_USERNAME?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  ADMIN_PASSWORD?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_IP_PER_MIN?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_KEY_PER_MIN?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_BATCH_PER_MIN?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  AUTH_BAN_MAX_FAILURES?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  AUTH_BAN_FIND_TIME_S?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  AUTH_BAN_TIME_S?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
+  DOMAIN_RATE_DEFAULT?: number;
+
+  @IsOptional()
+  @Matches(/^\s*([a-z0-9.-]+\s*=\s*\d+(\.\d+)?\s*)(,\s*[a-z0-9.-]+\s*=\s*\d+(\.\d+)?\s*)*$/i, {
+    message: 'DOMAIN_RATE_OVERRIDES must look like gmail.com=50,yahoo.com=10',
+  })
+  DOMAIN_RATE_OVERRIDES?: string;
+
+  @IsOptional()
+  @IsString()
+  ANTHROPIC_API_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  ANTHROPIC_MODEL?: string;
+
+  @IsOptional()
+  @Matches(URL_PATTERN, { message: 'ANTHROPIC_BASE_URL must be an http(s) URL' })
+  ANTHROPIC_BASE_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  TELEGRAM_BOT_TOKEN?: string;
+
+  @IsOptional()
+  @IsString()
+  TELEGRAM_CHAT_ID?: string;
+
+  @IsOptional()
+  @Matches(URL_PATTERN, { message: 'TELEGRAM_API_URL must be an http(s) URL' })
+  TELEGRAM_API_URL?: string;
+
+  @IsOptional()
+  @Matches(URL_PATTERN, { message: 'SLACK_WEBHOOK_URL must be an http(s) URL' })
+  SLACK_WEBHOOK_URL?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  ANOMALY_MIN_VOLUME?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  COMPLAINT_MIN_VOLUME?: number;
+
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  AUTO_PAUSE?: boolean;
+
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DB_POOL_SIZE?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RETENTION_EVENTS_DAYS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RETENTION_WEBHOOK_EVENTS_DAYS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  SHUTDOWN_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  TRUST_PROXY?: string;
+}

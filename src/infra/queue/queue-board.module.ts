@@ -1,0 +1,24 @@
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { BullBoardModule } from '@bull-board/nestjs';
+import { Module } from '@nestjs/common';
+import { basicAuthMiddleware } from 'src/common/http/basic-auth';
+import { AppConfig } from 'src/config/app-config';
+import { ALL_QUEUES } from 'src/infra/queue/queue.constants';
+
+/** Bull Board at /queues behind the operator's Basic auth. */
+@Module({
+  imports: [
+    BullBoardModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        route: '/queues',
+        adapter: ExpressAdapter,
+        middleware: basicAuthMiddleware(config.admin.username, config.admin.password),
+        boardOptions: { uiConfig: { boardTitle: 'Email Sender queues' } },
+      }),
+    }),
+    BullBoardModule.forFeature(...ALL_QUEUES.map((name) => ({ name, adapter: BullMQAdapter }))),
+  ],
+})
+export class QueueBoardModule {}

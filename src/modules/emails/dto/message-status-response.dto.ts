@@ -1,0 +1,76 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class MessageEventDto {
+  @ApiProperty({ example: 'delivered' })
+  type: string;
+
+  @ApiProperty({ format: 'date-time' })
+  occurred_at: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  details: Record<string, unknown>;
+}
+
+export class MessageStatusResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  message_id: string;
+
+  @ApiProperty({
+    enum: ['queued', 'processing', 'sent', 'delivered', 'bounced', 'failed', 'complained', 'retry_scheduled', 'held'],
+  })
+  status: string;
+
+  @ApiProperty()
+  recipient: string;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  campaign_id: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  tag: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true, description: "The template's external_id" })
+  template_id: string | null;
+
+  @ApiPropertyOptional({ enum: ['hard', 'soft'], nullable: true })
+  bounce_type: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  bounce_reason: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  smtp_code: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  error_message: string | null;
+
+  @ApiProperty()
+  retry_count: number;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  next_retry_at: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  send_at: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  sent_at: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  delivered_at: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  opened_at: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  clicked_at: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updated_at: string;
+
+  @ApiProperty({ type: [MessageEventDto] })
+  events: MessageEventDto[];
+}
