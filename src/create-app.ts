@@ -37,7 +37,6 @@ export async function createHttpApp(config: AppConfig): Promise<NestExpressAppli
   app.flushLogs();
   configureHttpEdge(app, config);
   setupSwagger(app);
-  app.enableShutdownHooks();
   return app;
 }
 
@@ -49,7 +48,6 @@ export async function createWorkerContext(config: AppConfig): Promise<INestAppli
   });
   app.useLogger(app.get(Logger));
   app.flushLogs();
-  app.enableShutdownHooks();
   return app;
 }
 

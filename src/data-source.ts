@@ -7,7 +7,9 @@ import { AppConfig, loadConfigFromProcess } from 'src/config/app-config';
  * The one TypeORM configuration, used by the app, the CLI and `typeorm` itself
  * (`npm run migration:*` points the TypeORM CLI at the compiled copy of this file).
  */
-export function buildDataSourceOptions(config: Pick<AppConfig, 'databaseUrl' | 'dbPoolSize'>): DataSourceOptions {
+export function buildDataSourceOptions(
+  config: Pick<AppConfig, 'databaseUrl' | 'dbPoolSize'>,
+): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.databaseUrl,
@@ -27,10 +29,14 @@ export function buildDataSourceOptions(config: Pick<AppConfig, 'databaseUrl' | '
   };
 }
 
-export function createDataSource(config: Pick<AppConfig, 'databaseUrl' | 'dbPoolSize'>): DataSource {
+export function createDataSource(
+  config: Pick<AppConfig, 'databaseUrl' | 'dbPoolSize'>,
+): DataSource {
   return new DataSource(buildDataSourceOptions(config));
 }
 
 // Default export for the TypeORM CLI only; the app builds its own from the injected config.
-const cliDataSource = process.env.TYPEORM_CLI ? createDataSource(loadConfigFromProcess()) : undefined;
+const cliDataSource = process.env.TYPEORM_CLI
+  ? createDataSource(loadConfigFromProcess())
+  : undefined;
 export default cliDataSource;

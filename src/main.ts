@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, loadConfigFromProcess, AppConfig } from 'src/config/app-config';
 import { createHttpApp, createWorkerContext } from 'src/create-app';
 import { ApiKeysService } from 'src/modules/auth/api-keys.service';
@@ -18,6 +20,32 @@ function loadOrFail(): AppConfig {
   }
 }
 
+/**
+ * SIGTERM/SIGINT: stop accepting HTTP, let in-flight jobs finish, close pools, exit 0.
+ * Bounded: past the timeout the process exits 1 rather than hang an orchestrator.
+ */
+function shutDownGracefullyOnSignals(app: INestApplicationContext, timeoutMs: number): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`email-sender: ${signal} received, shutting down\n`);
+    setTimeout(() => {
+      process.stderr.write(`email-sender: shutdown took over ${timeoutMs} ms, exiting\n`);
+      process.exit(1);
+    }, timeoutMs).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`email-sender: error during shutdown: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
 async function main(): Promise<void> {
   const config = loadOrFail();
   try {
@@ -27,25 +55,20 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  // Bounded graceful shutdown: Nest closes HTTP, workers finish in-flight jobs, pools close.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      setTimeout(() => {
-        process.stderr.write(`email-sender: shutdown took over ${config.shutdownTimeoutMs} ms, exiting\n`);
-        process.exit(1);
-      }, config.shutdownTimeoutMs).unref();
-    });
-  }
-
   const roles = [...config.roles].join(',');
+  const app = config.hasRole('api')
+    ? await createHttpApp(config)
+    : await createWorkerContext(config);
+  shutDownGracefullyOnSignals(app, config.shutdownTimeoutMs);
   if (config.hasRole('api')) {
-    const app = await createHttpApp(config);
-    await app.listen(config.port);
+    await (app as NestExpressApplication).listen(config.port);
     process.stdout.write(
       `email-sender: serving ${config.publicUrl} (roles ${roles}, transport ${config.mailTransport})\n`,
     );
     if (!config.isProduction) {
-      const created = await app.get(ApiKeysService).createFirstKeyIfNone('first key (auto-created)');
+      const created = await app
+        .get(ApiKeysService)
+        .createFirstKeyIfNone('first key (auto-created)');
       if (created) {
         process.stdout.write(
           [
@@ -62,7 +85,7 @@ async function main(): Promise<void> {
       }
     }
   } else {
-    await createWorkerContext(config);
+    await app.init();
     process.stdout.write(`email-sender: running roles ${roles}\n`);
   }
 }

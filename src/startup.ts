@@ -34,7 +34,10 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const dbName = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
   const adminUrl = new URL(databaseUrl);
   adminUrl.pathname = '/postgres';
-  const client = new Client({ connectionString: adminUrl.toString(), connectionTimeoutMillis: 5000 });
+  const client = new Client({
+    connectionString: adminUrl.toString(),
+    connectionTimeoutMillis: 5000,
+  });
   try {
     await client.connect();
   } catch (err) {
@@ -44,12 +47,16 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     );
   }
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      dbName,
+    ]);
     if (rowCount === 0) {
-      await client.query(`CREATE DATABASE "${dbName.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
-        // 42P04: another process created it first.
-        if (err.code !== '42P04') throw err;
-      });
+      await client
+        .query(`CREATE DATABASE "${dbName.replace(/"/g, '""')}"`)
+        .catch((err: { code?: string }) => {
+          // 42P04: another process created it first.
+          if (err.code !== '42P04') throw err;
+        });
     }
   } catch (err) {
     if (err instanceof StartupError) throw err;

@@ -1,5 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ApiKeysCreateCommand, ApiKeysListCommand, ApiKeysRevokeCommand } from 'src/cli/commands/api-keys.commands';
+import {
+  ApiKeysCreateCommand,
+  ApiKeysListCommand,
+  ApiKeysRevokeCommand,
+} from 'src/cli/commands/api-keys.commands';
 import { MigrateCommand } from 'src/cli/commands/migrate.command';
 import { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';

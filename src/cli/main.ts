@@ -28,6 +28,8 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const known = err instanceof ConfigError || err instanceof StartupError;
-  process.stderr.write(`error: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`);
+  process.stderr.write(
+    `error: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`,
+  );
   process.exit(1);
 });

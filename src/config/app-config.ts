@@ -149,8 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.MAIL_TRANSPORT === 'postal' && !e.POSTAL_URL)
     problems.push('POSTAL_URL is required when MAIL_TRANSPORT=postal');
   const transport = (e.MAIL_TRANSPORT ?? (e.POSTAL_URL ? 'postal' : 'sandbox')) as
-    | 'postal'
-    | 'sandbox';
+    'postal' | 'sandbox';
   if (transport === 'postal' && !e.POSTAL_API_KEY)
     problems.push('POSTAL_API_KEY is required when the Postal transport is used');
   if (problems.length > 0) throw new ConfigError(problems);

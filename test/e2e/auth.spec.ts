@@ -40,7 +40,10 @@ describe('API key authentication (e2e)', () => {
 
   it('accepts a valid key and answers 404 not_found for an unknown message', async () => {
     const key = await t.createKey();
-    const res = await request(t.server).get(statusUrl()).set('Authorization', `Bearer ${key}`).expect(404);
+    const res = await request(t.server)
+      .get(statusUrl())
+      .set('Authorization', `Bearer ${key}`)
+      .expect(404);
     expect(res.body.error.code).toBe('not_found');
   });
 
@@ -52,7 +55,10 @@ describe('API key authentication (e2e)', () => {
   it('answers 401 once a key is revoked', async () => {
     const keys = t.app.get(ApiKeysService);
     const created = await keys.create('to revoke', 'full');
-    await request(t.server).get(statusUrl()).set('Authorization', `Bearer ${created.key}`).expect(404);
+    await request(t.server)
+      .get(statusUrl())
+      .set('Authorization', `Bearer ${created.key}`)
+      .expect(404);
     await expect(keys.revoke(created.id)).resolves.toBe(true);
     const res = await request(t.server)
       .get(statusUrl())
@@ -81,7 +87,10 @@ describe('API key authentication (e2e)', () => {
   it('updates last_used_at on first use and not again within the minute', async () => {
     const keys = t.app.get(ApiKeysService);
     const created = await keys.create('touch', 'full');
-    await request(t.server).get(statusUrl()).set('Authorization', `Bearer ${created.key}`).expect(404);
+    await request(t.server)
+      .get(statusUrl())
+      .set('Authorization', `Bearer ${created.key}`)
+      .expect(404);
     const read = async (): Promise<Date | null> =>
       (await t.dataSource.query('SELECT last_used_at FROM api_keys WHERE id = $1', [created.id]))[0]
         .last_used_at;
@@ -89,8 +98,14 @@ describe('API key authentication (e2e)', () => {
     for (let i = 0; i < 50 && !(await read()); i++) await new Promise((r) => setTimeout(r, 20));
     expect(await read()).not.toBeNull();
     const sentinel = new Date('2020-01-01T00:00:00Z');
-    await t.dataSource.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [created.id, sentinel]);
-    await request(t.server).get(statusUrl()).set('Authorization', `Bearer ${created.key}`).expect(404);
+    await t.dataSource.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [
+      created.id,
+      sentinel,
+    ]);
+    await request(t.server)
+      .get(statusUrl())
+      .set('Authorization', `Bearer ${created.key}`)
+      .expect(404);
     await new Promise((r) => setTimeout(r, 200));
     expect((await read())?.toISOString()).toBe(sentinel.toISOString());
   });
@@ -100,7 +115,11 @@ describe('failed-auth ban (e2e)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await bootTestApp({ AUTH_BAN_MAX_FAILURES: '5', AUTH_BAN_FIND_TIME_S: '60', AUTH_BAN_TIME_S: '3600' });
+    t = await bootTestApp({
+      AUTH_BAN_MAX_FAILURES: '5',
+      AUTH_BAN_FIND_TIME_S: '60',
+      AUTH_BAN_TIME_S: '3600',
+    });
   });
   afterAll(() => t.close());
 

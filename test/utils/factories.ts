@@ -6,7 +6,10 @@ import { EmailLog } from 'src/modules/emails/email-log.entity';
 let seq = 0;
 
 /** Inserts an email_logs row with unique defaults. */
-export async function makeEmailLog(ds: DataSource, overrides: Partial<EmailLog> = {}): Promise<EmailLog> {
+export async function makeEmailLog(
+  ds: DataSource,
+  overrides: Partial<EmailLog> = {},
+): Promise<EmailLog> {
   seq += 1;
   const repo = ds.getRepository(EmailLog);
   return repo.save(

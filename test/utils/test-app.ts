@@ -37,7 +37,11 @@ export async function clearRedisPrefix(prefix: string, url = TEST_REDIS_URL): Pr
 }
 
 /** Environment every test app starts from; tests override what they exercise. */
-export function testEnv(db: TestDatabase, prefix: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function testEnv(
+  db: TestDatabase,
+  prefix: string,
+  env: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
@@ -68,7 +72,8 @@ export async function bootTestApp(env: Record<string, string> = {}): Promise<Tes
     db,
     dataSource: app.get(DataSource),
     server: app.getHttpServer(),
-    createKey: async (scope: ApiKeyScope = 'full') => (await keys.create(`test ${scope}`, scope)).key,
+    createKey: async (scope: ApiKeyScope = 'full') =>
+      (await keys.create(`test ${scope}`, scope)).key,
     close: async () => {
       await app.close();
       await clearRedisPrefix(prefix);

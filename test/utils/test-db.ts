@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 
 /** Server-level connection (no database); trust auth on the local server. */
-export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL =
+  process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /**
  * The migrated template's name carries a hash of the migrations, so concurrent jest runs
@@ -13,7 +14,9 @@ export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.
 export const TEMPLATE_DB = (() => {
   const dir = join(__dirname, '..', '..', 'migrations');
   const hash = createHash('sha256');
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.ts'))
+    .sort()) {
     hash.update(f).update(readFileSync(join(dir, f)));
   }
   return `email_sender_test_tpl_${hash.digest('hex').slice(0, 12)}`;
@@ -48,7 +51,9 @@ export interface TestDatabase {
 }
 
 /** A fresh database cloned from the migrated template (see global-setup.ts). */
-export async function createTestDatabase(opts: { template?: string | null } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  opts: { template?: string | null } = {},
+): Promise<TestDatabase> {
   const name = `email_sender_test_${randomBytes(5).toString('hex')}`;
   assertTestDatabaseName(name);
   const template = opts.template === undefined ? TEMPLATE_DB : opts.template;
@@ -58,7 +63,10 @@ export async function createTestDatabase(opts: { template?: string | null } = {}
   return {
     name,
     url: urlForDatabase(name),
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(
+        () => undefined,
+      ),
   };
 }
 

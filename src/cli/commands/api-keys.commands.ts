@@ -36,7 +36,10 @@ export class ApiKeysCreateCommand extends CommandRunner {
   }
 }
 
-@Command({ name: 'api-keys:list', description: 'List API keys (prefix, name, scope, last use; never the key)' })
+@Command({
+  name: 'api-keys:list',
+  description: 'List API keys (prefix, name, scope, last use; never the key)',
+})
 export class ApiKeysListCommand extends CommandRunner {
   constructor(private readonly keys: ApiKeysService) {
     super();
@@ -61,7 +64,10 @@ export class ApiKeysListCommand extends CommandRunner {
     const width = (c: (typeof cols)[number]): number =>
       Math.max(c.length, ...table.map((r) => String(r[c]).length));
     const line = (cells: string[]): string =>
-      cells.map((v, i) => v.padEnd(width(cols[i]))).join('  ').trimEnd();
+      cells
+        .map((v, i) => v.padEnd(width(cols[i])))
+        .join('  ')
+        .trimEnd();
     process.stdout.write(
       [line(cols), ...table.map((r) => line(cols.map((c) => String(r[c]))))].join('\n') + '\n',
     );

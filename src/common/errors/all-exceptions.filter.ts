@@ -1,4 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppError, ErrorCode, ErrorDetail } from 'src/common/errors/app-error';
 import { isUnavailableError } from 'src/common/errors/unavailable';
@@ -55,14 +62,20 @@ export function toErrorBody(
     return {
       status: HttpStatus.SERVICE_UNAVAILABLE,
       body: {
-        error: { code: 'service_unavailable', message: 'A backing service is unavailable; retry shortly' },
+        error: {
+          code: 'service_unavailable',
+          message: 'A backing service is unavailable; retry shortly',
+        },
         request_id: requestId,
       },
     };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,
-    body: { error: { code: 'internal_error', message: 'Internal server error' }, request_id: requestId },
+    body: {
+      error: { code: 'internal_error', message: 'Internal server error' },
+      request_id: requestId,
+    },
   };
 }
 

@@ -6,7 +6,9 @@ export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
+    if (
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)
+    )
       return true;
     // PostgreSQL: connection exceptions (08xxx), admin shutdown / cannot connect now (57Pxx).
     if (/^(08|57P)/.test(code)) return true;
@@ -17,6 +19,7 @@ export function isUnavailableError(err: unknown): boolean {
   return (
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Connection is closed|Stream isn't writeable/i.test(
       msg,
-    ) || (err.cause instanceof Error && isUnavailableError(err.cause))
+    ) ||
+    (err.cause instanceof Error && isUnavailableError(err.cause))
   );
 }

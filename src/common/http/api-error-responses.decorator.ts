@@ -64,7 +64,11 @@ const DESCRIPTIONS: Record<number, string> = {
 export function ApiErrorResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...[...statuses, 500].map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status] ?? 'internal_error', type: ErrorResponseDto }),
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? 'internal_error',
+        type: ErrorResponseDto,
+      }),
     ),
   );
 }

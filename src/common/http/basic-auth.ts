@@ -4,7 +4,11 @@ import type { NextFunction, Request, Response } from 'express';
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** Constant-time check of `Authorization: Basic …` against one username and password. */
-export function checkBasicAuth(header: string | undefined, username: string, password: string): boolean {
+export function checkBasicAuth(
+  header: string | undefined,
+  username: string,
+  password: string,
+): boolean {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!match) return false;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');

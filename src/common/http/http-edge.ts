@@ -81,7 +81,10 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
   const keepRaw = (req: Request, _res: Response, buf: Buffer): void => {
     (req as RequestWithRawBody).rawBody = buf;
   };
-  app.use(RAW_BODY_ROUTES, express.raw({ type: () => true, limit: BATCH_JSON_LIMIT, verify: keepRaw }));
+  app.use(
+    RAW_BODY_ROUTES,
+    express.raw({ type: () => true, limit: BATCH_JSON_LIMIT, verify: keepRaw }),
+  );
   app.use('/api/v1/batch', express.json({ limit: BATCH_JSON_LIMIT }));
   app.use(express.json({ limit: JSON_LIMIT }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));

@@ -8,7 +8,10 @@ import { buildDataSourceOptions } from 'src/data-source';
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
       // Migrations run before Nest starts (see startup.ts), never from here.
-      useFactory: (config: AppConfig) => ({ ...buildDataSourceOptions(config), migrationsRun: false }),
+      useFactory: (config: AppConfig) => ({
+        ...buildDataSourceOptions(config),
+        migrationsRun: false,
+      }),
     }),
   ],
 })

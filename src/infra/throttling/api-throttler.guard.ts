@@ -34,7 +34,8 @@ export function throttlerOptions(config: AppConfig): ThrottlerModuleOptions {
         ttl: MINUTE_MS,
         limit: config.rateLimits.keyPerMin,
         skipIf: (ctx) => !req(ctx).apiKey,
-        getTracker: (r: Record<string, unknown>) => `key-${(r as unknown as ApiRequest).apiKey?.id ?? 'none'}`,
+        getTracker: (r: Record<string, unknown>) =>
+          `key-${(r as unknown as ApiRequest).apiKey?.id ?? 'none'}`,
       },
     ],
     // One counter per tracker for all routes (not per route, the library's default).
@@ -58,7 +59,11 @@ abstract class SubsetThrottlerGuard extends ThrottlerGuard {
     return super.handleRequest(props);
   }
 
-  protected override setResponseHeader(res: Record<string, unknown>, name: string, value: string | number): void {
+  protected override setResponseHeader(
+    res: Record<string, unknown>,
+    name: string,
+    value: string | number,
+  ): void {
     // Retry-After is written by the exception filter from the error's retry_after.
     if (name.startsWith('Retry-After')) return;
     super.setResponseHeader(res, name.replace(/-(ip|batch|key)$/, ''), value);

@@ -32,7 +32,13 @@ export class ApiKeysService {
   async create(name: string, scope: ApiKeyScope = 'full'): Promise<CreatedApiKey> {
     const key = generateApiKey();
     const row = await this.keys.save(
-      this.keys.create({ name, scope, keyPrefix: displayPrefix(key), keyHash: hashApiKey(key), active: true }),
+      this.keys.create({
+        name,
+        scope,
+        keyPrefix: displayPrefix(key),
+        keyHash: hashApiKey(key),
+        active: true,
+      }),
     );
     return { id: row.id, name: row.name, scope: row.scope, key };
   }
@@ -47,7 +53,13 @@ export class ApiKeysService {
       if ((await em.count(ApiKey)) > 0) return null;
       const key = generateApiKey();
       const row = await em.save(
-        em.create(ApiKey, { name, scope: 'full', keyPrefix: displayPrefix(key), keyHash: hashApiKey(key), active: true }),
+        em.create(ApiKey, {
+          name,
+          scope: 'full',
+          keyPrefix: displayPrefix(key),
+          keyHash: hashApiKey(key),
+          active: true,
+        }),
       );
       return { id: row.id, name: row.name, scope: row.scope, key };
     });

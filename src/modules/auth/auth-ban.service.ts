@@ -51,7 +51,8 @@ export class AuthBanService {
         maxFailures,
         banTimeS,
       );
-      if (banned === 1) this.logger.warn({ ip, banTimeS }, 'IP banned after repeated failed authentication');
+      if (banned === 1)
+        this.logger.warn({ ip, banTimeS }, 'IP banned after repeated failed authentication');
       return banned === 1;
     } catch (err) {
       this.logger.warn(`failed-auth not recorded: ${(err as Error).message}`);

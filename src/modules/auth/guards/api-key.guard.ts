@@ -32,7 +32,9 @@ export class ApiKeyGuard implements CanActivate {
     if (!match) {
       await this.bans.recordFailure(req.ip ?? 'unknown');
       throw new UnauthorizedError(
-        header ? 'Authorization must be "Bearer <api key>"' : 'Missing Authorization: Bearer <api key>',
+        header
+          ? 'Authorization must be "Bearer <api key>"'
+          : 'Missing Authorization: Bearer <api key>',
       );
     }
     const key = await this.keys.authenticate(match[1]);
@@ -41,7 +43,10 @@ export class ApiKeyGuard implements CanActivate {
       throw new UnauthorizedError('Invalid or revoked API key');
     }
     req.apiKey = key;
-    if (key.scope !== 'full' && !this.reflector.getAllAndOverride<boolean>(ALLOW_SEND_SCOPE, targets)) {
+    if (
+      key.scope !== 'full' &&
+      !this.reflector.getAllAndOverride<boolean>(ALLOW_SEND_SCOPE, targets)
+    ) {
       throw new ForbiddenError(`An API key with scope "${key.scope}" may not call this route`);
     }
     return true;

@@ -16,7 +16,17 @@ export class MessageStatusResponseDto {
   message_id: string;
 
   @ApiProperty({
-    enum: ['queued', 'processing', 'sent', 'delivered', 'bounced', 'failed', 'complained', 'retry_scheduled', 'held'],
+    enum: [
+      'queued',
+      'processing',
+      'sent',
+      'delivered',
+      'bounced',
+      'failed',
+      'complained',
+      'retry_scheduled',
+      'held',
+    ],
   })
   status: string;
 

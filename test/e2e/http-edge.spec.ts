@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { bootTestApp, TestApp } from 'test/utils/test-app';
+
+const ERROR_SHAPE = {
+  error: { code: expect.any(String), message: expect.any(String) },
+  request_id: expect.any(String),
+};
+
+describe('HTTP edge (e2e)', () => {
+  let t: TestApp;
+  let key: string;
+
+  beforeAll(async () => {
+    t = await bootTestApp({ ALLOWED_ORIGINS: 'https://app.example,http://localhost:5173' });
+    key = await t.createKey();
+  });
+  afterAll(() => t.close());
+
+  describe('X-Request-Id', () => {
+    it('generates one and returns it on every response', async () => {
+      const res = await request(t.server).get('/health/live').expect(200);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('keeps a sane incoming id and uses it in error bodies', async () => {
+      const res = await request(t.server)
+        .get('/api/v1/status/x')
+        .set('X-Request-Id', 'req-123.abc')
+        .expect(401);
+      expect(res.headers['x-request-id']).toBe('req-123.abc');
+      expect(res.body.request_id).toBe('req-123.abc');
+    });
+
+    it('replaces an unsafe incoming id', async () => {
+      const res = await request(t.server)
+        .get('/health/live')
+        .set('X-Request-Id', 'bad id <script>');
+      expect(res.headers['x-request-id']).not.toContain('<');
+    });
+  });
+
+  describe('errors', () => {
+    it('answers unknown routes with 404 not_found in the error shape', async () => {
+      const res = await request(t.server)
+        .get('/api/v1/nope')
+        .set('Authorization', `Bearer ${key}`)
+        .expect(404);
+      expect(res.body).toEqual(ERROR_SHAPE);
+      expect(res.body.error.code).toBe('not_found');
+    });
+
+    it('answers malformed JSON with 400 validation_error, never a 500', async () => {
+      const res = await request(t.server)
+        .post('/api/v1/send')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .send('{"to": "a@b.c",')
+        .expect(400);
+      expect(res.body).toEqual(ERROR_SHAPE);
+      expect(res.body.error.code).toBe('validation_error');
+      expect(res.body.error.message).toMatch(/Malformed JSON/);
+    });
+
+    it('answers a body over 1 MB with 413 payload_too_large', async () => {
+      const big = JSON.stringify({ text: 'x'.repeat(1024 * 1024 + 10) });
+      const res = await request(t.server)
+        .post('/api/v1/send')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .send(big)
+        .expect(413);
+      expect(res.body.error.code).toBe('payload_too_large');
+      expect(res.body.error.message).toContain('1mb');
+    });
+
+    it('lets /api/v1/batch take up to 10 MB and refuses more with 413', async () => {
+      const ok = JSON.stringify({ recipients: [], pad: 'x'.repeat(3 * 1024 * 1024) });
+      const under = await request(t.server)
+        .post('/api/v1/batch')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .send(ok);
+      expect(under.status).not.toBe(413);
+      const over = JSON.stringify({ pad: 'x'.repeat(10 * 1024 * 1024 + 10) });
+      const res = await request(t.server)
+        .post('/api/v1/batch')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .send(over)
+        .expect(413);
+      expect(res.body.error.code).toBe('payload_too_large');
+      expect(res.body.error.message).toContain('10mb');
+    });
+  });
+
+  describe('security headers', () => {
+    it('sets helmet headers and hides x-powered-by', async () => {
+      const res = await request(t.server).get('/health/live').expect(200);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['x-powered-by']).toBeUndefined();
+      // Outside production there is no HSTS (localhost over HTTP).
+      expect(res.headers['strict-transport-security']).toBeUndefined();
+    });
+  });
+
+  describe('CORS on /api', () => {
+    it('allows a listed origin with the documented methods, headers and max-age', async () => {
+      const res = await request(t.server)
+        .options('/api/v1/send')
+        .set('Origin', 'https://app.example')
+        .set('Access-Control-Request-Method', 'POST')
+        .expect(204);
+      expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
+      expect(res.headers['access-control-allow-methods']).toBe('GET,POST,PUT,PATCH,DELETE,OPTIONS');
+      expect(res.headers['access-control-max-age']).toBe('600');
+      const get = await request(t.server)
+        .get(`/api/v1/status/${randomUUID()}`)
+        .set('Origin', 'https://app.example')
+        .set('Authorization', `Bearer ${key}`);
+      expect(get.headers['access-control-allow-origin']).toBe('https://app.example');
+      expect(get.headers['access-control-expose-headers']).toBe(
+        'X-Request-Id,X-RateLimit-Remaining',
+      );
+    });
+
+    it('gives a foreign origin no CORS grant', async () => {
+      const res = await request(t.server)
+        .options('/api/v1/send')
+        .set('Origin', 'https://evil.example')
+        .set('Access-Control-Request-Method', 'POST');
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      const get = await request(t.server)
+        .get(`/api/v1/status/${randomUUID()}`)
+        .set('Origin', 'https://evil.example')
+        .set('Authorization', `Bearer ${key}`);
+      expect(get.headers['access-control-allow-origin']).toBeUndefined();
+    });
+
+    it('adds no CORS headers outside /api', async () => {
+      const res = await request(t.server).get('/health/live').set('Origin', 'https://app.example');
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    });
+  });
+});
+
+describe('abuse limits (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await bootTestApp({
+      RATE_LIMIT_IP_PER_MIN: '6',
+      RATE_LIMIT_KEY_PER_MIN: '3',
+      AUTH_BAN_MAX_FAILURES: '100',
+    });
+  });
+  afterAll(() => t.close());
+
+  it('limits requests per API key with 429, retry_after and Retry-After', async () => {
+    const key = await t.createKey();
+    const url = `/api/v1/status/${randomUUID()}`;
+    for (let i = 0; i < 3; i++) {
+      const ok = await request(t.server).get(url).set('Authorization', `Bearer ${key}`).expect(404);
+      expect(ok.headers['x-ratelimit-remaining']).toBe(String(2 - i));
+    }
+    const res = await request(t.server).get(url).set('Authorization', `Bearer ${key}`).expect(429);
+    expect(res.body.error.code).toBe('rate_limit_exceeded');
+    expect(res.body.error.retry_after).toBeGreaterThan(0);
+    expect(res.body.error.retry_after).toBeLessThanOrEqual(60);
+    expect(res.headers['retry-after']).toBe(String(res.body.error.retry_after));
+    // Another key is not affected by the first key's limit.
+    const other = await t.createKey();
+    await request(t.server).get(url).set('Authorization', `Bearer ${other}`).expect(404);
+  });
+
+  it('limits requests per IP across keys, but never health', async () => {
+    // 5 requests were made above from this IP (the 429 counts too); the IP limit is 6.
+    const key = await t.createKey();
+    await request(t.server)
+      .get(`/api/v1/status/${randomUUID()}`)
+      .set('Authorization', `Bearer ${key}`)
+      .expect(404);
+    const res = await request(t.server)
+      .get(`/api/v1/status/${randomUUID()}`)
+      .set('Authorization', `Bearer ${key}`)
+      .expect(429);
+    expect(res.body.error.code).toBe('rate_limit_exceeded');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) await request(t.server).get('/api/v1/health').expect(200);
+    await request(t.server).get('/health/live').expect(200);
+  });
+});

@@ -1,0 +1,142 @@
+import { ConfigError, loadConfig } from 'src/config/app-config';
+
+const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe(loadConfig.name, () => {
+  describe('defaults', () => {
+    it('applies SPEC §2 defaults to an empty environment', () => {
+      const c = loadConfig({});
+      expect(c.nodeEnv).toBe('development');
+      expect(c.port).toBe(3000);
+      expect(c.publicUrl).toBe('http://localhost:3000');
+      expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/email_sender');
+      expect(c.redisUrl).toBe('redis://127.0.0.1:6379/0');
+      expect([...c.roles]).toEqual(['api', 'worker', 'scheduler']);
+      expect(c.workerConcurrency).toBe(50);
+      expect(c.mailTransport).toBe('sandbox');
+      expect(c.tracking).toEqual(
+        expect.objectContaining({ opens: true, clicks: true, secretIsEphemeral: true }),
+      );
+      expect(c.tracking.secret.length).toBeGreaterThanOrEqual(32);
+      expect(c.allowedOrigins).toEqual(['http://localhost:3000']);
+      expect(c.admin).toEqual({ username: 'admin', password: 'admin' });
+      expect(c.rateLimits).toEqual({ ipPerMin: 100, keyPerMin: 1000, batchPerMin: 10 });
+      expect(c.authBan).toEqual({ maxFailures: 5, findTimeS: 60, banTimeS: 3600 });
+      expect(c.domainRate.defaultPerSec).toBe(20);
+      expect(c.anomalyMinVolume).toBe(100);
+      expect(c.complaintMinVolume).toBe(100);
+      expect(c.autoPause).toBe(false);
+      expect(c.logLevel).toBe('info');
+      expect(c.telegram.apiUrl).toBe('https://api.telegram.org');
+      expect(c.anthropic.model).toMatch(/sonnet/);
+    });
+
+    it('derives PUBLIC_URL from PORT, and from DOMAIN as https', () => {
+      expect(loadConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+      expect(loadConfig({ DOMAIN: 'mail.example.com' }).publicUrl).toBe('https://mail.example.com');
+      expect(loadConfig({ PUBLIC_URL: 'https://x.example/', DOMAIN: 'y.example' }).publicUrl).toBe(
+        'https://x.example',
+      );
+    });
+
+    it('picks the postal transport when POSTAL_URL is set', () => {
+      const c = loadConfig({ POSTAL_URL: 'https://postal.example.com/', POSTAL_API_KEY: 'k' });
+      expect(c.mailTransport).toBe('postal');
+      expect(c.postal.url).toBe('https://postal.example.com');
+    });
+
+    it('parses lists, booleans and overrides', () => {
+      const c = loadConfig({
+        APP_ROLES: 'worker, scheduler',
+        ALLOWED_ORIGINS: 'https://a.example, https://b.example/',
+        TRACK_OPENS: 'false',
+        AUTO_PAUSE: '1',
+        DOMAIN_RATE_OVERRIDES: 'Gmail.com=50, yahoo.com=10',
+      });
+      expect([...c.roles]).toEqual(['worker', 'scheduler']);
+      expect(c.hasRole('api')).toBe(false);
+      expect(c.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+      expect(c.tracking.opens).toBe(false);
+      expect(c.autoPause).toBe(true);
+      expect([...c.domainRate.overrides]).toEqual([
+        ['gmail.com', 50],
+        ['yahoo.com', 10],
+      ]);
+    });
+
+    it('treats empty variables as unset', () => {
+      expect(loadConfig({ PORT: '', TRACKING_SECRET: '' }).port).toBe(3000);
+    });
+  });
+
+  describe('invalid values', () => {
+    it.each([
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['DATABASE_URL', 'mysql://x'],
+      ['REDIS_URL', 'http://x'],
+      ['APP_ROLES', 'api,web'],
+      ['WORKER_CONCURRENCY', '0'],
+      ['MAIL_TRANSPORT', 'smtp'],
+      ['TRACK_OPENS', 'maybe'],
+      ['RATE_LIMIT_IP_PER_MIN', '-1'],
+      ['DOMAIN_RATE_OVERRIDES', 'gmail.com:50'],
+      ['LOG_LEVEL', 'verbose'],
+      ['NODE_ENV', 'staging'],
+      ['TRACKING_SECRET', 'short'],
+      ['PUBLIC_URL', 'ftp://x'],
+      ['SLACK_WEBHOOK_URL', 'not a url'],
+    ])('names %s when it is %p', (name, value) => {
+      const problems = problemsOf({ [name]: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain(name);
+    });
+
+    it('lists every bad variable at once', () => {
+      const problems = problemsOf({ PORT: 'x', LOG_LEVEL: 'loud' });
+      expect(problems.join(' ')).toMatch(/PORT.*LOG_LEVEL|LOG_LEVEL.*PORT/);
+    });
+
+    it('requires POSTAL_API_KEY with the postal transport', () => {
+      expect(problemsOf({ POSTAL_URL: 'https://p.example' })[0]).toContain('POSTAL_API_KEY');
+      expect(problemsOf({ MAIL_TRANSPORT: 'postal' }).join(' ')).toContain('POSTAL_URL');
+    });
+  });
+
+  describe('production rules', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      TRACKING_SECRET: 'x'.repeat(32),
+      ADMIN_PASSWORD: 'S3cure-enough',
+    };
+
+    it('accepts a complete production environment', () => {
+      const c = loadConfig(prod);
+      expect(c.isProduction).toBe(true);
+      expect(c.tracking.secretIsEphemeral).toBe(false);
+    });
+
+    it('refuses a missing TRACKING_SECRET', () => {
+      expect(problemsOf({ ...prod, TRACKING_SECRET: undefined })).toEqual([
+        'TRACKING_SECRET is required when NODE_ENV=production',
+      ]);
+    });
+
+    it('refuses ADMIN_PASSWORD=admin and a missing ADMIN_PASSWORD', () => {
+      expect(problemsOf({ ...prod, ADMIN_PASSWORD: 'admin' })[0]).toContain(
+        'ADMIN_PASSWORD must not be "admin"',
+      );
+      expect(problemsOf({ ...prod, ADMIN_PASSWORD: undefined })[0]).toContain(
+        'ADMIN_PASSWORD is required',
+      );
+    });
+  });
+});
