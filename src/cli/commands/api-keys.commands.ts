@@ -1,5 +1,5 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { ApiKeyScope } from 'src/modules/auth/api-key.entity';
+import type { ApiKeyScope } from 'src/modules/auth/api-key.entity';
 import { ApiKeysService } from 'src/modules/auth/api-keys.service';
 
 interface CreateOptions {

@@ -1,0 +1,113 @@
+/**
+ * Module boundaries (STYLE.md "Layout"): a feature module exports only its module class,
+ * its service(s), its DTOs and a few pure helpers; other modules never reach into its
+ * entities, repositories, processors or controllers. Run by `npm run lint`:
+ *   npx depcruise src --config .dependency-cruiser.js
+ */
+
+/**
+ * What one feature module may import from another one (paths relative to the repo root).
+ * `\k<target>` back-references the target module's folder name, so only `<b>/<b>.module.ts`
+ * (named, because dependency-cruiser joins these patterns into one regex with `|`).
+ */
+const CROSS_MODULE_ALLOWED = [
+  '^src/modules/(?<target>[^/]+)/\\k<target>\\.module\\.ts$',
+  '^src/modules/[^/]+/.*\\.service\\.ts$',
+  '^src/modules/[^/]+/dto/',
+  // Pure helpers (no I/O, no entities) that other modules may share.
+  '^src/modules/[^/]+/bounce-classifier\\.ts$',
+];
+
+/** Files nothing imports on purpose: entry points, the TypeORM CLI data source, tests, migrations. */
+const ORPHANS_ALLOWED = [
+  '(^|/)\\.[^/]+\\.(js|cjs|mjs|ts|json)$',
+  '\\.d\\.(c|m)?ts$',
+  '\\.spec\\.ts$',
+  '^test/',
+  '^migrations/',
+  '^src/main\\.ts$',
+  '^src/cli/main\\.ts$',
+  '^src/data-source\\.ts$',
+];
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cross-module-internals',
+      comment:
+        'A feature module may use another module only through its <name>.module.ts, its ' +
+        '*.service.ts, its dto/ and the allowed pure helpers; never its entities, ' +
+        'repositories, processors or controllers. Ask that module for a service method instead.',
+      severity: 'error',
+      from: { path: '^src/modules/([^/]+)/' },
+      to: {
+        path: '^src/modules/[^/]+/',
+        pathNot: ['^src/modules/$1/', ...CROSS_MODULE_ALLOWED],
+      },
+    },
+    {
+      name: 'no-circular',
+      comment:
+        'Runtime import cycle. Cycles broken by an `import type` edge are ignored: they ' +
+        'vanish at compile time.',
+      severity: 'error',
+      from: {},
+      to: {
+        circular: true,
+        viaOnly: { dependencyTypesNot: ['type-only'] },
+      },
+    },
+    {
+      name: 'infra-not-depend-on-modules',
+      comment:
+        'config/, common/ and infra/ sit below the feature modules and must not import them ' +
+        '(`import type` is allowed).',
+      severity: 'error',
+      from: { path: '^src/(infra|common|config)/' },
+      to: { path: '^src/modules/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-orphans',
+      comment: 'Nothing imports this module: use it or delete it.',
+      severity: 'warn',
+      from: { orphan: true, pathNot: ORPHANS_ALLOWED },
+      to: {},
+    },
+    {
+      name: 'not-to-test',
+      comment: 'Production code must not import test code.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'not-to-dev-dep',
+      comment:
+        'Production code must not import a devDependency: `npm ci --omit=dev` in the ' +
+        'Docker image would leave it out. Move it to dependencies or drop the import.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '\\.spec\\.ts$' },
+      to: {
+        dependencyTypes: ['npm-dev'],
+        // Type-only imports and @types/* disappear at compile time.
+        dependencyTypesNot: ['type-only'],
+        pathNot: ['node_modules/@types/'],
+      },
+    },
+  ],
+  options: {
+    // test/ is "do not follow" rather than excluded: excluded files vanish from the graph,
+    // and then `not-to-test` could never see a src → test import.
+    doNotFollow: { path: ['node_modules', '^test/'] },
+    exclude: { path: '^(dist|bench)/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    // See `import type` edges (and mark them `type-only`) instead of dropping them.
+    tsPreCompilationDeps: true,
+    // The app is CommonJS: resolve packages the way `require` does.
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+  },
+};
