@@ -23,7 +23,13 @@ import { RedisThrottlerStorage } from 'src/infra/throttling/redis-throttler.stor
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { ApiKeyGuard } from 'src/modules/auth/guards/api-key.guard';
 import { BanGuard } from 'src/modules/auth/guards/ban.guard';
+import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
+import { AnalyticsWorkerModule } from 'src/modules/analytics/analytics-worker.module';
+import { EmailsSchedulerModule } from 'src/modules/emails/emails-scheduler.module';
+import { EmailsWorkerModule } from 'src/modules/emails/emails-worker.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
+import { TemplatesModule } from 'src/modules/templates/templates.module';
+import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 
 /**
  * The whole application; `config.roles` decides which parts run in this process
@@ -51,9 +57,13 @@ export class AppModule {
         }),
         AuthModule,
         EmailsModule,
+        BlacklistModule,
+        TemplatesModule,
+        RateControlModule,
         HealthModule,
         ...(api ? [QueueBoardModule] : []),
-        ...(config.hasRole('scheduler') ? [ScheduleModule.forRoot()] : []),
+        ...(config.hasRole('worker') ? [EmailsWorkerModule, AnalyticsWorkerModule] : []),
+        ...(config.hasRole('scheduler') ? [ScheduleModule.forRoot(), EmailsSchedulerModule] : []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -4,12 +4,14 @@ import {
   ApiKeysListCommand,
   ApiKeysRevokeCommand,
 } from 'src/cli/commands/api-keys.commands';
+import { BlacklistImportCommand } from 'src/cli/commands/blacklist-import.command';
 import { MigrateCommand } from 'src/cli/commands/migrate.command';
 import { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
 import { DatabaseModule } from 'src/infra/database/database.module';
 import { RedisModule } from 'src/infra/redis/redis.module';
 import { AuthModule } from 'src/modules/auth/auth.module';
+import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
 
 /** The operator CLI (`npm run cli -- <command>`), SPEC §13. */
 @Module({})
@@ -17,8 +19,20 @@ export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, RedisModule, AuthModule],
-      providers: [MigrateCommand, ApiKeysCreateCommand, ApiKeysListCommand, ApiKeysRevokeCommand],
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        AuthModule,
+        BlacklistModule,
+      ],
+      providers: [
+        MigrateCommand,
+        ApiKeysCreateCommand,
+        ApiKeysListCommand,
+        ApiKeysRevokeCommand,
+        BlacklistImportCommand,
+      ],
     };
   }
 }

@@ -33,8 +33,11 @@ export class AppConfig {
   readonly redisKeyPrefix: string;
   readonly roles: ReadonlySet<AppRole>;
   readonly workerConcurrency: number;
+  /** SPEC §6.3: transport errors are retried with exponential backoff. */
+  readonly delivery: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly mailTransport: 'postal' | 'sandbox';
   readonly postal: {
+    readonly timeoutMs: number;
     readonly url?: string;
     readonly apiKey?: string;
     readonly webhookPublicKey?: string;
@@ -172,8 +175,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'es',
     roles,
     workerConcurrency: e.WORKER_CONCURRENCY ?? 50,
+    delivery: {
+      maxAttempts: e.DELIVERY_MAX_ATTEMPTS ?? 8,
+      backoffMs: e.DELIVERY_BACKOFF_MS ?? 30000,
+    },
     mailTransport: transport,
     postal: {
+      timeoutMs: e.POSTAL_TIMEOUT_MS ?? 15000,
       url: e.POSTAL_URL ? stripTrailingSlash(e.POSTAL_URL) : undefined,
       apiKey: e.POSTAL_API_KEY,
       webhookPublicKey: e.POSTAL_WEBHOOK_PUBLIC_KEY,

@@ -262,4 +262,24 @@ export class Environment {
   @IsString()
   @MinLength(1)
   TRUST_PROXY?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  DELIVERY_MAX_ATTEMPTS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  DELIVERY_BACKOFF_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(120000)
+  POSTAL_TIMEOUT_MS?: number;
 }

@@ -32,7 +32,8 @@ function importMetaToCjs({ types: t }) {
   };
 }
 
-const ESM_SYNTAX = /^\s*(import\s*[\w{*'"]|export\s)|import\.meta/m;
+const ESM_SYNTAX =
+  /^\s*(import\s*[{*'"]|import\s+[\w$]+\s*(,|\s+from\s)|export\s+(\{|\*|default\b|const\b|let\b|var\b|function\b|class\b|async\b))|import\.meta/m;
 
 module.exports = {
   process(src, filename) {
@@ -51,6 +52,6 @@ module.exports = {
     return { code: out.code };
   },
   getCacheKey(src, filename) {
-    return createHash('sha256').update('esm-v4').update(filename).update(src).digest('hex');
+    return createHash('sha256').update('esm-v5').update(filename).update(src).digest('hex');
   },
 };

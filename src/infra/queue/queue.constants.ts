@@ -1,10 +1,11 @@
 import type { DefaultJobOptions } from 'bullmq';
+import type { AppConfig } from 'src/config/app-config';
 
 /** Every BullMQ queue of the app (SPEC §6.5). */
 export enum QueueName {
   EmailDelivery = 'email-delivery',
   Webhooks = 'webhooks',
-  /** Low-priority work: statistics, anomaly checks, AI diagnosis, maintenance sweeps. */
+  /** Low-priority work: maintenance sweeps (and statistics, anomaly checks, AI diagnosis). */
   Analytics = 'analytics',
 }
 
@@ -17,23 +18,14 @@ export enum WebhooksJob {
 }
 
 export enum AnalyticsJob {
-  HourlyStats = 'HourlyStats',
-  DailyStats = 'DailyStats',
-  AnomalyCheck = 'AnomalyCheck',
-  AiDiagnosis = 'AiDiagnosis',
-  RetryScheduled = 'RetryScheduled',
   OutboxSweep = 'OutboxSweep',
 }
 
 /** Job payloads carry ids, never rendered bodies or PII. */
 export interface JobPayloads {
-  [EmailDeliveryJob.Deliver]: { messageId: string };
+  /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
+  [EmailDeliveryJob.Deliver]: { messageId: string; domain?: string };
   [WebhooksJob.Process]: { webhookEventId: string };
-  [AnalyticsJob.HourlyStats]: { hour: string };
-  [AnalyticsJob.DailyStats]: { day: string };
-  [AnalyticsJob.AnomalyCheck]: { hour: string };
-  [AnalyticsJob.AiDiagnosis]: { reportId: number };
-  [AnalyticsJob.RetryScheduled]: { tick: string };
   [AnalyticsJob.OutboxSweep]: { tick: string };
 }
 
@@ -43,13 +35,25 @@ const keepBounded = {
 } satisfies DefaultJobOptions;
 
 /** Default job options per queue; producers may override per job. */
-export const QUEUE_DEFAULT_JOB_OPTIONS: Record<QueueName, DefaultJobOptions> = {
-  // SPEC §6.3: 8 attempts, exponential from 30 s.
-  [QueueName.EmailDelivery]: {
-    attempts: 8,
-    backoff: { type: 'exponential', delay: 30000 },
-    ...keepBounded,
-  },
+export function defaultJobOptions(
+  name: QueueName,
+  config: Pick<AppConfig, 'delivery'>,
+): DefaultJobOptions {
+  if (name === QueueName.EmailDelivery) {
+    // SPEC §6.3: 8 attempts, exponential from 30 s (configurable).
+    return {
+      attempts: config.delivery.maxAttempts,
+      backoff: { type: 'exponential', delay: config.delivery.backoffMs },
+      ...keepBounded,
+    };
+  }
+  return OTHER_QUEUE_OPTIONS[name];
+}
+
+const OTHER_QUEUE_OPTIONS: Record<
+  Exclude<QueueName, QueueName.EmailDelivery>,
+  DefaultJobOptions
+> = {
   [QueueName.Webhooks]: {
     attempts: 10,
     backoff: { type: 'exponential', delay: 5000 },

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from 'src/config/app-config';
 import { redisOptionsFromUrl } from 'src/infra/redis/redis.service';
-import { ALL_QUEUES, QUEUE_DEFAULT_JOB_OPTIONS } from 'src/infra/queue/queue.constants';
+import { ALL_QUEUES, defaultJobOptions } from 'src/infra/queue/queue.constants';
 import { QueueMonitorService } from 'src/infra/queue/queue-monitor.service';
 
 /** Registers every queue once; feature modules inject them with @InjectQueue(QueueName.X). */
@@ -21,8 +21,12 @@ import { QueueMonitorService } from 'src/infra/queue/queue-monitor.service';
         },
       }),
     }),
-    BullModule.registerQueue(
-      ...ALL_QUEUES.map((name) => ({ name, defaultJobOptions: QUEUE_DEFAULT_JOB_OPTIONS[name] })),
+    BullModule.registerQueueAsync(
+      ...ALL_QUEUES.map((name) => ({
+        name,
+        inject: [AppConfig],
+        useFactory: (config: AppConfig) => ({ defaultJobOptions: defaultJobOptions(name, config) }),
+      })),
     ),
   ],
   providers: [QueueMonitorService],

@@ -1,25 +1,325 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
-import { EmailEvent } from 'src/modules/emails/email-event.entity';
-import { EmailLog } from 'src/modules/emails/email-log.entity';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
+import { EmailEvent, EmailEventType } from 'src/modules/emails/email-event.entity';
+import { EmailLog, EmailStatus } from 'src/modules/emails/email-log.entity';
+import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
 
-/** Queries over email_logs and email_events; SQL stays in here. */
+/** What the delivery worker needs of a claimed message. */
+export interface ClaimedMessage {
+  id: string;
+  messageId: string;
+  recipient: string;
+  recipientDomain: string;
+  sender: string;
+  subject: string | null;
+  templateId: number | null;
+  campaignId: string | null;
+  tag: string | null;
+  details: MessageDetails;
+  sendAt: Date | null;
+}
+
+/** Rows per INSERT … SELECT FROM unnest(…) statement. */
+const INSERT_CHUNK = 2000;
+
+export interface MessageListFilter {
+  status?: EmailStatus;
+  recipient?: string;
+  campaignId?: string;
+  domain?: string;
+  from?: Date;
+  to?: Date;
+  batchId?: string;
+  limit: number;
+  /** Keyset: rows with a smaller id (ids grow with insertion, so this is newest first). */
+  beforeId?: string;
+}
+
+/** Queries over email_logs and email_events; SQL stays in here. Hot paths are set-based. */
 @Injectable()
 export class EmailLogRepository {
   constructor(
     @InjectRepository(EmailLog) private readonly logs: Repository<EmailLog>,
     @InjectRepository(EmailEvent) private readonly events: Repository<EmailEvent>,
+    @InjectDataSource() private readonly ds: DataSource,
   ) {}
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
 
   findByMessageId(messageId: string): Promise<EmailLog | null> {
     return this.logs.findOne({ where: { externalMessageId: messageId } });
   }
 
   eventsOf(emailLogId: string): Promise<EmailEvent[]> {
-    return this.events.find({
-      where: { emailLogId },
-      order: { occurredAt: 'ASC', id: 'ASC' },
-    });
+    return this.events.find({ where: { emailLogId }, order: { occurredAt: 'ASC', id: 'ASC' } });
+  }
+
+  /**
+   * Inserts messages and their `queued` events with one statement per chunk (unnest), inside
+   * the caller's transaction. No per-row round trips.
+   */
+  async insertMessages(em: EntityManager, rows: NewMessage[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      await em.query(
+        `WITH inserted AS (
+           INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
+                                   recipient, sender, subject, send_at, status, status_details)
+           SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+             FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
+                         $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[])
+               AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at, details)
+           RETURNING id, send_at)
+         INSERT INTO email_events (email_log_id, event_type, details)
+         SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
+                                   ELSE jsonb_build_object('send_at', send_at) END
+           FROM inserted`,
+        [
+          chunk.map((r) => r.externalMessageId),
+          chunk.map((r) => r.apiKeyId),
+          chunk.map((r) => r.templateId),
+          chunk.map((r) => r.batchId),
+          chunk.map((r) => r.campaignId),
+          chunk.map((r) => r.tag),
+          chunk.map((r) => r.recipient),
+          chunk.map((r) => r.sender),
+          chunk.map((r) => r.subject),
+          chunk.map((r) => r.sendAt),
+          chunk.map((r) => JSON.stringify(r.details)),
+        ],
+      );
+    }
+  }
+
+  async recipientDomainOf(messageId: string): Promise<string | null> {
+    const rows: Array<{ recipient_domain: string }> = await this.ds.query(
+      `SELECT recipient_domain FROM email_logs WHERE external_message_id = $1`,
+      [messageId],
+    );
+    return rows[0]?.recipient_domain ?? null;
+  }
+
+  /**
+   * Claims a message for delivery with one conditional update (SPEC §6.2): only from `queued`
+   * or `retry_scheduled`, or from `processing` left behind by a worker that died mid-send.
+   * Null when someone else owns it or it is already sent (a duplicate job never sends twice).
+   */
+  async claimForDelivery(messageId: string, staleAfterS = 300): Promise<ClaimedMessage | null> {
+    const rows: Array<{
+      id: string;
+      recipient: string;
+      recipient_domain: string;
+      sender: string;
+      subject: string | null;
+      template_id: number | null;
+      campaign_id: string | null;
+      tag: string | null;
+      status_details: MessageDetails;
+      send_at: Date | null;
+    }> = await this.ds.query(
+      // Wrapped in a CTE: TypeORM answers a bare UPDATE with [rows, count] instead of rows.
+      `WITH claimed AS (
+         UPDATE email_logs SET status = 'processing', updated_at = now()
+          WHERE external_message_id = $1
+            AND (status IN ('queued', 'retry_scheduled')
+                 OR (status = 'processing' AND updated_at < now() - make_interval(secs => $2)))
+          RETURNING id, recipient, recipient_domain, sender, subject, template_id, campaign_id, tag,
+                    status_details, send_at)
+       SELECT * FROM claimed`,
+      [messageId, staleAfterS],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      messageId,
+      recipient: r.recipient,
+      recipientDomain: r.recipient_domain,
+      sender: r.sender,
+      subject: r.subject,
+      templateId: r.template_id,
+      campaignId: r.campaign_id,
+      tag: r.tag,
+      details: r.status_details,
+      sendAt: r.send_at,
+    };
+  }
+
+  /** Gives a claimed message back (e.g. no rate-control token) without using an attempt. */
+  async release(id: string, errorMessage?: string): Promise<void> {
+    await this.ds.query(
+      `UPDATE email_logs SET status = 'queued', updated_at = now(),
+              error_message = COALESCE($2, error_message)
+        WHERE id = $1 AND status = 'processing'`,
+      [id, errorMessage ?? null],
+    );
+  }
+
+  async markSent(
+    id: string,
+    sent: {
+      providerMessageId: string;
+      providerToken: string | null;
+      postalMessageId: string | null;
+    },
+    detailsPatch: Record<string, unknown> | null,
+  ): Promise<boolean> {
+    const rows: unknown[] = await this.ds.query(
+      `WITH updated AS (
+         UPDATE email_logs
+            SET status = 'sent', sent_at = now(), updated_at = now(), error_message = NULL,
+                provider_message_id = $2, provider_token = $3, postal_message_id = $4,
+                status_details = CASE WHEN $5::jsonb IS NULL THEN status_details ELSE status_details || $5::jsonb END
+          WHERE id = $1 AND status = 'processing'
+          RETURNING id)
+       INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT id, 'sent', jsonb_build_object('provider_message_id', $2::text) FROM updated
+       RETURNING email_log_id`,
+      [
+        id,
+        sent.providerMessageId,
+        sent.providerToken,
+        sent.postalMessageId,
+        detailsPatch ? JSON.stringify(detailsPatch) : null,
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** `failed` with the reason, from any not-yet-final state; records a `failed` event. */
+  async markFailed(
+    id: string,
+    errorMessage: string,
+    details: Record<string, unknown> = {},
+  ): Promise<boolean> {
+    const rows: unknown[] = await this.ds.query(
+      `WITH updated AS (
+         UPDATE email_logs SET status = 'failed', error_message = left($2, 1000), updated_at = now()
+          WHERE id = $1 AND status IN ('queued', 'processing', 'retry_scheduled')
+          RETURNING id)
+       INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT id, 'failed', $3::jsonb || jsonb_build_object('error', left($2, 1000)) FROM updated
+       RETURNING email_log_id`,
+      [id, errorMessage, JSON.stringify(details)],
+    );
+    return rows.length > 0;
+  }
+
+  /** After a retryable transport error: back to `queued` with the error and one more try counted. */
+  async recordTransientError(id: string, errorMessage: string): Promise<void> {
+    await this.ds.query(
+      `UPDATE email_logs SET status = 'queued', error_message = left($2, 1000), updated_at = now()
+        WHERE id = $1 AND status = 'processing'`,
+      [id, errorMessage],
+    );
+  }
+
+  /**
+   * A state transition driven by a delivery outcome. `from` lists the statuses it may leave, so
+   * late or duplicate events never move a message backwards.
+   */
+  async transition(
+    id: string,
+    to: EmailStatus,
+    from: EmailStatus[],
+    event: EmailEventType,
+    set: Record<string, unknown>,
+    eventDetails: Record<string, unknown>,
+  ): Promise<boolean> {
+    const assignments = Object.keys(set).map((col, i) => `${col} = $${i + 4}`);
+    const rows: unknown[] = await this.ds.query(
+      `WITH updated AS (
+         UPDATE email_logs SET status = $2, updated_at = now()${assignments.length ? ', ' + assignments.join(', ') : ''}
+          WHERE id = $1 AND status = ANY($3::varchar[])
+          RETURNING id)
+       INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT id, '${event}', $${assignments.length + 4}::jsonb FROM updated
+       RETURNING email_log_id`,
+      [id, to, from, ...Object.values(set), JSON.stringify(eventDetails)],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records an event without a status change (opens, clicks, delays, unsubscribes). */
+  async addEvent(
+    id: string,
+    type: EmailEventType,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO email_events (email_log_id, event_type, details) VALUES ($1, $2, $3)`,
+      [id, type, JSON.stringify(details)],
+    );
+  }
+
+  /** Records an open or click and sets opened_at/clicked_at the first time. One statement. */
+  async recordEngagement(
+    messageId: string,
+    type: 'opened' | 'clicked',
+    details: Record<string, unknown>,
+  ): Promise<boolean> {
+    // A click implies the message was opened (images may be blocked).
+    const set =
+      type === 'opened'
+        ? 'opened_at = COALESCE(opened_at, now())'
+        : 'clicked_at = COALESCE(clicked_at, now()), opened_at = COALESCE(opened_at, now())';
+    const rows: unknown[] = await this.ds.query(
+      `WITH updated AS (
+         UPDATE email_logs SET ${set}, updated_at = now()
+          WHERE external_message_id = $1
+          RETURNING id)
+       INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT id, $2, $3::jsonb FROM updated
+       RETURNING email_log_id`,
+      [messageId, type, JSON.stringify(details)],
+    );
+    return rows.length > 0;
+  }
+
+  /** Keyset page, newest first. */
+  list(f: MessageListFilter): Promise<EmailLog[]> {
+    const qb = this.logs.createQueryBuilder('l');
+    if (f.status) qb.andWhere('l.status = :status', { status: f.status });
+    if (f.recipient)
+      qb.andWhere('lower(l.recipient) = lower(:recipient)', { recipient: f.recipient.trim() });
+    if (f.campaignId) qb.andWhere('l.campaign_id = :campaignId', { campaignId: f.campaignId });
+    if (f.domain) qb.andWhere('l.recipient_domain = lower(:domain)', { domain: f.domain.trim() });
+    if (f.batchId) qb.andWhere('l.batch_id = :batchId', { batchId: f.batchId });
+    if (f.from) qb.andWhere('l.created_at >= :from', { from: f.from });
+    if (f.to) qb.andWhere('l.created_at < :to', { to: f.to });
+    if (f.beforeId) qb.andWhere('l.id < :beforeId', { beforeId: f.beforeId });
+    return qb.orderBy('l.id', 'DESC').limit(f.limit).getMany();
+  }
+
+  async countByStatusForBatch(batchId: string): Promise<Record<string, number>> {
+    const rows: Array<{ status: string; n: string }> = await this.ds.query(
+      `SELECT status, count(*) AS n FROM email_logs WHERE batch_id = $1 GROUP BY status`,
+      [batchId],
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  /** Outbox: queued messages older than `minAgeS` (their job may never have been enqueued). */
+  async findStaleQueued(
+    minAgeS: number,
+    limit: number,
+    offset: number,
+  ): Promise<Array<{ messageId: string; sendAt: Date | null; recipient: string }>> {
+    const rows: Array<{ external_message_id: string; send_at: Date | null; recipient: string }> =
+      await this.ds.query(
+        `SELECT external_message_id, send_at, recipient FROM email_logs
+        WHERE status = 'queued' AND created_at < now() - make_interval(secs => $1)
+        ORDER BY created_at LIMIT $2 OFFSET $3`,
+        [minAgeS, limit, offset],
+      );
+    return rows.map((r) => ({
+      messageId: r.external_message_id,
+      sendAt: r.send_at,
+      recipient: r.recipient,
+    }));
   }
 }

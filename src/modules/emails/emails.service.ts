@@ -1,14 +1,208 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { NotFoundError } from 'src/common/errors/app-error';
+import {
+  NotFoundError,
+  RecipientSuppressedError,
+  TemplateNotFoundError,
+  ValidationFailedError,
+} from 'src/common/errors/app-error';
+import { AppConfig } from 'src/config/app-config';
+import { BlacklistService, normalizeEmail } from 'src/modules/blacklist/blacklist.service';
+import {
+  BatchProgressResponseDto,
+  BatchRejectDto,
+  SendBatchDto,
+  SendBatchResponseDto,
+} from 'src/modules/emails/dto/send-batch.dto';
+import { isRecipient } from 'src/modules/emails/dto/email-validators';
+import {
+  EmailContentDto,
+  SendEmailDto,
+  SendEmailResponseDto,
+} from 'src/modules/emails/dto/send-email.dto';
+import {
+  MessageListQueryDto,
+  MessageListResponseDto,
+  MessageSummaryDto,
+} from 'src/modules/emails/dto/message-list.dto';
 import { MessageStatusResponseDto } from 'src/modules/emails/dto/message-status-response.dto';
+import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
+import { EmailLog } from 'src/modules/emails/email-log.entity';
 import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { IdempotencyClaim, IdempotencyService } from 'src/modules/emails/idempotency.service';
+import { formatMailbox, parseMailbox } from 'src/modules/emails/mailbox';
+import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
+import { BatchRepository } from 'src/modules/emails/batch.repository';
+import { TemplatesService } from 'src/modules/templates/templates.service';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
 
+export interface AcceptContext {
+  apiKeyId: number;
+  idempotencyKey?: string;
+}
+
+/** What a controller answers: the status code and body (a replay answers the original). */
+export interface Accepted<T> {
+  statusCode: number;
+  body: T;
+  replayed: boolean;
+}
+
+interface ResolvedContent {
+  templateId: number;
+  templateExternalId: string | null;
+  subjectOverride: string | null;
+  from: string;
+}
+
+/** Accepting mail (SPEC §4.1, §6.1) and reading it back. Delivery lives in DeliveryService. */
 @Injectable()
 export class EmailsService {
-  constructor(private readonly logs: EmailLogRepository) {}
+  constructor(
+    private readonly logs: EmailLogRepository,
+    private readonly batches: BatchRepository,
+    private readonly templates: TemplatesService,
+    private readonly blacklist: BlacklistService,
+    private readonly idempotency: IdempotencyService,
+    private readonly producer: EmailDeliveryProducer,
+    private readonly config: AppConfig,
+  ) {}
+
+  async send(ctx: AcceptContext, dto: SendEmailDto): Promise<Accepted<SendEmailResponseDto>> {
+    return this.idempotent(ctx, '/api/v1/send', dto, async (complete) => {
+      const to =
+        typeof dto.to === 'string'
+          ? { email: dto.to, name: null }
+          : { email: dto.to.email, name: dto.to.name ?? null };
+      const recipient = to.email.trim();
+      const suppressed = await this.blacklist.check(recipient);
+      if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
+      const content = await this.resolveContent(dto);
+      const message = this.newMessage(
+        ctx,
+        dto,
+        content,
+        recipient,
+        to.name,
+        null,
+        dto.variables ?? {},
+      );
+      const body: SendEmailResponseDto = {
+        message_id: message.externalMessageId,
+        status: 'queued',
+        send_at: iso(message.sendAt),
+      };
+      // The row (and the idempotent response) are committed before the 202 is sent.
+      await this.logs.transaction(async (em) => {
+        await this.logs.insertMessages(em, [message]);
+        await complete(em, 202, body);
+      });
+      await this.producer.enqueue([
+        {
+          messageId: message.externalMessageId,
+          sendAt: message.sendAt,
+          domain: domainOf(message.recipient),
+        },
+      ]);
+      return body;
+    });
+  }
+
+  async sendBatch(ctx: AcceptContext, dto: SendBatchDto): Promise<Accepted<SendBatchResponseDto>> {
+    return this.idempotent(ctx, '/api/v1/batch', dto, async (complete) => {
+      const content = await this.resolveContent(dto);
+      const rejected: BatchRejectDto[] = [];
+      const candidates: Array<{
+        index: number;
+        email: string;
+        name: string | null;
+        variables: Record<string, unknown>;
+      }> = [];
+      const seen = new Set<string>();
+      dto.recipients.forEach((r, index) => {
+        if (!isRecipient(r.to))
+          return rejected.push({ index, to: r.to, code: 'invalid_recipient' });
+        const email = (typeof r.to === 'string' ? r.to : (r.to as { email: string }).email).trim();
+        const name = typeof r.to === 'object' ? ((r.to as { name?: string }).name ?? null) : null;
+        const norm = normalizeEmail(email);
+        if (seen.has(norm)) return rejected.push({ index, to: r.to, code: 'duplicate_recipient' });
+        seen.add(norm);
+        candidates.push({
+          index,
+          email,
+          name,
+          variables: { ...(dto.variables ?? {}), ...(r.variables ?? {}) },
+        });
+      });
+      const suppressed = await this.blacklist.findSuppressed(candidates.map((c) => c.email));
+      const batchId = randomUUID();
+      const accepted: Array<{ index: number; message: NewMessage }> = [];
+      for (const c of candidates) {
+        if (suppressed.has(normalizeEmail(c.email))) {
+          rejected.push({
+            index: c.index,
+            to: dto.recipients[c.index].to,
+            code: 'recipient_suppressed',
+          });
+          continue;
+        }
+        accepted.push({
+          index: c.index,
+          message: this.newMessage(ctx, dto, content, c.email, c.name, batchId, c.variables),
+        });
+      }
+      rejected.sort((a, b) => a.index - b.index);
+      const body: SendBatchResponseDto = {
+        batch_id: batchId,
+        accepted: accepted.length,
+        rejected,
+        messages: accepted.map((a) => ({
+          index: a.index,
+          to: a.message.recipient,
+          message_id: a.message.externalMessageId,
+        })),
+      };
+      await this.logs.transaction(async (em) => {
+        await this.batches.insert(em, {
+          id: batchId,
+          apiKeyId: ctx.apiKeyId,
+          campaignId: dto.campaign_id ?? null,
+          total: dto.recipients.length,
+          accepted: accepted.length,
+          rejected: rejected.length,
+        });
+        await this.logs.insertMessages(
+          em,
+          accepted.map((a) => a.message),
+        );
+        await complete(em, 202, body);
+      });
+      await this.producer.enqueue(
+        accepted.map((a) => ({
+          messageId: a.message.externalMessageId,
+          sendAt: a.message.sendAt,
+          domain: domainOf(a.message.recipient),
+        })),
+      );
+      return body;
+    });
+  }
+
+  async batchProgress(batchId: string): Promise<BatchProgressResponseDto> {
+    const batch = UUID.test(batchId) ? await this.batches.find(batchId.toLowerCase()) : null;
+    if (!batch) throw new NotFoundError(`Batch ${batchId} not found`);
+    return {
+      batch_id: batch.id,
+      campaign_id: batch.campaignId,
+      total: batch.total,
+      accepted: batch.accepted,
+      rejected: batch.rejected,
+      by_status: await this.logs.countByStatusForBatch(batch.id),
+      created_at: batch.createdAt.toISOString(),
+    };
+  }
 
   /** SPEC §4.1 status of one message with its event timeline; unknown or malformed id → 404. */
   async getStatus(messageId: string): Promise<MessageStatusResponseDto> {
@@ -16,27 +210,8 @@ export class EmailsService {
     const log = await this.logs.findByMessageId(messageId.toLowerCase());
     if (!log) throw new NotFoundError(`Message ${messageId} not found`);
     const events = await this.logs.eventsOf(log.id);
-    const templateRef = (log.statusDetails as { template_id?: unknown } | null)?.template_id;
     return {
-      message_id: log.externalMessageId,
-      status: log.status,
-      recipient: log.recipient,
-      campaign_id: log.campaignId,
-      tag: log.tag,
-      template_id: typeof templateRef === 'string' ? templateRef : null,
-      bounce_type: log.bounceType,
-      bounce_reason: log.bounceReason,
-      smtp_code: log.smtpCode,
-      error_message: log.errorMessage,
-      retry_count: log.retryCount,
-      next_retry_at: iso(log.nextRetryAt),
-      send_at: iso(log.sendAt),
-      sent_at: iso(log.sentAt),
-      delivered_at: iso(log.deliveredAt),
-      opened_at: iso(log.openedAt),
-      clicked_at: iso(log.clickedAt),
-      created_at: log.createdAt.toISOString(),
-      updated_at: log.updatedAt.toISOString(),
+      ...toSummary(log),
       events: events.map((e) => ({
         type: e.eventType,
         occurred_at: e.occurredAt.toISOString(),
@@ -44,4 +219,197 @@ export class EmailsService {
       })),
     };
   }
+
+  async listMessages(q: MessageListQueryDto): Promise<MessageListResponseDto> {
+    const limit = q.limit ?? 50;
+    const rows = await this.logs.list({
+      status: q.status,
+      recipient: q.recipient,
+      campaignId: q.campaign_id,
+      domain: q.domain,
+      batchId: q.batch_id,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+      limit: limit + 1,
+      beforeId: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(toSummary),
+      next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  // ---- State transitions shared by webhook processing and the sandbox (SPEC §7, §8) ----
+
+  /** `delivered` (Postal MessageSent). Only from `sent`/`held`: never moves a message backwards. */
+  markDelivered(logId: string, details: Record<string, unknown>): Promise<boolean> {
+    return this.logs.transition(
+      logId,
+      'delivered',
+      ['sent', 'held'],
+      'delivered',
+      { delivered_at: new Date() },
+      details,
+    );
+  }
+
+  private async resolveContent(dto: EmailContentDto): Promise<ResolvedContent> {
+    const from = dto.from ?? this.config.defaultFrom;
+    if (!from) {
+      throw new ValidationFailedError('from is required (no DEFAULT_FROM is configured)', [
+        { field: 'from', message: 'from is required (no DEFAULT_FROM is configured)' },
+      ]);
+    }
+    const mailbox = parseMailbox(from);
+    if (!mailbox) throw new ValidationFailedError('DEFAULT_FROM is not a valid address');
+    if (dto.template_id) {
+      if (dto.html !== undefined || dto.text !== undefined) {
+        throw new ValidationFailedError('Give either template_id or inline html/text, not both', [
+          { field: 'template_id', message: 'cannot be combined with html or text' },
+        ]);
+      }
+      const template = await this.templates.findActive(dto.template_id);
+      if (!template) throw new TemplateNotFoundError(dto.template_id);
+      if (dto.subject !== undefined) this.templates.assertCompiles({ subject: dto.subject });
+      return {
+        templateId: template.id,
+        templateExternalId: template.externalId,
+        subjectOverride: dto.subject ?? null,
+        from: formatMailbox(mailbox),
+      };
+    }
+    if (!dto.html && !dto.text) {
+      throw new ValidationFailedError('Give a template_id or inline html and/or text', [
+        { field: 'html', message: 'html or text is required when no template_id is given' },
+      ]);
+    }
+    if (!dto.subject) {
+      throw new ValidationFailedError('subject is required with inline content', [
+        { field: 'subject', message: 'subject is required with inline content' },
+      ]);
+    }
+    const src = { subject: dto.subject, html: dto.html ?? null, text: dto.text ?? null };
+    this.templates.assertCompiles(src);
+    const templateId = await this.templates.upsertInline(src);
+    return {
+      templateId,
+      templateExternalId: null,
+      subjectOverride: null,
+      from: formatMailbox(mailbox),
+    };
+  }
+
+  private newMessage(
+    ctx: AcceptContext,
+    dto: EmailContentDto,
+    content: ResolvedContent,
+    recipient: string,
+    toName: string | null,
+    batchId: string | null,
+    variables: Record<string, unknown>,
+  ): NewMessage {
+    const sendAt =
+      dto.send_at && Date.parse(dto.send_at) > Date.now() ? new Date(dto.send_at) : null;
+    const details: MessageDetails = {
+      template_id: content.templateExternalId,
+      variables,
+      ...(dto.headers ? { headers: dto.headers } : {}),
+      ...(dto.reply_to ? { reply_to: dto.reply_to } : {}),
+      ...(toName ? { to_name: toName } : {}),
+      ...(content.subjectOverride ? { subject_override: content.subjectOverride } : {}),
+      options: {
+        track_opens: dto.track_opens ?? this.config.tracking.opens,
+        track_clicks: dto.track_clicks ?? this.config.tracking.clicks,
+        unsubscribe: dto.unsubscribe ?? true,
+      },
+    };
+    return {
+      externalMessageId: randomUUID(),
+      apiKeyId: ctx.apiKeyId,
+      templateId: content.templateId,
+      batchId,
+      campaignId: dto.campaign_id ?? null,
+      tag: dto.tag ?? null,
+      recipient,
+      sender: content.from,
+      subject: null,
+      sendAt,
+      details,
+    };
+  }
+
+  /** Wraps an accept path in Idempotency-Key handling (claim → work → stored response). */
+  private async idempotent<T>(
+    ctx: AcceptContext,
+    route: string,
+    dto: object,
+    work: (
+      complete: (em: import('typeorm').EntityManager, status: number, body: T) => Promise<void>,
+    ) => Promise<T>,
+  ): Promise<Accepted<T>> {
+    if (!ctx.idempotencyKey) {
+      const body = await work(async () => undefined);
+      return { statusCode: 202, body, replayed: false };
+    }
+    const claim: IdempotencyClaim = await this.idempotency.claim(
+      ctx.apiKeyId,
+      ctx.idempotencyKey,
+      IdempotencyService.hashRequest(route, dto),
+    );
+    if (claim.kind === 'replay')
+      return { statusCode: claim.statusCode, body: claim.body as T, replayed: true };
+    try {
+      const body = await work((em, status, b) => this.idempotency.complete(em, claim, status, b));
+      return { statusCode: 202, body, replayed: false };
+    } catch (err) {
+      await this.idempotency.release(claim).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** As PostgreSQL computes recipient_domain: the part after the last @, lower-cased. */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+function toSummary(log: EmailLog): MessageSummaryDto {
+  const templateRef = (log.statusDetails as Partial<MessageDetails> | null)?.template_id;
+  return {
+    message_id: log.externalMessageId,
+    status: log.status,
+    recipient: log.recipient,
+    campaign_id: log.campaignId,
+    tag: log.tag,
+    template_id: typeof templateRef === 'string' ? templateRef : null,
+    bounce_type: log.bounceType,
+    bounce_reason: log.bounceReason,
+    smtp_code: log.smtpCode,
+    error_message: log.errorMessage,
+    retry_count: log.retryCount,
+    next_retry_at: iso(log.nextRetryAt),
+    send_at: iso(log.sendAt),
+    sent_at: iso(log.sentAt),
+    delivered_at: iso(log.deliveredAt),
+    opened_at: iso(log.openedAt),
+    clicked_at: iso(log.clickedAt),
+    created_at: iso(log.createdAt)!,
+    updated_at: iso(log.updatedAt)!,
+  };
+}
+
+/** Opaque cursor: the last row's id. */
+function encodeCursor(log: EmailLog): string {
+  return Buffer.from(`m:${log.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const m = /^m:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m)
+    throw new ValidationFailedError('cursor is invalid', [
+      { field: 'cursor', message: 'cursor is invalid' },
+    ]);
+  return m[1];
 }

@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { AppConfig } from 'src/config/app-config';
+
+/** Body of Postal's `POST /api/v1/send/message` (SPEC §7). */
+export interface PostalSendMessage {
+  to: string[];
+  cc?: string[];
+  bcc?: string[];
+  from: string;
+  sender?: string;
+  subject: string;
+  tag?: string;
+  reply_to?: string;
+  plain_body?: string;
+  html_body?: string;
+  attachments?: Array<{ name: string; content_type: string; data: string }>;
+  headers?: Record<string, string>;
+  bounce?: boolean;
+}
+
+export interface PostalSendResult {
+  /** RFC Message-ID Postal assigned, `<uuid>@<rp-domain>`. */
+  messageId: string;
+  messages: Record<string, { id: number; token: string }>;
+}
+
+/** Postal answered, but not with success (HTTP 200 with status error/parameter-error). */
+export class PostalApiError extends Error {
+  constructor(
+    readonly status: 'error' | 'parameter-error',
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PostalApiError';
+  }
+}
+
+/** Postal could not be reached or answered garbage (network, timeout, HTTP 5xx, non-JSON). */
+export class PostalUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+    this.name = 'PostalUnavailableError';
+  }
+}
+
+interface PostalEnvelope {
+  status?: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Postal's server HTTP API. One keep-alive connection pool per process. Postal answers HTTP
+ * 200 for failures too: the JSON `status` says `success`, `error` or `parameter-error`.
+ */
+@Injectable()
+export class PostalClient {
+  private readonly agent: Agent;
+
+  constructor(private readonly config: AppConfig) {
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: Math.max(16, config.workerConcurrency),
+      pipelining: 1,
+    });
+  }
+
+  get configured(): boolean {
+    return Boolean(this.config.postal.url && this.config.postal.apiKey);
+  }
+
+  async sendMessage(message: PostalSendMessage): Promise<PostalSendResult> {
+    const data = await this.call('/api/v1/send/message', message);
+    const messages = (data.messages ?? {}) as PostalSendResult['messages'];
+    return { messageId: String(data.message_id ?? ''), messages };
+  }
+
+  /** A message with the requested expansions, e.g. `['plain_body']` (used for bounces). */
+  async getMessage(id: number, expansions: string[]): Promise<Record<string, unknown>> {
+    return this.call('/api/v1/messages/message', { id, _expansions: expansions });
+  }
+
+  private async call(path: string, body: unknown): Promise<Record<string, unknown>> {
+    const { url, apiKey } = this.config.postal;
+    if (!url || !apiKey)
+      throw new PostalUnavailableError('Postal is not configured (POSTAL_URL, POSTAL_API_KEY)');
+    let res;
+    try {
+      res = await undiciFetch(`${url}${path}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { 'Content-Type': 'application/json', 'X-Server-API-Key': apiKey },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.config.postal.timeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      throw new PostalUnavailableError(
+        `Postal request failed: ${cause ?? (err as Error).name}: ${(err as Error).message}`,
+      );
+    }
+    const text = await res.text();
+    if (res.status >= 500 || res.status === 429) {
+      throw new PostalUnavailableError(`Postal answered HTTP ${res.status}`, res.status);
+    }
+    let envelope: PostalEnvelope;
+    try {
+      envelope = JSON.parse(text) as PostalEnvelope;
+    } catch {
+      throw new PostalUnavailableError(
+        `Postal answered HTTP ${res.status} with a non-JSON body`,
+        res.status,
+      );
+    }
+    if (envelope.status === 'success') return envelope.data ?? {};
+    const data = envelope.data ?? {};
+    if (envelope.status === 'error' || envelope.status === 'parameter-error') {
+      throw new PostalApiError(
+        envelope.status,
+        String(data.code ?? (envelope.status === 'parameter-error' ? 'ParameterError' : 'Error')),
+        String(data.message ?? 'no message'),
+      );
+    }
+    throw new PostalUnavailableError(
+      `Postal answered HTTP ${res.status} with status ${String(envelope.status)}`,
+      res.status,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

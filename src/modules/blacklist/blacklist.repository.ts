@@ -1,0 +1,148 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { BlacklistEntry, BlacklistReason } from 'src/modules/blacklist/blacklist-entry.entity';
+
+/** One row as the queries here return it. */
+export interface BlacklistRow {
+  id: number;
+  email: string;
+  email_hash: string;
+  reason: BlacklistReason;
+  source: string | null;
+  details: string | null;
+  expires_at: Date | null;
+  created_at: Date;
+  /** created_at in UTC with microseconds: a lossless keyset cursor (a JS Date keeps only ms). */
+  cursor_at: string;
+}
+
+export interface BlacklistUpsertRow {
+  email: string;
+  emailHash: string;
+  reason: BlacklistReason;
+  source: string | null;
+  details: string | null;
+  /** null = permanent. */
+  expiresInS: number | null;
+}
+
+export interface BlacklistKeyset {
+  createdAt: string;
+  id: number;
+}
+
+const COLUMNS = `id, email, email_hash, reason, source, details, expires_at, created_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at`;
+
+/** Expired entries count as absent everywhere (a daily prune deletes them later). */
+const ACTIVE = `(expires_at IS NULL OR expires_at > now())`;
+
+/**
+ * Upsert on email_hash. Reason, source and details: the newest call wins. Expiry: a
+ * `manual` call (an operator's decision) or a re-add of a lapsed entry sets it as given;
+ * any other reason never weakens a live entry (permanent stays permanent, otherwise the
+ * later expiry wins), so an automatic signal cannot shorten a suppression. A lapsed entry
+ * that is added again counts as new (created_at restarts).
+ */
+const UPSERT = `
+  INSERT INTO blacklists AS b (email, email_hash, reason, source, details, expires_at)
+  SELECT u.email, u.email_hash, u.reason, u.source, u.details,
+         CASE WHEN u.expires_in_s IS NULL THEN NULL
+              ELSE now() + u.expires_in_s * interval '1 second' END
+  FROM unnest($1::varchar[], $2::bpchar[], $3::varchar[], $4::varchar[], $5::text[], $6::int8[])
+       AS u(email, email_hash, reason, source, details, expires_in_s)
+  ON CONFLICT (email_hash) DO UPDATE SET
+    email = EXCLUDED.email,
+    reason = EXCLUDED.reason,
+    source = EXCLUDED.source,
+    details = EXCLUDED.details,
+    expires_at = CASE
+      WHEN EXCLUDED.reason = 'manual' OR b.expires_at <= now() THEN EXCLUDED.expires_at
+      WHEN b.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+      ELSE GREATEST(b.expires_at, EXCLUDED.expires_at)
+    END,
+    created_at = CASE WHEN b.expires_at <= now() THEN now() ELSE b.created_at END,
+    updated_at = now()`;
+
+/** Queries over blacklists; SQL stays in here. */
+@Injectable()
+export class BlacklistRepository {
+  constructor(
+    @InjectRepository(BlacklistEntry) private readonly entries: Repository<BlacklistEntry>,
+  ) {}
+
+  async findActiveByHash(emailHash: string): Promise<BlacklistRow | null> {
+    const rows: BlacklistRow[] = await this.entries.query(
+      `SELECT ${COLUMNS} FROM blacklists WHERE email_hash = $1 AND ${ACTIVE}`,
+      [emailHash],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** One indexed query (`= ANY` on the unique email_hash) however many hashes. */
+  findActiveByHashes(emailHashes: string[]): Promise<BlacklistRow[]> {
+    return this.entries.query(
+      `SELECT ${COLUMNS} FROM blacklists WHERE email_hash = ANY($1::bpchar[]) AND ${ACTIVE}`,
+      [emailHashes],
+    );
+  }
+
+  /** Upserts rows whose hashes are distinct (ON CONFLICT may touch a row only once). */
+  upsertReturning(rows: BlacklistUpsertRow[]): Promise<BlacklistRow[]> {
+    return this.entries.query(`${UPSERT} RETURNING ${COLUMNS}`, upsertParams(rows));
+  }
+
+  /** Like upsertReturning; answers only how many rows were inserted or updated. */
+  async upsertCount(rows: BlacklistUpsertRow[]): Promise<number> {
+    const result: Array<{ n: number }> = await this.entries.query(
+      `WITH up AS (${UPSERT} RETURNING 1) SELECT count(*)::int AS n FROM up`,
+      upsertParams(rows),
+    );
+    return result[0].n;
+  }
+
+  /** Deletes the entry; answers whether it was still in force (a lapsed one counts as absent). */
+  async deleteByHash(emailHash: string): Promise<boolean> {
+    const [rows]: [Array<{ active: boolean }>, number] = await this.entries.query(
+      `DELETE FROM blacklists WHERE email_hash = $1 RETURNING ${ACTIVE} AS active`,
+      [emailHash],
+    );
+    return rows.some((r) => r.active);
+  }
+
+  /** Live entries, newest first (created_at desc, id desc), strictly after `after`. */
+  listActive(opts: {
+    reason?: BlacklistReason;
+    after?: BlacklistKeyset;
+    limit: number;
+  }): Promise<BlacklistRow[]> {
+    const params: unknown[] = [];
+    const where = [ACTIVE];
+    if (opts.reason) {
+      params.push(opts.reason);
+      where.push(`reason = $${params.length}`);
+    }
+    if (opts.after) {
+      params.push(opts.after.createdAt, opts.after.id);
+      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::int)`);
+    }
+    params.push(opts.limit);
+    return this.entries.query(
+      `SELECT ${COLUMNS} FROM blacklists WHERE ${where.join(' AND ')}
+       ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+  }
+}
+
+function upsertParams(rows: BlacklistUpsertRow[]): unknown[] {
+  return [
+    rows.map((r) => r.email),
+    rows.map((r) => r.emailHash),
+    rows.map((r) => r.reason),
+    rows.map((r) => r.source),
+    rows.map((r) => r.details),
+    rows.map((r) => r.expiresInS),
+  ];
+}

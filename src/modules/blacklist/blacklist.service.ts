@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { ValidationFailedError } from 'src/common/errors/app-error';
+import {
+  BLACKLIST_REASONS,
+  type BlacklistReason,
+} from 'src/modules/blacklist/blacklist-entry.entity';
+import {
+  BlacklistKeyset,
+  BlacklistRepository,
+  BlacklistRow,
+  BlacklistUpsertRow,
+} from 'src/modules/blacklist/blacklist.repository';
+import {
+  BLACKLIST_EMAIL_MAX_LENGTH,
+  BLACKLIST_SOURCE_MAX_LENGTH,
+} from 'src/modules/blacklist/dto/blacklist-create.dto';
+import {
+  BLACKLIST_LIST_DEFAULT_LIMIT,
+  BlacklistListQueryDto,
+} from 'src/modules/blacklist/dto/blacklist-list-query.dto';
+import {
+  BlacklistEntryResponseDto,
+  BlacklistListResponseDto,
+} from 'src/modules/blacklist/dto/blacklist-response.dto';
+
+// Other modules may not import the entity; they get the reason list from here.
+export { BLACKLIST_REASONS, type BlacklistReason };
+
+/** The matching key of an address: trimmed and lower-cased (SPEC §9.2). */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** SHA-256 hex of the normalized address: the unique lookup key (`blacklists.email_hash`). */
+export function emailHash(email: string): string {
+  return createHash('sha256').update(normalizeEmail(email), 'utf8').digest('hex');
+}
+
+export interface Suppression {
+  /** Normalized address. */
+  email: string;
+  reason: BlacklistReason;
+  source: string | null;
+  /** null = permanent. */
+  expiresAt: Date | null;
+}
+
+export interface SuppressionInput {
+  email: string;
+  reason: BlacklistReason;
+  source?: string;
+  details?: string;
+  /** Seconds from now; null or omitted = permanent. */
+  expiresInS?: number | null;
+}
+
+/** Largest `findSuppressed` input answered with one query (a full batch, SPEC §4.1). */
+export const FIND_SUPPRESSED_CHUNK = 10_000;
+/** Sanity bound for callers of the service (the API allows at most ten years). */
+const MAX_EXPIRES_IN_S = 100 * 365 * 24 * 3600;
+
+/**
+ * The suppression list (SPEC §9.2). Addresses match case-insensitively on the trimmed
+ * address; an entry whose expires_at has passed counts as absent everywhere.
+ *
+ * Re-adding an address (add/addMany) replaces reason, source and details (newest wins).
+ * Its expiry is replaced only by a `manual` call (an operator's decision) or when the old
+ * entry had lapsed; any other reason never weakens a live entry: a permanent one stays
+ * permanent and of two expiries the later one holds. So an automatic signal (bounce,
+ * complaint, unsubscribe) can never turn a permanent suppression into an expiring one.
+ */
+@Injectable()
+export class BlacklistService {
+  constructor(private readonly repo: BlacklistRepository) {}
+
+  /** The live suppression of this address, or null when it is not blocked (or has expired). */
+  async check(email: string): Promise<Suppression | null> {
+    const row = await this.repo.findActiveByHash(emailHash(email));
+    return row ? toSuppression(row) : null;
+  }
+
+  /**
+   * Live suppressions among `emails`, keyed by normalizeEmail(address); unknown addresses
+   * are absent. One query per 10,000 distinct addresses.
+   */
+  async findSuppressed(emails: string[]): Promise<Map<string, Suppression>> {
+    const byHash = new Map<string, string>();
+    for (const email of emails) {
+      const normalized = normalizeEmail(email);
+      if (normalized) byHash.set(emailHash(normalized), normalized);
+    }
+    const hashes = [...byHash.keys()];
+    const found = new Map<string, Suppression>();
+    for (let i = 0; i < hashes.length; i += FIND_SUPPRESSED_CHUNK) {
+      const rows = await this.repo.findActiveByHashes(hashes.slice(i, i + FIND_SUPPRESSED_CHUNK));
+      for (const row of rows)
+        found.set(byHash.get(row.email_hash) ?? row.email, toSuppression(row));
+    }
+    return found;
+  }
+
+  /** Adds or replaces one entry (see the class comment for what a re-add keeps). */
+  async add(input: SuppressionInput): Promise<Suppression> {
+    return toSuppression(await this.upsertOne(input));
+  }
+
+  /**
+   * Set-based upsert of many entries (imports, batches). A repeated address counts once and
+   * its last occurrence wins. Answers the number of addresses inserted or updated.
+   */
+  async addMany(inputs: SuppressionInput[]): Promise<number> {
+    const rows = new Map<string, BlacklistUpsertRow>();
+    for (const input of inputs) {
+      const row = toUpsertRow(input);
+      rows.delete(row.emailHash); // keep insertion order = last occurrence
+      rows.set(row.emailHash, row);
+    }
+    if (rows.size === 0) return 0;
+    return this.repo.upsertCount([...rows.values()]);
+  }
+
+  /** Deletes the entry; false when there was none in force. */
+  remove(email: string): Promise<boolean> {
+    return this.repo.deleteByHash(emailHash(email));
+  }
+
+  /** POST /api/v1/blacklist: like add, answering the whole entry. */
+  async addEntry(input: SuppressionInput): Promise<BlacklistEntryResponseDto> {
+    return toEntryDto(await this.upsertOne(input));
+  }
+
+  /** GET /api/v1/blacklist: live entries, newest first, keyset-paginated. */
+  async list(query: BlacklistListQueryDto): Promise<BlacklistListResponseDto> {
+    const limit = query.limit ?? BLACKLIST_LIST_DEFAULT_LIMIT;
+    const rows = await this.repo.listActive({
+      reason: query.reason,
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(toEntryDto),
+      next_cursor:
+        rows.length > limit ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
+    };
+  }
+
+  private async upsertOne(input: SuppressionInput): Promise<BlacklistRow> {
+    const [row] = await this.repo.upsertReturning([toUpsertRow(input)]);
+    return row;
+  }
+}
+
+function toUpsertRow(input: SuppressionInput): BlacklistUpsertRow {
+  const email = normalizeEmail(input.email ?? '');
+  if (!email || email.length > BLACKLIST_EMAIL_MAX_LENGTH) {
+    throw new ValidationFailedError(`email must be 1 to ${BLACKLIST_EMAIL_MAX_LENGTH} characters`, [
+      { field: 'email', message: 'email is empty or too long' },
+    ]);
+  }
+  if (!(BLACKLIST_REASONS as readonly string[]).includes(input.reason)) {
+    throw new ValidationFailedError(`Unknown suppression reason "${input.reason}"`, [
+      { field: 'reason', message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` },
+    ]);
+  }
+  const source = input.source?.trim() || null;
+  if (source && source.length > BLACKLIST_SOURCE_MAX_LENGTH) {
+    throw new ValidationFailedError(
+      `source must be at most ${BLACKLIST_SOURCE_MAX_LENGTH} characters`,
+      [{ field: 'source', message: 'source is too long' }],
+    );
+  }
+  const expiresInS = input.expiresInS ?? null;
+  if (
+    expiresInS !== null &&
+    !(Number.isInteger(expiresInS) && expiresInS > 0 && expiresInS <= MAX_EXPIRES_IN_S)
+  ) {
+    throw new ValidationFailedError('expires_in must be a positive whole number of seconds', [
+      { field: 'expires_in', message: 'expires_in is out of range' },
+    ]);
+  }
+  return {
+    email,
+    emailHash: emailHash(email),
+    reason: input.reason,
+    source,
+    details: input.details || null,
+    expiresInS,
+  };
+}
+
+function toSuppression(row: BlacklistRow): Suppression {
+  return { email: row.email, reason: row.reason, source: row.source, expiresAt: row.expires_at };
+}
+
+function toEntryDto(row: BlacklistRow): BlacklistEntryResponseDto {
+  return {
+    email: row.email,
+    reason: row.reason,
+    source: row.source,
+    details: row.details,
+    expires_at: row.expires_at ? row.expires_at.toISOString() : null,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+function encodeCursor(k: BlacklistKeyset): string {
+  return Buffer.from(JSON.stringify([k.createdAt, k.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): BlacklistKeyset {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = null;
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 2 &&
+    typeof parsed[0] === 'string' &&
+    CURSOR_AT.test(parsed[0]) &&
+    !Number.isNaN(Date.parse(parsed[0])) &&
+    Number.isInteger(parsed[1]) &&
+    parsed[1] > 0 &&
+    parsed[1] <= 2_147_483_647
+  ) {
+    return { createdAt: parsed[0], id: parsed[1] as number };
+  }
+  throw new ValidationFailedError('cursor is invalid', [
+    { field: 'cursor', message: 'cursor must be a next_cursor from this endpoint' },
+  ]);
+}

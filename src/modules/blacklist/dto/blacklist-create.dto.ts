@@ -1,0 +1,67 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import {
+  BLACKLIST_REASONS,
+  type BlacklistReason,
+} from 'src/modules/blacklist/blacklist-entry.entity';
+
+/** Limits shared by the API and `blacklist:import`. */
+export const BLACKLIST_EMAIL_MAX_LENGTH = 320;
+export const BLACKLIST_SOURCE_MAX_LENGTH = 64;
+export const BLACKLIST_DETAILS_MAX_LENGTH = 1000;
+export const BLACKLIST_EXPIRES_IN_MIN_S = 60;
+/** Ten years of 365 days. */
+export const BLACKLIST_EXPIRES_IN_MAX_S = 10 * 365 * 24 * 3600;
+
+/** Trims strings so `" Ann@Example.COM "` validates like the address it is. */
+export const trimString = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? value.trim() : value;
+
+export class BlacklistCreateDto {
+  @ApiProperty({ example: 'ann@example.com', maxLength: BLACKLIST_EMAIL_MAX_LENGTH })
+  @Transform(trimString)
+  @IsEmail({}, { message: 'email must be an email address' })
+  @MaxLength(BLACKLIST_EMAIL_MAX_LENGTH)
+  email: string;
+
+  @ApiPropertyOptional({ enum: BLACKLIST_REASONS, default: 'manual' })
+  @IsOptional()
+  @IsIn(BLACKLIST_REASONS, { message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` })
+  reason?: BlacklistReason;
+
+  @ApiPropertyOptional({ maxLength: BLACKLIST_DETAILS_MAX_LENGTH })
+  @IsOptional()
+  @IsString()
+  @MaxLength(BLACKLIST_DETAILS_MAX_LENGTH)
+  details?: string;
+
+  @ApiPropertyOptional({
+    description: 'Seconds until the entry lapses; omit or null for a permanent entry',
+    minimum: BLACKLIST_EXPIRES_IN_MIN_S,
+    maximum: BLACKLIST_EXPIRES_IN_MAX_S,
+    nullable: true,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(BLACKLIST_EXPIRES_IN_MIN_S)
+  @Max(BLACKLIST_EXPIRES_IN_MAX_S)
+  expires_in?: number | null;
+
+  @ApiPropertyOptional({ default: 'api', maxLength: BLACKLIST_SOURCE_MAX_LENGTH })
+  @IsOptional()
+  @IsString()
+  @Transform(trimString)
+  @Length(1, BLACKLIST_SOURCE_MAX_LENGTH)
+  source?: string;
+}

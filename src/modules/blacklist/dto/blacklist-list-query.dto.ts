@@ -1,0 +1,35 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import {
+  BLACKLIST_REASONS,
+  type BlacklistReason,
+} from 'src/modules/blacklist/blacklist-entry.entity';
+
+export const BLACKLIST_LIST_DEFAULT_LIMIT = 100;
+export const BLACKLIST_LIST_MAX_LIMIT = 500;
+
+export class BlacklistListQueryDto {
+  @ApiPropertyOptional({ enum: BLACKLIST_REASONS })
+  @IsOptional()
+  @IsIn(BLACKLIST_REASONS, { message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` })
+  reason?: BlacklistReason;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: BLACKLIST_LIST_MAX_LIMIT,
+    default: BLACKLIST_LIST_DEFAULT_LIMIT,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(BLACKLIST_LIST_MAX_LIMIT)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}

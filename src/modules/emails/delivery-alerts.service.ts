@@ -1,0 +1,34 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { RedisService } from 'src/infra/redis/redis.service';
+import { TransportError } from 'src/modules/emails/transport/mail-transport';
+
+const CREDENTIAL_ALERT_EVERY_S = 15 * 60;
+
+/**
+ * Operator-facing signals from the delivery pipeline. Postal credential errors raise one
+ * critical alert per 15 minutes across all workers (SPEC §6.3).
+ */
+@Injectable()
+export class DeliveryAlertsService {
+  private readonly logger = new Logger(DeliveryAlertsService.name);
+
+  constructor(private readonly redis: RedisService) {}
+
+  async credentialError(err: TransportError): Promise<boolean> {
+    const first = await this.redis.client
+      .set(
+        this.redis.key('alert', 'postal-credentials', err.code),
+        '1',
+        'EX',
+        CREDENTIAL_ALERT_EVERY_S,
+        'NX',
+      )
+      .catch(() => 'OK');
+    if (first !== 'OK') return false;
+    this.logger.error(
+      { alert: 'postal_credentials', severity: 'critical', code: err.code },
+      `CRITICAL: Postal rejected our credentials (${err.message}). Sending is retrying; fix POSTAL_API_KEY or the Postal server.`,
+    );
+    return true;
+  }
+}

@@ -1,0 +1,121 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { RateControlService } from 'src/modules/rate-control/rate-control.service';
+import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
+import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
+import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { EmailsService } from 'src/modules/emails/emails.service';
+import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/message-composer';
+import { MailTransport, TransportError } from 'src/modules/emails/transport/mail-transport';
+import { TemplateRenderError } from 'src/modules/templates/templates.service';
+
+export type DeliveryOutcome =
+  | { kind: 'sent'; providerMessageId: string }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'delay'; delayMs: number; reason: string };
+
+/** A permanent failure: the message is `failed`; the job must not be retried. */
+export class PermanentDeliveryError extends Error {}
+
+export interface AttemptInfo {
+  /** Attempts already made before this one (BullMQ attemptsMade). */
+  attemptsMade: number;
+  maxAttempts: number;
+}
+
+/** The delivery steps of SPEC §6.2 for one message. */
+@Injectable()
+export class DeliveryService {
+  private readonly logger = new Logger(DeliveryService.name);
+
+  constructor(
+    private readonly logs: EmailLogRepository,
+    private readonly emails: EmailsService,
+    private readonly blacklist: BlacklistService,
+    private readonly rateControl: RateControlService,
+    private readonly composer: MessageComposer,
+    private readonly transport: MailTransport,
+    private readonly alerts: DeliveryAlertsService,
+  ) {}
+
+  /**
+   * Delivers one message. Returns the outcome; throws TransportError for retryable failures
+   * (BullMQ backs off) and PermanentDeliveryError once the message is marked failed.
+   */
+  async deliver(
+    messageId: string,
+    knownDomain: string | undefined,
+    attempt: AttemptInfo,
+  ): Promise<DeliveryOutcome> {
+    const domain = knownDomain ?? (await this.logs.recipientDomainOf(messageId));
+    if (domain === null) return { kind: 'skipped', reason: 'unknown message' };
+
+    // A token first: a message waiting for its domain's rate is not claimed at all.
+    const token = await this.rateControl.acquire(domain);
+    if (!token.granted) return { kind: 'delay', delayMs: token.retryAfterMs, reason: token.reason };
+
+    const msg = await this.logs.claimForDelivery(messageId);
+    if (!msg) return { kind: 'skipped', reason: 'already claimed or sent' };
+    if (msg.sendAt && msg.sendAt.getTime() > Date.now() + 1000) {
+      await this.logs.release(msg.id);
+      return { kind: 'delay', delayMs: msg.sendAt.getTime() - Date.now(), reason: 'send_at' };
+    }
+
+    if (await this.blacklist.check(msg.recipient)) {
+      await this.logs.markFailed(msg.id, 'Recipient blacklisted');
+      return { kind: 'failed', reason: 'Recipient blacklisted' };
+    }
+
+    let outgoing;
+    try {
+      outgoing = await this.composer.compose(msg);
+    } catch (err) {
+      if (err instanceof TemplateRenderError || err instanceof TemplateUnavailableError) {
+        await this.logs.markFailed(msg.id, `template_render_error: ${err.message}`, {
+          code: 'template_render_error',
+        });
+        throw new PermanentDeliveryError(`template_render_error: ${err.message}`);
+      }
+      await this.logs.release(msg.id);
+      throw err;
+    }
+
+    let result;
+    try {
+      result = await this.transport.send(outgoing);
+    } catch (err) {
+      const terr =
+        err instanceof TransportError
+          ? err
+          : new TransportError(String((err as Error)?.message ?? err), true, 'Unknown');
+      if (terr.credential) await this.alerts.credentialError(terr);
+      const lastAttempt = attempt.attemptsMade + 1 >= attempt.maxAttempts;
+      if (!terr.retryable || lastAttempt) {
+        await this.logs.markFailed(msg.id, terr.message, {
+          code: terr.code,
+          attempts: attempt.attemptsMade + 1,
+        });
+        throw new PermanentDeliveryError(terr.message);
+      }
+      await this.logs.recordTransientError(msg.id, terr.message);
+      throw terr;
+    }
+
+    await this.logs.markSent(
+      msg.id,
+      result,
+      result.storedCopy ? { sandbox: result.storedCopy } : null,
+    );
+    if (this.transport.name === 'sandbox') await this.sandboxOutcome(msg.id);
+    return { kind: 'sent', providerMessageId: result.providerMessageId };
+  }
+
+  /** The sandbox reports delivery through the same transition a Postal MessageSent causes. */
+  private async sandboxOutcome(logId: string): Promise<void> {
+    await this.emails.markDelivered(logId, {
+      source: 'sandbox',
+      status: 'Sent',
+      output: '250 OK (sandbox)',
+    });
+  }
+}

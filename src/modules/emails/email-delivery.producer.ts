@@ -1,0 +1,70 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { EmailDeliveryJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
+
+/** BullMQ addBulk size: bounded request size to Redis. */
+const BULK_CHUNK = 1000;
+/** The API never waits longer than this for Redis: the outbox sweeper is the fallback. */
+const ENQUEUE_TIMEOUT_MS = 1500;
+
+export interface DeliveryJobSpec {
+  messageId: string;
+  sendAt: Date | null;
+  domain?: string;
+}
+
+/** Owns the options of `EmailDeliver` jobs: jobId = message id (dedupe), delay for send_at. */
+@Injectable()
+export class EmailDeliveryProducer {
+  private readonly logger = new Logger(EmailDeliveryProducer.name);
+
+  constructor(@InjectQueue(QueueName.EmailDelivery) private readonly queue: Queue) {}
+
+  private static toJob(spec: DeliveryJobSpec) {
+    const data: JobPayloads[EmailDeliveryJob.Deliver] = {
+      messageId: spec.messageId,
+      domain: spec.domain,
+    };
+    const delay = spec.sendAt ? Math.max(0, spec.sendAt.getTime() - Date.now()) : 0;
+    return { name: EmailDeliveryJob.Deliver, data, opts: { jobId: spec.messageId, delay } };
+  }
+
+  /**
+   * Enqueues in chunks. Returns how many were enqueued; never throws: rows that did not get a
+   * job stay `queued` in PostgreSQL and the outbox sweeper enqueues them later.
+   */
+  async enqueue(specs: DeliveryJobSpec[]): Promise<number> {
+    let done = 0;
+    for (let i = 0; i < specs.length; i += BULK_CHUNK) {
+      const jobs = specs.slice(i, i + BULK_CHUNK).map(EmailDeliveryProducer.toJob);
+      try {
+        await withTimeout(this.queue.addBulk(jobs), ENQUEUE_TIMEOUT_MS);
+        done += jobs.length;
+      } catch (err) {
+        this.logger.warn(
+          `enqueue deferred to the outbox for ${specs.length - done} message(s): ${(err as Error).message}`,
+        );
+        return done;
+      }
+    }
+    return done;
+  }
+
+  /** Re-enqueue for the outbox sweeper and retries; a live job with the same id is kept. */
+  async enqueueStrict(specs: DeliveryJobSpec[]): Promise<void> {
+    for (let i = 0; i < specs.length; i += BULK_CHUNK) {
+      await this.queue.addBulk(specs.slice(i, i + BULK_CHUNK).map(EmailDeliveryProducer.toJob));
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,95 @@
+import { Injectable } from '@nestjs/common';
+import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
+import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
+
+const escapeHtml = (s: string): string =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title>
+<style>body{font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f6f7f9;color:#1f2937;margin:0}
+main{max-width:28rem;margin:12vh auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h1{font-size:1.25rem;margin:0 0 1rem}button{font:inherit;background:#111827;color:#fff;border:0;border-radius:8px;padding:.6rem 1.2rem;cursor:pointer}
+.muted{color:#6b7280;font-size:.9rem}</style></head><body><main>${body}</main></body></html>`;
+}
+
+/** Opens, clicks and unsubscribes (SPEC §10): signed tokens in, events and suppressions out. */
+@Injectable()
+export class TrackingService {
+  constructor(
+    private readonly links: TrackingLinksService,
+    private readonly logs: EmailLogRepository,
+    private readonly blacklist: BlacklistService,
+  ) {}
+
+  async recordOpen(token: string, info: Record<string, unknown>): Promise<boolean> {
+    const p = this.links.verify(token, 'open');
+    if (!p) return false;
+    return this.logs.recordEngagement(p.messageId, 'opened', { ...info, source: 'pixel' });
+  }
+
+  /** The signed target URL, or null for a bad token. The click is recorded either way it can be. */
+  async recordClick(token: string, info: Record<string, unknown>): Promise<string | null> {
+    const p = this.links.verify(token, 'click');
+    if (!p?.url) return null;
+    await this.logs.recordEngagement(p.messageId, 'clicked', {
+      ...info,
+      url: p.url,
+      source: 'link',
+    });
+    return p.url;
+  }
+
+  async unsubscribeTarget(token: string): Promise<{ logId: string; email: string } | null> {
+    const p = this.links.verify(token, 'unsubscribe');
+    if (!p) return null;
+    const log = await this.logs.findByMessageId(p.messageId);
+    return log ? { logId: log.id, email: log.recipient } : null;
+  }
+
+  /** Idempotent: the address is suppressed (`unsubscribe`) and one `unsubscribed` event is kept. */
+  async unsubscribe(
+    token: string,
+    info: Record<string, unknown>,
+  ): Promise<{ email: string } | null> {
+    const target = await this.unsubscribeTarget(token);
+    if (!target) return null;
+    const existing = await this.blacklist.check(target.email);
+    if (existing?.reason !== 'unsubscribe') {
+      await this.blacklist.add({
+        email: target.email,
+        reason: 'unsubscribe',
+        source: 'unsubscribe_link',
+      });
+      await this.logs.addEvent(target.logId, 'unsubscribed', info);
+    }
+    return { email: target.email };
+  }
+
+  confirmPage(email: string, token: string): string {
+    return page(
+      'Unsubscribe',
+      `<h1>Unsubscribe</h1><p>Stop sending email to <strong>${escapeHtml(email)}</strong>?</p>
+<form method="post" action="/unsubscribe/${encodeURIComponent(token)}"><button type="submit">Unsubscribe</button></form>`,
+    );
+  }
+
+  donePage(email: string): string {
+    return page(
+      'Unsubscribed',
+      `<h1>You are unsubscribed</h1><p><strong>${escapeHtml(email)}</strong> will not receive these emails any more.</p>`,
+    );
+  }
+
+  invalidPage(): string {
+    return page(
+      'Invalid link',
+      `<h1>This link is not valid</h1><p class="muted">It may have been cut or altered.</p>`,
+    );
+  }
+}

@@ -1,0 +1,53 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
+import { RateControlDomainParamDto } from 'src/modules/rate-control/dto/rate-control-domain.dto';
+import { RateControlPauseDto } from 'src/modules/rate-control/dto/rate-control-pause.dto';
+import {
+  DomainRateStateResponseDto,
+  RateControlListResponseDto,
+  RateControlPauseResponseDto,
+} from 'src/modules/rate-control/dto/rate-control-response.dto';
+import { RateControlService } from 'src/modules/rate-control/rate-control.service';
+
+@ApiTags('rate-control')
+@ApiBearerAuth()
+@Controller('api/v1/rate-control')
+export class RateControlController {
+  constructor(private readonly rates: RateControlService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Domains sending below their configured rate or paused' })
+  @ApiErrorResponses(401, 403, 429, 503)
+  list(): Promise<RateControlListResponseDto> {
+    return this.rates.list();
+  }
+
+  // The fixed paths are declared before `:domain/...` so they are never read as a domain.
+  @Post('pause')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Pause sending to a domain, or all sending without one' })
+  @ApiErrorResponses(400, 401, 403, 429, 503)
+  async pause(@Body() body: RateControlPauseDto): Promise<RateControlPauseResponseDto> {
+    await this.rates.pause(body.domain);
+    return { domain: body.domain ?? null, paused: true };
+  }
+
+  @Post('resume')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Resume sending to a domain, or all sending without one' })
+  @ApiErrorResponses(400, 401, 403, 429, 503)
+  async resume(@Body() body: RateControlPauseDto): Promise<RateControlPauseResponseDto> {
+    await this.rates.resume(body.domain);
+    return { domain: body.domain ?? null, paused: false };
+  }
+
+  @Post(':domain/reset')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: "Restore a domain's configured rate (factor 1)" })
+  @ApiErrorResponses(400, 401, 403, 429, 503)
+  async reset(@Param() params: RateControlDomainParamDto): Promise<DomainRateStateResponseDto> {
+    await this.rates.resetRate(params.domain);
+    return this.rates.getRate(params.domain);
+  }
+}

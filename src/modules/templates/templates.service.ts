@@ -1,0 +1,454 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
+import {
+  ErrorDetail,
+  TemplateInvalidError,
+  TemplateNotFoundError,
+  UnprocessableValidationError,
+  ValidationFailedError,
+} from 'src/common/errors/app-error';
+import { AppConfig } from 'src/config/app-config';
+import { RedisService } from 'src/infra/redis/redis.service';
+import {
+  EXTERNAL_ID_PATTERN,
+  TemplateCreateDto,
+} from 'src/modules/templates/dto/template-create.dto';
+import { TemplateListQueryDto } from 'src/modules/templates/dto/template-list-query.dto';
+import {
+  TemplateCreatedResponseDto,
+  TemplateListResponseDto,
+  TemplatePreviewResponseDto,
+  TemplateResponseDto,
+  TemplateSummaryDto,
+} from 'src/modules/templates/dto/template-response.dto';
+import { TemplateUpdateDto } from 'src/modules/templates/dto/template-update.dto';
+import { EmailTemplate } from 'src/modules/templates/email-template.entity';
+import {
+  EmailTemplatePatch,
+  EmailTemplateRepository,
+  EmailTemplateSummary,
+  INLINE_EXTERNAL_ID_PREFIX,
+  SendableTemplate,
+} from 'src/modules/templates/email-template.repository';
+import {
+  RenderedTemplate,
+  TemplateCompileError,
+  TemplateField,
+  TemplateRenderer,
+  TemplateRenderError,
+  TemplateSource,
+} from 'src/modules/templates/template-renderer';
+
+/** Re-exported so other modules catch render failures without reaching into this module. */
+export { TemplateRenderError };
+export type { RenderedTemplate, TemplateSource };
+
+/** A stored, active template as sending needs it. */
+export interface ResolvedTemplate {
+  id: number;
+  externalId: string;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  updatedAt: Date;
+}
+
+/**
+ * How long a `findActive` lookup is reused in this process. Writes made anywhere are also
+ * broadcast over Redis, so this only bounds staleness when a broadcast is missed.
+ */
+export const FIND_ACTIVE_TTL_MS = 5000;
+const LOOKUP_CACHE_SIZE = 1000;
+const SUBSCRIBE_TIMEOUT_MS = 5000;
+const DEFAULT_LIST_LIMIT = 50;
+
+/** The request fields a part of a stored template comes from (errors name these). */
+const STORED_FIELD_NAMES: Record<TemplateField, string> = {
+  subject: 'subject',
+  html: 'html_content',
+  text: 'plain_content',
+};
+/** The inline fields of a send or batch request. */
+const INLINE_FIELD_NAMES: Record<TemplateField, string> = {
+  subject: 'subject',
+  html: 'html',
+  text: 'text',
+};
+
+const iso = (d: Date): string => d.toISOString();
+const emptyToNull = (s: string | null | undefined): string | null => (s ? s : null);
+
+/**
+ * Templates (SPEC §4.2, §5): CRUD over email_templates, compile checks at write time, and
+ * rendering for previews and sending. Compiled templates are cached per process under
+ * `id:updated_at`, so an update made by any process yields a new key.
+ */
+@Injectable()
+export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(TemplatesService.name);
+  private readonly renderer = new TemplateRenderer();
+  private readonly channel: string;
+  private subscriber?: Redis;
+  private readonly byExternalId = new LookupCache<string>();
+  private readonly byId = new LookupCache<number>();
+
+  constructor(
+    private readonly templates: EmailTemplateRepository,
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+  ) {
+    this.channel = redis.key('templates', 'invalidate');
+  }
+
+  async onModuleInit(): Promise<void> {
+    // Unlike the command client, SUBSCRIBE waits for a connection instead of failing fast,
+    // so a process that starts while Redis is away still subscribes once it is back.
+    const subscriber = this.redis.client.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+    });
+    this.subscriber = subscriber;
+    subscriber.on('error', (err: Error) => this.logger.warn(`redis subscriber: ${err.message}`));
+    subscriber.on('message', (channel: string, externalId: string) => {
+      if (channel === this.channel) this.forget(externalId);
+    });
+    // Broadcasts sent while disconnected are lost: start over after every (re)connect.
+    subscriber.on('ready', () => this.forgetAll());
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      subscriber.subscribe(this.channel),
+      new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_TIMEOUT_MS))),
+    ])
+      .catch((err: Error) => this.logger.warn(`template invalidation: ${err.message}`))
+      .finally(() => clearTimeout(timer));
+  }
+
+  onApplicationShutdown(): void {
+    // A subscriber has nothing to flush; QUIT could wait on a down Redis (offline queue).
+    this.subscriber?.disconnect();
+  }
+
+  // ---- API for other modules ------------------------------------------------------------
+
+  /** The active template with this external_id, or null (unknown or deactivated). */
+  async findActive(externalId: string): Promise<ResolvedTemplate | null> {
+    if (!EXTERNAL_ID_PATTERN.test(externalId)) return null;
+    return this.byExternalId.get(externalId, async () => {
+      const row = await this.templates.findActiveByExternalId(externalId);
+      return row ? toResolved(row) : null;
+    });
+  }
+
+  /**
+   * The template a queued message refers to (email_logs.template_id), deactivated or not:
+   * deactivation stops new sends, not messages already accepted. Null when it was deleted.
+   */
+  async getForRender(id: number): Promise<ResolvedTemplate | null> {
+    return this.byId.get(id, async () => {
+      const row = await this.templates.findSendableById(id);
+      return row ? toResolved(row) : null;
+    });
+  }
+
+  /**
+   * Stores the inline content of a send request so the worker can render it by id later;
+   * equal content shares one row. These rows are inactive and invisible to the templates API.
+   * Call `assertCompiles` first.
+   */
+  async upsertInline(src: TemplateSource): Promise<number> {
+    return this.templates.upsertInline({
+      externalId: `${INLINE_EXTERNAL_ID_PREFIX}${inlineDigest(src).slice(0, 56)}`,
+      subject: src.subject ?? '',
+      htmlContent: emptyToNull(src.html),
+      plainContent: emptyToNull(src.text),
+    });
+  }
+
+  /** Renders a stored template. Throws TemplateRenderError (also if it no longer compiles). */
+  render(t: ResolvedTemplate, vars: Record<string, unknown>): RenderedTemplate {
+    return this.renderCached(
+      { subject: t.subject, html: t.html, text: t.text },
+      `${t.id}:${t.updatedAt.getTime()}`,
+      vars,
+    );
+  }
+
+  /** Renders inline content of a send request. Throws TemplateRenderError. */
+  renderInline(src: TemplateSource, vars: Record<string, unknown>): RenderedTemplate {
+    return this.renderCached(src, `inline:${inlineDigest(src)}`, vars);
+  }
+
+  /**
+   * Throws TemplateInvalidError (422 template_invalid) naming the inline request field
+   * (`subject`, `html`, `text`) that does not compile.
+   */
+  assertCompiles(src: TemplateSource): void {
+    this.checkCompiles(src, INLINE_FIELD_NAMES);
+  }
+
+  // ---- HTTP API -------------------------------------------------------------------------
+
+  async create(dto: TemplateCreateDto): Promise<TemplateCreatedResponseDto> {
+    const html = emptyToNull(dto.html_content);
+    const text = emptyToNull(dto.plain_content);
+    assertHasBody(html, text);
+    this.checkCompiles({ subject: dto.subject, html, text }, STORED_FIELD_NAMES);
+
+    const row = await this.templates.insert({
+      externalId: dto.external_id,
+      name: dto.name,
+      subject: dto.subject,
+      htmlContent: html,
+      plainContent: text,
+      variables: dto.variables ?? [],
+    });
+    if (!row) {
+      throw new UnprocessableValidationError('external_id has already been taken', [
+        { field: 'external_id', message: 'has already been taken' },
+      ]);
+    }
+    await this.invalidate(row.externalId);
+    return {
+      id: row.id,
+      external_id: row.externalId,
+      name: row.name,
+      created_at: iso(row.createdAt),
+    };
+  }
+
+  async list(query: TemplateListQueryDto): Promise<TemplateListResponseDto> {
+    const limit = query.limit ?? DEFAULT_LIST_LIMIT;
+    const active = query.active === 'all' ? null : query.active !== 'false';
+    const beforeId = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    const rows = await this.templates.list({ active, beforeId, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return {
+      data: page.map(toSummaryDto),
+      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+    };
+  }
+
+  async get(externalId: string): Promise<TemplateResponseDto> {
+    return toResponseDto(await this.mustFind(externalId));
+  }
+
+  async update(externalId: string, dto: TemplateUpdateDto): Promise<TemplateResponseDto> {
+    if (!EXTERNAL_ID_PATTERN.test(externalId)) throw new TemplateNotFoundError(externalId);
+    const patch: EmailTemplatePatch = {};
+    if (dto.name !== undefined) patch.name = dto.name;
+    if (dto.subject !== undefined) patch.subject = dto.subject;
+    if (dto.html_content !== undefined) patch.htmlContent = emptyToNull(dto.html_content);
+    if (dto.plain_content !== undefined) patch.plainContent = emptyToNull(dto.plain_content);
+    if (dto.variables !== undefined) patch.variables = dto.variables;
+    if (dto.active !== undefined) patch.active = dto.active;
+    // Only what changes is compiled here; the rest compiled when it was stored.
+    const changed: TemplateSource = {
+      subject: patch.subject,
+      html: patch.htmlContent,
+      text: patch.plainContent,
+    };
+    this.checkCompiles(changed, STORED_FIELD_NAMES);
+
+    const row = await this.templates.updateByExternalId(externalId, patch, (merged) =>
+      assertHasBody(merged.htmlContent, merged.plainContent),
+    );
+    if (!row) throw new TemplateNotFoundError(externalId);
+    await this.invalidate(externalId);
+    return toResponseDto(row);
+  }
+
+  async deactivate(externalId: string): Promise<TemplateResponseDto> {
+    if (!EXTERNAL_ID_PATTERN.test(externalId)) throw new TemplateNotFoundError(externalId);
+    const row = await this.templates.deactivate(externalId);
+    if (!row) throw new TemplateNotFoundError(externalId);
+    await this.invalidate(externalId);
+    return toResponseDto(row);
+  }
+
+  /** Renders any stored template (deactivated ones too) with sample built-in variables. */
+  async preview(
+    externalId: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<TemplatePreviewResponseDto> {
+    const row = await this.mustFind(externalId);
+    const vars = {
+      message_id: randomUUID(),
+      recipient: 'recipient@example.com',
+      unsubscribe_url: `${this.config.publicUrl}/unsubscribe/preview`,
+      campaign_id: null,
+      ...variables,
+    };
+    try {
+      return this.render(toResolved(row), vars);
+    } catch (error) {
+      if (!(error instanceof TemplateRenderError)) throw error;
+      const field = error.field ? STORED_FIELD_NAMES[error.field] : undefined;
+      throw new TemplateInvalidError(
+        `The template does not render: ${error.message}`,
+        field ? [{ field, message: error.message }] : undefined,
+      );
+    }
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private async mustFind(externalId: string): Promise<EmailTemplate> {
+    const row = EXTERNAL_ID_PATTERN.test(externalId)
+      ? await this.templates.findByExternalId(externalId)
+      : null;
+    if (!row) throw new TemplateNotFoundError(externalId);
+    return row;
+  }
+
+  private renderCached(
+    src: TemplateSource,
+    cacheKey: string,
+    vars: Record<string, unknown>,
+  ): RenderedTemplate {
+    let compiled;
+    try {
+      compiled = this.renderer.compile(src, cacheKey);
+    } catch (error) {
+      if (!(error instanceof TemplateCompileError)) throw error;
+      throw new TemplateRenderError(error.message, error.field, { cause: error });
+    }
+    return compiled.render(vars);
+  }
+
+  private checkCompiles(src: TemplateSource, names: Record<TemplateField, string>): void {
+    try {
+      this.renderer.assertCompiles(src);
+    } catch (error) {
+      if (!(error instanceof TemplateCompileError)) throw error;
+      throw toInvalidError(error, names[error.field]);
+    }
+  }
+
+  /** Drops this process's cached lookup and tells the other processes to do the same. */
+  private async invalidate(externalId: string): Promise<void> {
+    this.forget(externalId);
+    try {
+      await this.redis.client.publish(this.channel, externalId);
+    } catch (error) {
+      // The write is committed; other processes catch up within FIND_ACTIVE_TTL_MS.
+      this.logger.warn(`template invalidation not broadcast: ${(error as Error).message}`);
+    }
+  }
+
+  private forget(externalId: string): void {
+    this.byExternalId.forget((key) => key === externalId);
+    this.byId.forget((_key, value) => value?.externalId === externalId);
+  }
+
+  private forgetAll(): void {
+    this.byExternalId.forget(() => true);
+    this.byId.forget(() => true);
+  }
+}
+
+/** A small TTL + LRU cache of lookups that never stores a result older than an invalidation. */
+class LookupCache<K> {
+  private readonly entries = new Map<K, { value: ResolvedTemplate | null; expiresAt: number }>();
+  /** Bumped on every invalidation so a lookup that started before it is not cached. */
+  private generation = 0;
+
+  async get(
+    key: K,
+    load: () => Promise<ResolvedTemplate | null>,
+  ): Promise<ResolvedTemplate | null> {
+    const hit = this.entries.get(key);
+    if (hit && hit.expiresAt > Date.now()) return hit.value;
+    const generation = this.generation;
+    const value = await load();
+    if (generation === this.generation) {
+      this.entries.delete(key);
+      this.entries.set(key, { value, expiresAt: Date.now() + FIND_ACTIVE_TTL_MS });
+      if (this.entries.size > LOOKUP_CACHE_SIZE) {
+        this.entries.delete(this.entries.keys().next().value as K);
+      }
+    }
+    return value;
+  }
+
+  forget(matches: (key: K, value: ResolvedTemplate | null) => boolean): void {
+    this.generation += 1;
+    for (const [key, entry] of this.entries) {
+      if (matches(key, entry.value)) this.entries.delete(key);
+    }
+  }
+}
+
+function inlineDigest(src: TemplateSource): string {
+  return createHash('sha256')
+    .update(JSON.stringify([src.subject ?? '', src.html ?? '', src.text ?? '']))
+    .digest('hex');
+}
+
+function assertHasBody(html: string | null, text: string | null): void {
+  if (html || text) return;
+  const message = 'html_content or plain_content is required';
+  throw new UnprocessableValidationError(message, [
+    { field: 'html_content', message },
+    { field: 'plain_content', message },
+  ]);
+}
+
+function toInvalidError(error: TemplateCompileError, field: string): TemplateInvalidError {
+  // The renderer prefixes its own part name ("html: …"); callers know the request field.
+  const reason = error.message.replace(/^(subject|html|text): /, '');
+  const at =
+    error.line === null
+      ? ''
+      : ` at line ${error.line}${error.column ? `, column ${error.column}` : ''}`;
+  const detail: ErrorDetail = { field, message: reason, line: error.line, column: error.column };
+  return new TemplateInvalidError(`${field} does not compile${at}: ${reason}`, [detail]);
+}
+
+function encodeCursor(id: number): string {
+  return Buffer.from(String(id)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(id) || encodeCursor(id) !== cursor) {
+    throw new ValidationFailedError('cursor is invalid', [
+      { field: 'cursor', message: 'cursor is invalid' },
+    ]);
+  }
+  return id;
+}
+
+function toResolved(row: SendableTemplate): ResolvedTemplate {
+  return Object.freeze({
+    id: row.id,
+    externalId: row.externalId,
+    subject: row.subject,
+    html: row.htmlContent,
+    text: row.plainContent,
+    updatedAt: row.updatedAt,
+  });
+}
+
+function toSummaryDto(row: EmailTemplateSummary): TemplateSummaryDto {
+  return {
+    id: row.id,
+    external_id: row.externalId,
+    name: row.name,
+    subject: row.subject,
+    variables: row.variables,
+    active: row.active,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+}
+
+function toResponseDto(row: EmailTemplate): TemplateResponseDto {
+  return {
+    ...toSummaryDto(row),
+    html_content: row.htmlContent,
+    plain_content: row.plainContent,
+  };
+}

@@ -1,0 +1,187 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What a test can make the next send request(s) do. */
+export type PostalScript =
+  | { kind: 'error'; code: string; message?: string }
+  | { kind: 'parameter-error'; message?: string }
+  | { kind: 'http'; status: number; body?: string }
+  | { kind: 'hang'; ms: number }
+  | { kind: 'drop' };
+
+export interface ReceivedMessage {
+  id: number;
+  token: string;
+  messageId: string;
+  body: {
+    to: string[];
+    from: string;
+    subject: string;
+    reply_to?: string;
+    plain_body?: string;
+    html_body?: string;
+    tag?: string;
+    headers?: Record<string, string>;
+  };
+  receivedAt: number;
+}
+
+/**
+ * A local Postal speaking its real wire format (SPEC §7): HTTP 200 for errors too, with a
+ * `status` of `success`, `error` or `parameter-error`; per-recipient `id` and `token`.
+ */
+export class FakePostal {
+  readonly apiKey = `fake-${randomBytes(6).toString('hex')}`;
+  readonly received: ReceivedMessage[] = [];
+  /** Raw send requests, including the ones answered with an error. */
+  attempts = 0;
+  /** Bodies returned by `POST /api/v1/messages/message` (bounce lookups), by id. */
+  readonly plainBodies = new Map<number, string>();
+  private readonly script: PostalScript[] = [];
+  private nextId = 1000;
+  private server?: Server;
+  url = '';
+
+  /** The next requests follow these steps, then success again. */
+  queueResponses(...steps: PostalScript[]): this {
+    this.script.push(...steps);
+    return this;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  /** Messages received for one recipient address. */
+  to(address: string): ReceivedMessage[] {
+    return this.received.filter((m) =>
+      m.body.to.some((t) => t.toLowerCase().includes(address.toLowerCase())),
+    );
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    if (req.method !== 'POST') return this.json(res, 404, { status: 'error' });
+    if (req.headers['x-server-api-key'] !== this.apiKey) {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0.001,
+        flags: {},
+        data: {
+          code: 'InvalidServerAPIKey',
+          message: 'The API token provided in X-Server-API-Key was not valid.',
+        },
+      });
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      return this.json(res, 200, {
+        status: 'parameter-error',
+        time: 0,
+        flags: {},
+        data: { message: 'Invalid JSON' },
+      });
+    }
+    if (req.url === '/api/v1/messages/message') {
+      const id = Number(body.id);
+      const plain = this.plainBodies.get(id);
+      if (plain === undefined) {
+        return this.json(res, 200, {
+          status: 'error',
+          time: 0,
+          flags: {},
+          data: { code: 'MessageNotFound', message: `No message found matching provided ID ${id}` },
+        });
+      }
+      return this.json(res, 200, {
+        status: 'success',
+        time: 0,
+        flags: {},
+        data: { id, token: 'x', plain_body: plain },
+      });
+    }
+    if (req.url !== '/api/v1/send/message') return this.json(res, 404, { status: 'error' });
+
+    this.attempts += 1;
+    const step = this.script.shift();
+    if (step?.kind === 'hang') {
+      await new Promise((r) => setTimeout(r, step.ms));
+      // The client gave up (timeout): like a request that never reached Postal.
+      if (res.destroyed || req.socket.destroyed) return;
+    } else if (step?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    } else if (step?.kind === 'http') {
+      res.writeHead(step.status, { 'Content-Type': 'text/html' });
+      res.end(step.body ?? '<h1>Internal Server Error</h1>');
+      return;
+    } else if (step?.kind === 'error') {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0.01,
+        flags: {},
+        data: { code: step.code, message: step.message ?? `${step.code} happened` },
+      });
+    } else if (step?.kind === 'parameter-error') {
+      return this.json(res, 200, {
+        status: 'parameter-error',
+        time: 0.01,
+        flags: {},
+        data: { message: step.message ?? 'Parameter error' },
+      });
+    }
+    const to = (body.to as string[] | undefined) ?? [];
+    if (to.length === 0) {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0,
+        flags: {},
+        data: {
+          code: 'NoRecipients',
+          message: 'There are no recipients defined to receive this message',
+        },
+      });
+    }
+    const messageId = `${randomUUID()}@rp.postal.example`;
+    const messages: Record<string, { id: number; token: string }> = {};
+    for (const rcpt of to) {
+      const address = /<([^>]+)>$/.exec(rcpt)?.[1] ?? rcpt;
+      const id = this.nextId++;
+      const token = randomBytes(8).toString('base64url');
+      messages[address] = { id, token };
+      this.received.push({
+        id,
+        token,
+        messageId,
+        body: body as unknown as ReceivedMessage['body'],
+        receivedAt: Date.now(),
+      });
+    }
+    this.json(res, 200, {
+      status: 'success',
+      time: 0.05,
+      flags: {},
+      data: { message_id: messageId, messages },
+    });
+  }
+}
