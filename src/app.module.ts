@@ -28,6 +28,9 @@ import { AnalyticsWorkerModule } from 'src/modules/analytics/analytics-worker.mo
 import { EmailsSchedulerModule } from 'src/modules/emails/emails-scheduler.module';
 import { EmailsWorkerModule } from 'src/modules/emails/emails-worker.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
+import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
+import { WebhooksWorkerModule } from 'src/modules/webhooks/webhooks-worker.module';
+import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 import { TemplatesModule } from 'src/modules/templates/templates.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 
@@ -62,7 +65,11 @@ export class AppModule {
         RateControlModule,
         HealthModule,
         ...(api ? [QueueBoardModule] : []),
-        ...(config.hasRole('worker') ? [EmailsWorkerModule, AnalyticsWorkerModule] : []),
+        WebhooksModule,
+        DiagnosticsModule,
+        ...(config.hasRole('worker')
+          ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule]
+          : []),
         ...(config.hasRole('scheduler') ? [ScheduleModule.forRoot(), EmailsSchedulerModule] : []),
       ],
       providers: [

@@ -42,6 +42,8 @@ export class AppConfig {
     readonly apiKey?: string;
     readonly webhookPublicKey?: string;
     readonly signingKey?: string;
+    /** Path token / Basic-auth password for POST /api/v1/inbound/postal (FBL reports). */
+    readonly inboundSecret?: string;
   };
   readonly defaultFrom?: string;
   readonly tracking: {
@@ -186,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       apiKey: e.POSTAL_API_KEY,
       webhookPublicKey: e.POSTAL_WEBHOOK_PUBLIC_KEY,
       signingKey: e.POSTAL_SIGNING_KEY,
+      inboundSecret: e.INBOUND_SECRET,
     },
     defaultFrom: e.DEFAULT_FROM,
     tracking: {

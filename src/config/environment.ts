@@ -264,6 +264,12 @@ export class Environment {
   TRUST_PROXY?: string;
 
   @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'INBOUND_SECRET must be at least 16 characters' })
+  @Matches(/^[A-Za-z0-9._~-]+$/, { message: 'INBOUND_SECRET must be URL-safe ([A-Za-z0-9._~-])' })
+  INBOUND_SECRET?: string;
+
+  @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(1)

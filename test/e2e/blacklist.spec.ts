@@ -260,14 +260,12 @@ describe('Blacklist API (e2e)', () => {
     });
 
     it('answers 100 entries by default', async () => {
-      await t.app
-        .get(BlacklistService)
-        .addMany(
-          Array.from({ length: 101 }, () => ({
-            email: address('bulk'),
-            reason: 'hard_bounce' as const,
-          })),
-        );
+      await t.app.get(BlacklistService).addMany(
+        Array.from({ length: 101 }, () => ({
+          email: address('bulk'),
+          reason: 'hard_bounce' as const,
+        })),
+      );
       const res = await get('/api/v1/blacklist?reason=hard_bounce').expect(200);
       expect(res.body.data).toHaveLength(100);
       expect(res.body.next_cursor).toEqual(expect.any(String));

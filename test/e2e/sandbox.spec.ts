@@ -55,3 +55,93 @@ describe('sandbox transport (no POSTAL_URL) (e2e)', () => {
     expect(row.copy.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
   });
 });
+
+describe('sandbox simulator addresses (e2e)', () => {
+  let t: TestApp;
+  let key: string;
+
+  beforeAll(async () => {
+    t = await bootTestApp({ APP_ROLES: 'api,worker', DEFAULT_FROM: 'Shop <news@shop.example>' });
+    key = await t.createKey();
+  });
+  afterAll(() => t.close());
+
+  async function sendTo(to: string): Promise<string> {
+    const res = await request(t.server)
+      .post('/api/v1/send')
+      .set('Authorization', `Bearer ${key}`)
+      .send({ to, subject: 's', text: 'x' })
+      .expect(202);
+    return res.body.message_id;
+  }
+
+  const row = async (id: string) =>
+    (await t.dataSource.query('SELECT * FROM email_logs WHERE external_message_id = $1', [id]))[0];
+  const settled = (id: string, status: string) =>
+    waitFor(async () => ((await row(id)).status === status ? row(id) : null), `${id} ${status}`);
+  const events = async (id: string) =>
+    (
+      await t.dataSource.query(
+        `SELECT e.event_type FROM email_events e JOIN email_logs l ON l.id = e.email_log_id WHERE l.external_message_id = $1 ORDER BY e.id`,
+        [id],
+      )
+    ).map((r: { event_type: string }) => r.event_type);
+
+  it('delivered@ → delivered', async () => {
+    await settled(await sendTo('delivered@simulator.test'), 'delivered');
+  });
+
+  it('bounce@ → 550 5.1.1 hard bounce, suppressed', async () => {
+    const r = await settled(await sendTo('bounce@simulator.test'), 'bounced');
+    expect(r).toEqual(
+      expect.objectContaining({
+        bounce_type: 'hard',
+        bounce_reason: 'user_unknown',
+        smtp_code: '550',
+      }),
+    );
+    const check = await request(t.server)
+      .get('/api/v1/blacklist/check')
+      .query({ email: 'bounce@simulator.test' })
+      .set('Authorization', `Bearer ${key}`)
+      .expect(200);
+    expect(check.body).toEqual(expect.objectContaining({ blocked: true, reason: 'hard_bounce' }));
+  });
+
+  it('softbounce+tag@ → 452 4.2.2 soft bounce, retry scheduled in an hour', async () => {
+    const r = await settled(await sendTo('softbounce+x1@simulator.test'), 'retry_scheduled');
+    expect(r).toEqual(
+      expect.objectContaining({
+        bounce_type: 'soft',
+        bounce_reason: 'mailbox_full',
+        smtp_code: '452',
+      }),
+    );
+    expect(new Date(r.next_retry_at).getTime() - Date.now()).toBeGreaterThan(3500 * 1000);
+  });
+
+  it('delay@ → 421 deferral: a delayed event and the domain rate halved', async () => {
+    const id = await sendTo('delay@simulator.test');
+    await waitFor(async () => (await events(id)).includes('delayed'), 'delayed event');
+    expect((await row(id)).status).toBe('sent');
+    const rc = await request(t.server)
+      .get('/api/v1/rate-control')
+      .set('Authorization', `Bearer ${key}`)
+      .expect(200);
+    expect(rc.body.domains).toEqual(
+      expect.arrayContaining([expect.objectContaining({ domain: 'simulator.test', factor: 0.5 })]),
+    );
+  });
+
+  it('complaint@ → delivered, then complained and suppressed', async () => {
+    const id = await sendTo('complaint@simulator.test');
+    await settled(id, 'complained');
+    expect(await events(id)).toEqual(['queued', 'sent', 'delivered', 'complained']);
+    const check = await request(t.server)
+      .get('/api/v1/blacklist/check')
+      .query({ email: 'complaint@simulator.test' })
+      .set('Authorization', `Bearer ${key}`)
+      .expect(200);
+    expect(check.body.reason).toBe('complaint');
+  });
+});

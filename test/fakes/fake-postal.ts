@@ -27,6 +27,14 @@ export interface ReceivedMessage {
   receivedAt: number;
 }
 
+export interface FakePostalOptions {
+  /**
+   * Keep every accepted message in `received` (default). Benchmarks turn it off so that a
+   * long run counts messages (`accepted`) without holding their bodies in memory.
+   */
+  keepBodies?: boolean;
+}
+
 /**
  * A local Postal speaking its real wire format (SPEC §7): HTTP 200 for errors too, with a
  * `status` of `success`, `error` or `parameter-error`; per-recipient `id` and `token`.
@@ -36,12 +44,19 @@ export class FakePostal {
   readonly received: ReceivedMessage[] = [];
   /** Raw send requests, including the ones answered with an error. */
   attempts = 0;
+  /** Recipients accepted with `success` (counted whether or not bodies are kept). */
+  accepted = 0;
+  private readonly keepBodies: boolean;
   /** Bodies returned by `POST /api/v1/messages/message` (bounce lookups), by id. */
   readonly plainBodies = new Map<number, string>();
   private readonly script: PostalScript[] = [];
   private nextId = 1000;
   private server?: Server;
   url = '';
+
+  constructor(options: FakePostalOptions = {}) {
+    this.keepBodies = options.keepBodies ?? true;
+  }
 
   /** The next requests follow these steps, then success again. */
   queueResponses(...steps: PostalScript[]): this {
@@ -169,6 +184,8 @@ export class FakePostal {
       const id = this.nextId++;
       const token = randomBytes(8).toString('base64url');
       messages[address] = { id, token };
+      this.accepted += 1;
+      if (!this.keepBodies) continue;
       this.received.push({
         id,
         token,

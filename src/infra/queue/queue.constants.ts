@@ -15,10 +15,13 @@ export enum EmailDeliveryJob {
 
 export enum WebhooksJob {
   Process = 'WebhookProcess',
+  /** Sandbox transport: synthesise the Postal events a real server would send (SPEC §8). */
+  SandboxOutcome = 'SandboxOutcome',
 }
 
 export enum AnalyticsJob {
   OutboxSweep = 'OutboxSweep',
+  RetryScheduled = 'RetryScheduled',
 }
 
 /** Job payloads carry ids, never rendered bodies or PII. */
@@ -26,7 +29,9 @@ export interface JobPayloads {
   /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
   [EmailDeliveryJob.Deliver]: { messageId: string; domain?: string };
   [WebhooksJob.Process]: { webhookEventId: string };
+  [WebhooksJob.SandboxOutcome]: { messageId: string };
   [AnalyticsJob.OutboxSweep]: { tick: string };
+  [AnalyticsJob.RetryScheduled]: { tick: string };
 }
 
 const keepBounded = {
@@ -68,3 +73,11 @@ const OTHER_QUEUE_OPTIONS: Record<
 };
 
 export const ALL_QUEUES: QueueName[] = Object.values(QueueName);
+
+/**
+ * A deterministic jobId for a scheduler tick, so replicas add the same job once. BullMQ
+ * rejects `:` in custom ids, so the ISO time is compacted (20261128T0455).
+ */
+export function tickJobId(name: string, tick: Date): string {
+  return `${name}-${tick.toISOString().replace(/[-:]|\.\d+Z$/g, '')}`;
+}

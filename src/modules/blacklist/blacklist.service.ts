@@ -165,13 +165,8 @@ function toUpsertRow(input: SuppressionInput): BlacklistUpsertRow {
       { field: 'reason', message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` },
     ]);
   }
-  const source = input.source?.trim() || null;
-  if (source && source.length > BLACKLIST_SOURCE_MAX_LENGTH) {
-    throw new ValidationFailedError(
-      `source must be at most ${BLACKLIST_SOURCE_MAX_LENGTH} characters`,
-      [{ field: 'source', message: 'source is too long' }],
-    );
-  }
+  // A label only (the API validates its length): cut it rather than lose a suppression.
+  const source = input.source?.trim().slice(0, BLACKLIST_SOURCE_MAX_LENGTH) || null;
   const expiresInS = input.expiresInS ?? null;
   if (
     expiresInS !== null &&

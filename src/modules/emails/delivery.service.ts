@@ -1,9 +1,11 @@
+import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
 import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
-import { EmailsService } from 'src/modules/emails/emails.service';
 import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/message-composer';
 import { MailTransport, TransportError } from 'src/modules/emails/transport/mail-transport';
 import { TemplateRenderError } from 'src/modules/templates/templates.service';
@@ -30,7 +32,7 @@ export class DeliveryService {
 
   constructor(
     private readonly logs: EmailLogRepository,
-    private readonly emails: EmailsService,
+    @InjectQueue(QueueName.Webhooks) private readonly webhooksQueue: Queue,
     private readonly blacklist: BlacklistService,
     private readonly rateControl: RateControlService,
     private readonly composer: MessageComposer,
@@ -106,16 +108,22 @@ export class DeliveryService {
       result,
       result.storedCopy ? { sandbox: result.storedCopy } : null,
     );
-    if (this.transport.name === 'sandbox') await this.sandboxOutcome(msg.id);
+    if (this.transport.name === 'sandbox') await this.sandboxOutcome(msg.messageId);
     return { kind: 'sent', providerMessageId: result.providerMessageId };
   }
 
-  /** The sandbox reports delivery through the same transition a Postal MessageSent causes. */
-  private async sandboxOutcome(logId: string): Promise<void> {
-    await this.emails.markDelivered(logId, {
-      source: 'sandbox',
-      status: 'Sent',
-      output: '250 OK (sandbox)',
-    });
+  /**
+   * The sandbox's outcome (delivered, bounce, deferral, complaint — SPEC §8) is produced as
+   * Postal-format events by the webhooks worker, through the same processing as real webhooks.
+   */
+  private async sandboxOutcome(messageId: string): Promise<void> {
+    const data: JobPayloads[WebhooksJob.SandboxOutcome] = { messageId };
+    try {
+      await this.webhooksQueue.add(WebhooksJob.SandboxOutcome, data, {
+        jobId: `sandbox-${messageId}-${Date.now()}`,
+      });
+    } catch (err) {
+      this.logger.warn(`sandbox outcome for ${messageId} not queued: ${(err as Error).message}`);
+    }
   }
 }

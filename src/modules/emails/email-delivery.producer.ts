@@ -12,6 +12,8 @@ export interface DeliveryJobSpec {
   messageId: string;
   sendAt: Date | null;
   domain?: string;
+  /** Defaults to the message id; retries need another (the first job is kept for a while). */
+  jobId?: string;
 }
 
 /** Owns the options of `EmailDeliver` jobs: jobId = message id (dedupe), delay for send_at. */
@@ -27,7 +29,11 @@ export class EmailDeliveryProducer {
       domain: spec.domain,
     };
     const delay = spec.sendAt ? Math.max(0, spec.sendAt.getTime() - Date.now()) : 0;
-    return { name: EmailDeliveryJob.Deliver, data, opts: { jobId: spec.messageId, delay } };
+    return {
+      name: EmailDeliveryJob.Deliver,
+      data,
+      opts: { jobId: spec.jobId ?? spec.messageId, delay },
+    };
   }
 
   /**
@@ -49,6 +55,20 @@ export class EmailDeliveryProducer {
       }
     }
     return done;
+  }
+
+  /** Of these job ids, the ones whose job is waiting, delayed, prioritized or running. */
+  async liveJobs(jobIds: string[]): Promise<Set<string>> {
+    const live = new Set<string>();
+    for (let i = 0; i < jobIds.length; i += 100) {
+      const chunk = jobIds.slice(i, i + 100);
+      const states = await Promise.all(chunk.map((id) => this.queue.getJobState(id)));
+      chunk.forEach((id, j) => {
+        if (['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'].includes(states[j]))
+          live.add(id);
+      });
+    }
+    return live;
   }
 
   /** Re-enqueue for the outbox sweeper and retries; a live job with the same id is kept. */

@@ -5,6 +5,25 @@ import { EmailEvent, EmailEventType } from 'src/modules/emails/email-event.entit
 import { EmailLog, EmailStatus } from 'src/modules/emails/email-log.entity';
 import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
 
+/** A message as delivery events (webhooks, sandbox, complaints) need it. */
+export interface EventTarget {
+  id: string;
+  messageId: string;
+  status: EmailStatus;
+  recipient: string;
+  recipientDomain: string;
+  campaignId: string | null;
+  retryCount: number;
+}
+
+/** How a Postal event names a message; tried in this order (SPEC §7). */
+export interface MessageMatch {
+  postalId?: string | number | null;
+  token?: string | null;
+  postalMessageId?: string | null;
+  messageId?: string | null;
+}
+
 /** What the delivery worker needs of a claimed message. */
 export interface ClaimedMessage {
   id: string;
@@ -93,6 +112,101 @@ export class EmailLogRepository {
         ],
       );
     }
+  }
+
+  /** Finds the message an event is about: Postal id, then token, then Postal Message-ID. */
+  async findForEvent(match: MessageMatch): Promise<EventTarget | null> {
+    const tries: Array<[string, unknown]> = [];
+    if (match.messageId) tries.push(['external_message_id', match.messageId]);
+    if (match.postalId !== undefined && match.postalId !== null && String(match.postalId) !== '')
+      tries.push(['provider_message_id', String(match.postalId)]);
+    if (match.token) tries.push(['provider_token', match.token]);
+    if (match.postalMessageId) {
+      const bare = match.postalMessageId.replace(/^<|>$/g, '');
+      tries.push(['postal_message_id', bare], ['postal_message_id', `<${bare}>`]);
+    }
+    for (const [column, value] of tries) {
+      if (column === 'external_message_id' && !/^[0-9a-f-]{36}$/i.test(String(value))) continue;
+      const rows: Array<Record<string, unknown>> = await this.ds.query(
+        `SELECT id, external_message_id, status, recipient, recipient_domain, campaign_id, retry_count
+           FROM email_logs WHERE ${column} = $1 ORDER BY id DESC LIMIT 1`,
+        [value],
+      );
+      const r = rows[0];
+      if (r) {
+        return {
+          id: String(r.id),
+          messageId: String(r.external_message_id),
+          status: r.status as EmailStatus,
+          recipient: String(r.recipient),
+          recipientDomain: String(r.recipient_domain),
+          campaignId: (r.campaign_id as string | null) ?? null,
+          retryCount: Number(r.retry_count),
+        };
+      }
+    }
+    return null;
+  }
+
+  /** The newest message that left for an address (case-insensitive). */
+  async latestSentTo(email: string): Promise<string | null> {
+    const rows: Array<{ external_message_id: string }> = await this.ds.query(
+      `SELECT external_message_id FROM email_logs
+        WHERE lower(recipient) = lower($1) AND sent_at IS NOT NULL
+        ORDER BY id DESC LIMIT 1`,
+      [email.trim()],
+    );
+    return rows[0]?.external_message_id ?? null;
+  }
+
+  /** Campaign totals for the complaint-rate check: messages that left, and complaints. */
+  async campaignComplaintCounts(campaignId: string): Promise<{ sent: number; complained: number }> {
+    const rows: Array<{ sent: number; complained: number }> = await this.ds.query(
+      `SELECT count(*) FILTER (WHERE sent_at IS NOT NULL)::int AS sent,
+              count(*) FILTER (WHERE status = 'complained')::int AS complained
+         FROM email_logs WHERE campaign_id = $1`,
+      [campaignId],
+    );
+    return rows[0] ?? { sent: 0, complained: 0 };
+  }
+
+  /**
+   * Due soft-bounce retries back to `queued` (retry_count + 1), at most `limit` per call.
+   * Returns them for enqueueing. One statement; SKIP LOCKED lets several workers share it.
+   */
+  async requeueDueRetries(
+    limit: number,
+  ): Promise<Array<{ messageId: string; recipient: string; retryCount: number }>> {
+    const rows: Array<{ external_message_id: string; recipient: string; retry_count: number }> =
+      await this.ds.query(
+        `WITH due AS (
+         SELECT id FROM email_logs
+          WHERE status = 'retry_scheduled' AND next_retry_at <= now()
+          ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+       updated AS (
+         UPDATE email_logs l SET status = 'queued', retry_count = l.retry_count + 1,
+                next_retry_at = NULL, updated_at = now()
+           FROM due WHERE l.id = due.id
+         RETURNING l.id, l.external_message_id, l.recipient, l.retry_count)
+       SELECT * FROM updated`,
+        [limit],
+      );
+    return rows.map((r) => ({
+      messageId: r.external_message_id,
+      recipient: r.recipient,
+      retryCount: r.retry_count,
+    }));
+  }
+
+  /** Due retries whose recipient is now suppressed → failed "Recipient blacklisted". */
+  async dueRetryRecipients(limit: number): Promise<Array<{ id: string; recipient: string }>> {
+    const rows: Array<{ id: string; recipient: string }> = await this.ds.query(
+      `SELECT id, recipient FROM email_logs
+        WHERE status = 'retry_scheduled' AND next_retry_at <= now()
+        ORDER BY next_retry_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ id: String(r.id), recipient: r.recipient }));
   }
 
   async recipientDomainOf(messageId: string): Promise<string | null> {
@@ -308,18 +422,27 @@ export class EmailLogRepository {
     minAgeS: number,
     limit: number,
     offset: number,
-  ): Promise<Array<{ messageId: string; sendAt: Date | null; recipient: string }>> {
-    const rows: Array<{ external_message_id: string; send_at: Date | null; recipient: string }> =
-      await this.ds.query(
-        `SELECT external_message_id, send_at, recipient FROM email_logs
+  ): Promise<
+    Array<{ messageId: string; sendAt: Date | null; recipient: string; retryCount: number }>
+  > {
+    // Not touched for a minute either: a retry re-queued just now is not stale.
+    const rows: Array<{
+      external_message_id: string;
+      send_at: Date | null;
+      recipient: string;
+      retry_count: number;
+    }> = await this.ds.query(
+      `SELECT external_message_id, send_at, recipient, retry_count FROM email_logs
         WHERE status = 'queued' AND created_at < now() - make_interval(secs => $1)
+          AND updated_at < now() - make_interval(secs => $1)
         ORDER BY created_at LIMIT $2 OFFSET $3`,
-        [minAgeS, limit, offset],
-      );
+      [minAgeS, limit, offset],
+    );
     return rows.map((r) => ({
       messageId: r.external_message_id,
       sendAt: r.send_at,
       recipient: r.recipient,
+      retryCount: r.retry_count,
     }));
   }
 }

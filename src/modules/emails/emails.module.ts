@@ -17,6 +17,9 @@ import { IdempotencyKey } from 'src/modules/emails/idempotency-key.entity';
 import { IdempotencyService } from 'src/modules/emails/idempotency.service';
 import { MessageComposer } from 'src/modules/emails/message-composer';
 import { OutboxService } from 'src/modules/emails/outbox.service';
+import { EmailStateService } from 'src/modules/emails/email-state.service';
+import { RetryService } from 'src/modules/emails/retry.service';
+import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { TrackingController } from 'src/modules/emails/tracking.controller';
 import { TrackingService } from 'src/modules/emails/tracking.service';
 import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
@@ -32,6 +35,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     TemplatesModule,
     BlacklistModule,
     RateControlModule,
+    DiagnosticsModule,
   ],
   controllers: [EmailsController, TrackingController],
   providers: [
@@ -46,6 +50,8 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     TrackingLinksService,
     TrackingService,
     OutboxService,
+    EmailStateService,
+    RetryService,
     PostalClient,
     {
       provide: MailTransport,
@@ -54,6 +60,6 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
         config.mailTransport === 'postal' ? new PostalTransport(postal) : new SandboxTransport(),
     },
   ],
-  exports: [EmailsService, DeliveryService, OutboxService],
+  exports: [EmailsService, DeliveryService, OutboxService, EmailStateService, RetryService],
 })
 export class EmailsModule {}

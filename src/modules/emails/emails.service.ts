@@ -241,20 +241,6 @@ export class EmailsService {
     };
   }
 
-  // ---- State transitions shared by webhook processing and the sandbox (SPEC §7, §8) ----
-
-  /** `delivered` (Postal MessageSent). Only from `sent`/`held`: never moves a message backwards. */
-  markDelivered(logId: string, details: Record<string, unknown>): Promise<boolean> {
-    return this.logs.transition(
-      logId,
-      'delivered',
-      ['sent', 'held'],
-      'delivered',
-      { delivered_at: new Date() },
-      details,
-    );
-  }
-
   private async resolveContent(dto: EmailContentDto): Promise<ResolvedContent> {
     const from = dto.from ?? this.config.defaultFrom;
     if (!from) {

@@ -2,9 +2,12 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import type { Queue } from 'bullmq';
-import { AnalyticsJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
+import { AnalyticsJob, JobPayloads, QueueName, tickJobId } from 'src/infra/queue/queue.constants';
 
-/** Enqueues the outbox sweep every minute; the jobId per minute makes replicas run it once. */
+/**
+ * Enqueues the maintenance ticks: the outbox sweep every minute, soft-bounce retries every
+ * 5 minutes. The jobId per tick makes replicas of the scheduler run each once.
+ */
 @Injectable()
 export class OutboxScheduler {
   private readonly logger = new Logger(OutboxScheduler.name);
@@ -16,9 +19,24 @@ export class OutboxScheduler {
     const minute = new Date(Math.floor(now.getTime() / 60000) * 60000).toISOString();
     const data: JobPayloads[AnalyticsJob.OutboxSweep] = { tick: minute };
     try {
-      await this.queue.add(AnalyticsJob.OutboxSweep, data, { jobId: `outbox-sweep:${minute}` });
+      await this.queue.add(AnalyticsJob.OutboxSweep, data, {
+        jobId: tickJobId('outbox-sweep', new Date(minute)),
+      });
     } catch (err) {
       this.logger.warn(`outbox sweep not scheduled: ${(err as Error).message}`);
+    }
+  }
+
+  @Cron('*/5 * * * *', { name: 'retry-scheduled' })
+  async retryTick(now = new Date()): Promise<void> {
+    const tick = new Date(Math.floor(now.getTime() / 300000) * 300000).toISOString();
+    const data: JobPayloads[AnalyticsJob.RetryScheduled] = { tick };
+    try {
+      await this.queue.add(AnalyticsJob.RetryScheduled, data, {
+        jobId: tickJobId('retry-scheduled', new Date(tick)),
+      });
+    } catch (err) {
+      this.logger.warn(`retry tick not scheduled: ${(err as Error).message}`);
     }
   }
 }

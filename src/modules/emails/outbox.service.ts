@@ -4,11 +4,17 @@ import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
 import { domainOf } from 'src/modules/emails/emails.service';
 
 const MIN_AGE_S = 60;
+
+/** The jobId the accept path (or the retry scheduler) gave a message's current delivery. */
+export function currentJobId(messageId: string, retryCount: number): string {
+  return retryCount > 0 ? `${messageId}-retry-${retryCount}` : messageId;
+}
 const PAGE = 5000;
 
 /**
  * The outbox sweeper (SPEC §6.1): PostgreSQL is the source of truth, so `queued` rows older
- * than a minute are (re-)enqueued. jobId = message id, so a row whose job exists is a no-op.
+ * than a minute whose job is not waiting, delayed or running are enqueued again. The claim in
+ * the worker makes an extra job harmless: a message is never sent twice.
  */
 @Injectable()
 export class OutboxService {
@@ -21,17 +27,26 @@ export class OutboxService {
 
   async sweep(): Promise<number> {
     let total = 0;
+    let offset = 0;
     for (;;) {
-      const rows = await this.logs.findStaleQueued(MIN_AGE_S, PAGE, total);
+      const rows = await this.logs.findStaleQueued(MIN_AGE_S, PAGE, offset);
       if (rows.length === 0) break;
+      offset += rows.length;
+      const live = await this.producer.liveJobs(
+        rows.map((r) => currentJobId(r.messageId, r.retryCount)),
+      );
+      const orphans = rows.filter((r) => !live.has(currentJobId(r.messageId, r.retryCount)));
+      const stamp = Date.now();
       await this.producer.enqueueStrict(
-        rows.map((r) => ({
+        orphans.map((r) => ({
           messageId: r.messageId,
           sendAt: r.sendAt,
           domain: domainOf(r.recipient),
+          // The message's own jobId may still be held by a finished job: use a fresh one.
+          jobId: `${currentJobId(r.messageId, r.retryCount)}-sweep-${stamp}`,
         })),
       );
-      total += rows.length;
+      total += orphans.length;
       if (rows.length < PAGE) break;
     }
     if (total > 0) this.logger.log(`outbox sweep: ${total} queued message(s) handed to the queue`);

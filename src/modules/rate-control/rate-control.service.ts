@@ -81,7 +81,7 @@ export class RateControlService {
    * the caller retries later rather than sending unthrottled.
    */
   async acquire(domain: string): Promise<AcquireResult> {
-    const d = normalizeDomain(domain);
+    const d = domainKey(domain);
     const [granted, retryAfterMs, reason] = (await ACQUIRE_SCRIPT.run(
       this.redis.client,
       [this.pausedAllKey(), this.pausedKey(d), this.factorKey(d), this.bucketKey(d)],
@@ -106,7 +106,7 @@ export class RateControlService {
     if (!Number.isFinite(durationS) || durationS <= 0) {
       throw new RangeError(`durationS must be positive, got ${durationS}`);
     }
-    const d = normalizeDomain(domain);
+    const d = domainKey(domain);
     const result = await REDUCE.run(
       this.redis.client,
       [this.factorKey(d), this.indexKey()],
@@ -118,7 +118,7 @@ export class RateControlService {
   }
 
   async getRate(domain: string): Promise<DomainRateState> {
-    const d = normalizeDomain(domain);
+    const d = domainKey(domain);
     const [factor, pttl, paused] = await this.exec(
       this.redis.client
         .pipeline()
@@ -131,7 +131,7 @@ export class RateControlService {
 
   /** Restores the configured rate now (factor 1, full bucket); a pause stays as it is. */
   async resetRate(domain: string): Promise<void> {
-    const d = normalizeDomain(domain);
+    const d = domainKey(domain);
     await RESET.run(
       this.redis.client,
       [this.factorKey(d), this.pausedKey(d), this.indexKey(), this.bucketKey(d)],
@@ -147,7 +147,7 @@ export class RateControlService {
       this.logger.warn('all sending paused');
       return;
     }
-    const d = normalizeDomain(domain);
+    const d = domainKey(domain);
     await PAUSE.run(this.redis.client, [this.pausedKey(d), this.indexKey()], [d]);
     this.logger.warn({ domain: d }, 'sending to domain paused');
   }
@@ -159,7 +159,7 @@ export class RateControlService {
       this.logger.log('all sending resumed');
       return;
     }
-    const d = normalizeDomain(domain);
+    const d = domainKey(domain);
     await RESUME.run(
       this.redis.client,
       [this.factorKey(d), this.pausedKey(d), this.indexKey()],
@@ -170,8 +170,7 @@ export class RateControlService {
 
   /** Without a domain: is all sending paused. With one: the domain's own pause flag. */
   async isPaused(domain?: string): Promise<boolean> {
-    const key =
-      domain === undefined ? this.pausedAllKey() : this.pausedKey(normalizeDomain(domain));
+    const key = domain === undefined ? this.pausedAllKey() : this.pausedKey(domainKey(domain));
     return (await this.redis.client.exists(key)) === 1;
   }
 
@@ -260,4 +259,11 @@ export class RateControlService {
   private bucketKey(domain: string): string {
     return this.redis.key('rate-control', 'bucket', domain);
   }
+}
+
+/** The lower-cased domain as it appears in keys; an empty one is a caller's bug. */
+function domainKey(domain: string): string {
+  const d = normalizeDomain(domain);
+  if (d === '') throw new RangeError('domain must not be empty');
+  return d;
 }

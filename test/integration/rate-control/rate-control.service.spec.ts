@@ -67,7 +67,8 @@ describe(RateControlService.name, () => {
   beforeAll(async () => {
     Logger.overrideLogger(false);
     ({ redis, rates } = await makeProcess(prefix, {
-      DOMAIN_RATE_DEFAULT: '20',
+      // A low default rate so exact burst counts hold on a loaded machine (a token every 250 ms).
+      DOMAIN_RATE_DEFAULT: '4',
       DOMAIN_RATE_OVERRIDES: 'slow.example=5,fast.example=50',
     }));
   });
@@ -79,7 +80,7 @@ describe(RateControlService.name, () => {
   describe('acquire', () => {
     it('grants exactly the capacity (one second of the rate) at once, then refuses', async () => {
       const domain = uniqueDomain();
-      await expect(burst(rates, domain, 25)).resolves.toBe(20);
+      await expect(burst(rates, domain, 10)).resolves.toBe(4);
     });
 
     it('refuses with reason rate and the wait until the next token', async () => {
@@ -97,7 +98,10 @@ describe(RateControlService.name, () => {
 
     it('refills at the configured rate (50/s over 2 s, within 20 %)', async () => {
       const domain = 'fast.example';
-      await expect(burst(rates, domain, 60)).resolves.toBe(50);
+      const first = await burst(rates, domain, 60);
+      // 50 at once; a busy machine may let the next token arrive during the burst.
+      expect(first).toBeGreaterThanOrEqual(50);
+      expect(first).toBeLessThan(55);
       await drain(rates, domain);
       const granted = await grantsDuring(rates, domain, 2000);
       expect(granted).toBeGreaterThanOrEqual(80);
@@ -108,8 +112,8 @@ describe(RateControlService.name, () => {
       const domain = 'FAST.example';
       await rates.reduceRate(domain);
       try {
-        // Capacity shrinks with the rate: at most 25 tokens now.
-        expect(await burst(rates, domain, 60)).toBeLessThanOrEqual(25);
+        // Capacity shrinks with the rate: 25 tokens now, not 50.
+        expect(await burst(rates, domain, 60)).toBeLessThan(35);
         await drain(rates, domain);
         const granted = await grantsDuring(rates, domain, 2000);
         expect(granted).toBeGreaterThanOrEqual(40);
@@ -121,8 +125,8 @@ describe(RateControlService.name, () => {
 
     it('treats the domain case-insensitively (one bucket)', async () => {
       const domain = uniqueDomain();
-      await expect(burst(rates, domain, 15)).resolves.toBe(15);
-      await expect(burst(rates, domain.toUpperCase(), 10)).resolves.toBe(5);
+      await expect(burst(rates, domain, 3)).resolves.toBe(3);
+      await expect(burst(rates, domain.toUpperCase(), 5)).resolves.toBe(1);
     });
 
     it('uses the override for a domain that has one', async () => {
@@ -136,18 +140,27 @@ describe(RateControlService.name, () => {
       const ttl = await redis.client.pttl(redis.key('rate-control', 'bucket', domain));
       expect(ttl).toBeGreaterThan(1000);
       expect(ttl).toBeLessThanOrEqual(2000);
+      // A reduced rate below 1/s (4 × 0.125 = 0.5/s) refills one token in 2 s.
+      const slow = uniqueDomain();
+      await rates.reduceRate(slow, 0.125);
+      await rates.acquire(slow);
+      const slowTtl = await redis.client.pttl(redis.key('rate-control', 'bucket', slow));
+      expect(slowTtl).toBeGreaterThan(2000);
+      expect(slowTtl).toBeLessThanOrEqual(3000);
     });
 
     it('keeps two processes sharing a bucket within the rate together', async () => {
-      const other = await makeProcess(prefix, { DOMAIN_RATE_DEFAULT: '50' });
-      const mine = await makeProcess(prefix, { DOMAIN_RATE_DEFAULT: '50' });
+      const env = { DOMAIN_RATE_DEFAULT: '50', DOMAIN_RATE_OVERRIDES: 'shared.example=5' };
+      const other = await makeProcess(prefix, env);
+      const mine = await makeProcess(prefix, env);
       try {
-        const domain = uniqueDomain();
         const [a, b] = await Promise.all([
-          burst(mine.rates, domain, 40),
-          burst(other.rates, domain, 40),
+          burst(mine.rates, 'shared.example', 8),
+          burst(other.rates, 'shared.example', 8),
         ]);
-        expect(a + b).toBe(50);
+        expect(a + b).toBe(5);
+
+        const domain = uniqueDomain();
         await drain(mine.rates, domain);
         const [x, y] = await Promise.all([
           grantsDuring(mine.rates, domain, 2000),
@@ -161,6 +174,12 @@ describe(RateControlService.name, () => {
         await other.redis.onApplicationShutdown();
         await mine.redis.onApplicationShutdown();
       }
+    });
+
+    it('rejects an empty domain rather than sharing one bucket among bad callers', async () => {
+      await expect(rates.acquire('  ')).rejects.toThrow(RangeError);
+      await expect(rates.pause('')).rejects.toThrow(RangeError);
+      await expect(rates.isPaused()).resolves.toBe(false);
     });
 
     it('throws when Redis is unavailable instead of granting', async () => {
@@ -183,7 +202,7 @@ describe(RateControlService.name, () => {
       for (let i = 0; i < 5; i++) factors.push(await rates.reduceRate(domain));
       expect(factors).toEqual([0.5, 0.25, 0.125, 0.1, 0.1]);
       await expect(rates.getRate(domain)).resolves.toEqual(
-        expect.objectContaining({ factor: 0.1, rate_per_sec: 2 }),
+        expect.objectContaining({ factor: 0.1, rate_per_sec: 0.4 }),
       );
     });
 
@@ -207,7 +226,7 @@ describe(RateControlService.name, () => {
       expect(state).toEqual({
         domain,
         factor: 0.25,
-        rate_per_sec: 5,
+        rate_per_sec: 1,
         expires_at: expect.any(String),
         paused: false,
       });
@@ -223,7 +242,7 @@ describe(RateControlService.name, () => {
       await expect(rates.getRate(domain)).resolves.toEqual({
         domain,
         factor: 1,
-        rate_per_sec: 20,
+        rate_per_sec: 4,
         expires_at: null,
         paused: false,
       });
@@ -260,9 +279,9 @@ describe(RateControlService.name, () => {
       await drain(rates, domain);
       await rates.resetRate(domain);
       await expect(rates.getRate(domain)).resolves.toEqual(
-        expect.objectContaining({ factor: 1, rate_per_sec: 20, expires_at: null }),
+        expect.objectContaining({ factor: 1, rate_per_sec: 4, expires_at: null }),
       );
-      await expect(burst(rates, domain, 25)).resolves.toBe(20);
+      await expect(burst(rates, domain, 10)).resolves.toBe(4);
     });
 
     it('leaves a pause in place', async () => {
@@ -295,9 +314,9 @@ describe(RateControlService.name, () => {
     it('does not take tokens while paused', async () => {
       const domain = uniqueDomain();
       await rates.pause(domain);
-      await burst(rates, domain, 30);
+      await burst(rates, domain, 10);
       await rates.resume(domain);
-      await expect(burst(rates, domain, 25)).resolves.toBe(20);
+      await expect(burst(rates, domain, 10)).resolves.toBe(4);
     });
 
     it('pauses and resumes all sending, keeping domain pauses', async () => {

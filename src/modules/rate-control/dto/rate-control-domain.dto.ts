@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, Matches } from 'class-validator';
+import { Matches } from 'class-validator';
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 
@@ -29,7 +29,6 @@ export const NormalizeDomain = (): PropertyDecorator =>
 export class RateControlDomainParamDto {
   @ApiProperty({ example: 'gmail.com' })
   @NormalizeDomain()
-  @IsString()
   @Matches(HOSTNAME_PATTERN, { message: HOSTNAME_MESSAGE })
   domain: string;
 }

@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { IsOptional, Matches } from 'class-validator';
 import {
   HOSTNAME_MESSAGE,
   HOSTNAME_PATTERN,
@@ -14,7 +14,7 @@ export class RateControlPauseDto {
   })
   @IsOptional()
   @NormalizeDomain()
-  @IsString()
+  // Also rejects non-strings, so a wrong type gets the same single message.
   @Matches(HOSTNAME_PATTERN, { message: HOSTNAME_MESSAGE })
   domain?: string;
 }

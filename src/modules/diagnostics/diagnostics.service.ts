@@ -1,0 +1,98 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import {
+  DiagnosticReportType,
+  DiagnosticSeverity,
+} from 'src/modules/diagnostics/diagnostic-report.entity';
+
+export interface ReportInput {
+  /** Identifies "the same open problem": an open report with it is updated, not duplicated. */
+  fingerprint: string;
+  reportType: DiagnosticReportType;
+  severity: DiagnosticSeverity;
+  summary: string;
+  anomalies?: unknown[];
+  stats?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  rootCause?: string | null;
+  recommendedActions?: string[];
+  shouldPauseSending?: boolean;
+  urgency?: string | null;
+}
+
+export interface ReportRef {
+  id: number;
+  created: boolean;
+  severity: DiagnosticSeverity;
+}
+
+const SEVERITY_RANK: Record<DiagnosticSeverity, number> = { info: 0, warning: 1, critical: 2 };
+
+/** Diagnostic reports: written by deliverability signals (provider events, complaint rates). */
+@Injectable()
+export class DiagnosticsService {
+  private readonly logger = new Logger(DiagnosticsService.name);
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  /**
+   * Creates a report, or updates the open (pending/acknowledged) one with the same
+   * fingerprint — its severity never goes down while it is open. Serialised per fingerprint
+   * with a transaction-scoped advisory lock, so concurrent workers don't create two.
+   */
+  async upsertOpenReport(input: ReportInput): Promise<ReportRef> {
+    const ref = await this.ds.transaction(async (em) => {
+      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`report:${input.fingerprint}`]);
+      const open: Array<{ id: number; severity: DiagnosticSeverity }> = await em.query(
+        `SELECT id, severity FROM diagnostic_reports
+          WHERE fingerprint = $1 AND status IN ('pending', 'acknowledged')
+          ORDER BY id DESC LIMIT 1`,
+        [input.fingerprint],
+      );
+      const values = [
+        input.severity,
+        JSON.stringify(input.anomalies ?? []),
+        JSON.stringify(input.stats ?? {}),
+        JSON.stringify(input.context ?? {}),
+        input.summary,
+        input.rootCause ?? null,
+        JSON.stringify(input.recommendedActions ?? []),
+        input.shouldPauseSending ?? false,
+        input.urgency ?? null,
+      ];
+      if (open[0]) {
+        const severity =
+          SEVERITY_RANK[open[0].severity] > SEVERITY_RANK[input.severity]
+            ? open[0].severity
+            : input.severity;
+        values[0] = severity;
+        await em.query(
+          `UPDATE diagnostic_reports
+              SET severity = $1, anomalies = $2, stats = $3, context = $4, summary = $5, root_cause = $6,
+                  recommended_actions = $7, should_pause_sending = $8, urgency = $9, updated_at = now()
+            WHERE id = $10`,
+          [...values, open[0].id],
+        );
+        return { id: open[0].id, created: false, severity };
+      }
+      const rows: Array<{ id: number }> = await em.query(
+        `INSERT INTO diagnostic_reports (severity, anomalies, stats, context, summary, root_cause,
+                                         recommended_actions, should_pause_sending, urgency, report_type, fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+        [...values, input.reportType, input.fingerprint],
+      );
+      return { id: rows[0].id, created: true, severity: input.severity };
+    });
+    this.logger.warn(
+      {
+        reportId: ref.id,
+        fingerprint: input.fingerprint,
+        severity: ref.severity,
+        created: ref.created,
+      },
+      `diagnostic report: ${input.summary}`,
+    );
+    return ref;
+  }
+}

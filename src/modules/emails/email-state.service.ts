@@ -1,0 +1,192 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from 'src/config/app-config';
+import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
+import { DiagnosticsService } from 'src/modules/diagnostics/diagnostics.service';
+import {
+  EmailLogRepository,
+  EventTarget,
+  MessageMatch,
+} from 'src/modules/emails/email-log.repository';
+import type { EmailStatus } from 'src/modules/emails/email-log.entity';
+
+export interface BounceOutcome {
+  bounce_type: 'hard' | 'soft';
+  bounce_reason: string;
+  smtp_code: string | null;
+  enhanced_code: string | null;
+}
+
+export type BounceResult = 'hard' | 'retry_scheduled' | 'bounced' | 'ignored';
+
+/** SPEC §9.4: soft bounces are retried after 1 h, 4 h and 24 h, then left bounced. */
+export const SOFT_BOUNCE_RETRY_DELAYS_S = [3600, 4 * 3600, 24 * 3600];
+
+/** Statuses a delivery outcome may leave; anything later is final for that outcome. */
+const IN_FLIGHT: EmailStatus[] = ['processing', 'sent', 'held'];
+
+/**
+ * The state transitions driven by delivery outcomes (SPEC §7, §8, §9). Postal webhooks, the
+ * sandbox simulator and the complaints API all go through these, so they behave the same.
+ * Each transition names the states it may leave: late or repeated events never move a
+ * message backwards.
+ */
+@Injectable()
+export class EmailStateService {
+  constructor(
+    private readonly logs: EmailLogRepository,
+    private readonly blacklist: BlacklistService,
+    private readonly diagnostics: DiagnosticsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  find(match: MessageMatch): Promise<EventTarget | null> {
+    return this.logs.findForEvent(match);
+  }
+
+  /** The newest message that left for this address, for complaints given by address only. */
+  async findLatestForRecipient(email: string): Promise<EventTarget | null> {
+    const messageId = await this.logs.latestSentTo(email);
+    return messageId ? this.logs.findForEvent({ messageId }) : null;
+  }
+
+  /** An open or click (tracking pixel/link, or Postal's MessageLoaded/MessageLinkClicked). */
+  recordEngagement(
+    t: EventTarget,
+    type: 'opened' | 'clicked',
+    details: Record<string, unknown>,
+  ): Promise<boolean> {
+    return this.logs.recordEngagement(t.messageId, type, details);
+  }
+
+  /** MessageSent. */
+  markDelivered(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
+    return this.logs.transition(
+      t.id,
+      'delivered',
+      IN_FLIGHT,
+      'delivered',
+      { delivered_at: new Date() },
+      details,
+    );
+  }
+
+  /** MessageHeld: Postal's own suppression list or send limit kept it. */
+  markHeld(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
+    return this.logs.transition(t.id, 'held', ['processing', 'sent'], 'held', {}, details);
+  }
+
+  /** MessageDelayed: Postal retries by itself, so only an event; never a resend. */
+  async recordDeferral(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
+    if (!IN_FLIGHT.includes(t.status)) return false;
+    await this.logs.addEvent(t.id, 'delayed', details);
+    return true;
+  }
+
+  /**
+   * A bounce (MessageDeliveryFailed / MessageBounced): hard → `bounced` and suppressed;
+   * soft → `bounced` then `retry_scheduled` (1 h, 4 h, 24 h; at most 3), never for hard.
+   */
+  async markBounced(
+    t: EventTarget,
+    b: BounceOutcome,
+    details: Record<string, unknown>,
+  ): Promise<BounceResult> {
+    const errorMessage = String(details.output ?? details.details ?? b.bounce_reason).slice(
+      0,
+      1000,
+    );
+    const set = {
+      bounce_type: b.bounce_type,
+      bounce_reason: b.bounce_reason,
+      smtp_code: b.smtp_code,
+      error_message: errorMessage,
+    };
+    const eventDetails = {
+      ...details,
+      bounce_type: b.bounce_type,
+      bounce_reason: b.bounce_reason,
+      smtp_code: b.smtp_code,
+      enhanced_code: b.enhanced_code,
+    };
+    const from: EmailStatus[] = [...IN_FLIGHT, 'delivered'];
+    if (!(await this.logs.transition(t.id, 'bounced', from, 'bounced', set, eventDetails)))
+      return 'ignored';
+    if (b.bounce_type === 'hard') {
+      await this.blacklist.add({
+        email: t.recipient,
+        reason: 'hard_bounce',
+        source: String(details.source ?? 'postal'),
+        details: `${b.smtp_code ?? ''} ${b.enhanced_code ?? ''} ${errorMessage}`
+          .trim()
+          .slice(0, 500),
+      });
+      return 'hard';
+    }
+    const delayS = SOFT_BOUNCE_RETRY_DELAYS_S[t.retryCount];
+    if (delayS === undefined) return 'bounced';
+    const nextRetryAt = new Date(Date.now() + delayS * 1000);
+    await this.logs.transition(
+      t.id,
+      'retry_scheduled',
+      ['bounced'],
+      'retry_scheduled',
+      { next_retry_at: nextRetryAt },
+      { next_retry_at: nextRetryAt.toISOString(), retry: t.retryCount + 1 },
+    );
+    return 'retry_scheduled';
+  }
+
+  /**
+   * A complaint (API, ARF report, sandbox): `complained`, suppressed, then the campaign's
+   * complaint rate is checked (SPEC §9.3). Idempotent.
+   */
+  async markComplained(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
+    const changed = await this.logs.transition(
+      t.id,
+      'complained',
+      ['sent', 'delivered', 'held', 'bounced', 'retry_scheduled', 'processing'],
+      'complained',
+      {},
+      details,
+    );
+    await this.blacklist.add({
+      email: t.recipient,
+      reason: 'complaint',
+      source: String(details.source ?? 'complaint'),
+    });
+    if (changed && t.campaignId) await this.checkCampaignComplaintRate(t.campaignId);
+    return changed;
+  }
+
+  /** Over 0.1 % → warning, over 0.5 % → critical; only with COMPLAINT_MIN_VOLUME sent. */
+  async checkCampaignComplaintRate(campaignId: string): Promise<void> {
+    const { sent, complained } = await this.logs.campaignComplaintCounts(campaignId);
+    if (sent < this.config.complaintMinVolume || sent === 0) return;
+    const rate = (complained / sent) * 100;
+    const severity = rate > 0.5 ? 'critical' : rate > 0.1 ? 'warning' : null;
+    if (!severity) return;
+    await this.diagnostics.upsertOpenReport({
+      fingerprint: `campaign-complaint-rate:${campaignId}`.slice(0, 128),
+      reportType: 'anomaly',
+      severity,
+      summary: `Campaign "${campaignId}" complaint rate is ${rate.toFixed(2)} % (${complained} of ${sent})`,
+      anomalies: [
+        {
+          type: 'campaign_complaint_rate',
+          campaign_id: campaignId,
+          rate: Number(rate.toFixed(4)),
+          threshold: severity === 'critical' ? 0.5 : 0.1,
+          severity,
+        },
+      ],
+      stats: { campaign_id: campaignId, sent, complained, complaint_rate: Number(rate.toFixed(4)) },
+      recommendedActions: [
+        'Pause this campaign and review how its recipients opted in',
+        'Make the unsubscribe link prominent and honour List-Unsubscribe',
+        'Remove inactive and unconfirmed addresses before the next send',
+      ],
+      shouldPauseSending: severity === 'critical',
+      urgency: severity === 'critical' ? 'high' : 'medium',
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { ValidationFailedError } from 'src/common/errors/app-error';
+import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
+import { MetricsService } from 'src/infra/metrics/metrics.service';
+import { PostalEventsService, ProcessResult } from 'src/modules/webhooks/postal-events.service';
+import { WebhookEventRepository } from 'src/modules/webhooks/webhook-event.repository';
+
+const ENQUEUE_TIMEOUT_MS = 1500;
+/**
+ * An event for a message not found yet is looked at again this many times, this far apart:
+ * Postal's webhook can beat our own `sent` update by a few milliseconds.
+ */
+export const UNKNOWN_MESSAGE_RETRIES = 2;
+export const UNKNOWN_MESSAGE_RETRY_MS = 2000;
+
+export class UnknownMessageYetError extends Error {}
+
+export interface Envelope {
+  uuid: string;
+  event: string;
+  timestamp?: number;
+  payload: Record<string, unknown>;
+}
+
+/** Parses Postal's envelope `{event, timestamp, payload, uuid}` from the raw bytes. */
+export function parseEnvelope(raw: Buffer): Envelope {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new ValidationFailedError('Malformed JSON in webhook body');
+  }
+  const b = body as Record<string, unknown> | null;
+  const problems: Array<{ field: string; message: string }> = [];
+  if (!b || typeof b !== 'object' || Array.isArray(b)) {
+    throw new ValidationFailedError('The webhook body must be a JSON object');
+  }
+  if (typeof b.uuid !== 'string' || b.uuid.length === 0 || b.uuid.length > 64)
+    problems.push({ field: 'uuid', message: 'uuid must be a string of 1 to 64 characters' });
+  if (typeof b.event !== 'string' || b.event.length === 0 || b.event.length > 64)
+    problems.push({ field: 'event', message: 'event must be a string of 1 to 64 characters' });
+  if (!b.payload || typeof b.payload !== 'object' || Array.isArray(b.payload))
+    problems.push({ field: 'payload', message: 'payload must be an object' });
+  if (problems.length)
+    throw new ValidationFailedError(problems.map((p) => p.message).join('; '), problems);
+  return {
+    uuid: b.uuid as string,
+    event: b.event as string,
+    timestamp: typeof b.timestamp === 'number' ? b.timestamp : undefined,
+    payload: b.payload as Record<string, unknown>,
+  };
+}
+
+/** Ingestion (store once, answer at once) and processing of Postal webhooks (SPEC §7). */
+@Injectable()
+export class WebhooksService {
+  private readonly logger = new Logger(WebhooksService.name);
+  private readonly received;
+
+  constructor(
+    private readonly repo: WebhookEventRepository,
+    private readonly events: PostalEventsService,
+    @InjectQueue(QueueName.Webhooks) private readonly queue: Queue,
+    metrics: MetricsService,
+  ) {
+    this.received = metrics.counter('webhook_events_total', 'Postal webhook events received', [
+      'event',
+      'result',
+    ]);
+  }
+
+  /** Stores the event idempotently by uuid and queues it; a retried delivery is not processed twice. */
+  async receive(envelope: Envelope): Promise<{ duplicate: boolean }> {
+    const stored = await this.repo.store(envelope.uuid, envelope.event, {
+      event: envelope.event,
+      timestamp: envelope.timestamp ?? null,
+      payload: envelope.payload,
+    });
+    this.received.inc({
+      event: envelope.event.slice(0, 40),
+      result: stored.inserted ? 'new' : 'duplicate',
+    });
+    if (!stored.processed) await this.enqueue(stored.id);
+    return { duplicate: !stored.inserted };
+  }
+
+  private async enqueue(id: string): Promise<void> {
+    const data: JobPayloads[WebhooksJob.Process] = { webhookEventId: id };
+    try {
+      await Promise.race([
+        this.queue.add(WebhooksJob.Process, data, { jobId: `webhook-${id}` }),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('Redis did not answer')), ENQUEUE_TIMEOUT_MS).unref(),
+        ),
+      ]);
+    } catch (err) {
+      // Stored: the outbox sweep queues unprocessed events later.
+      this.logger.warn(`webhook event ${id} stored, queueing deferred: ${(err as Error).message}`);
+    }
+  }
+
+  /** Processes a stored event once. Throws UnknownMessageYetError to be retried a little later. */
+  async process(id: string, unknownRetries: number): Promise<ProcessResult> {
+    const stored = await this.repo.find(id);
+    if (!stored) return { outcome: 'missing' };
+    if (stored.processedAt) return { outcome: 'already_processed' };
+    const payload = (stored.payload.payload ?? {}) as Record<string, unknown>;
+    const result = await this.events.process(stored.event, payload, { source: 'postal' });
+    if (result.error === 'unknown_message' && unknownRetries < UNKNOWN_MESSAGE_RETRIES) {
+      throw new UnknownMessageYetError(`no message matches webhook ${stored.uuid} yet`);
+    }
+    await this.repo.markProcessed(id, result.error ?? null);
+    return result;
+  }
+
+  /** Re-queues stored events that never got processed (Redis was down when they arrived). */
+  async sweepUnprocessed(): Promise<number> {
+    const ids = await this.repo.findUnprocessed(120, 1000);
+    for (const id of ids) await this.enqueue(id);
+    return ids.length;
+  }
+}
