@@ -5,13 +5,16 @@ import {
   ApiKeysRevokeCommand,
 } from 'src/cli/commands/api-keys.commands';
 import { BlacklistImportCommand } from 'src/cli/commands/blacklist-import.command';
+import { JobsRunCommand } from 'src/cli/commands/jobs-run.command';
 import { MigrateCommand } from 'src/cli/commands/migrate.command';
 import { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
 import { DatabaseModule } from 'src/infra/database/database.module';
+import { QueueModule } from 'src/infra/queue/queue.module';
 import { RedisModule } from 'src/infra/redis/redis.module';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
+import { EmailsModule } from 'src/modules/emails/emails.module';
 
 /** The operator CLI (`npm run cli -- <command>`), SPEC §13. */
 @Module({})
@@ -25,6 +28,8 @@ export class CliModule {
         RedisModule,
         AuthModule,
         BlacklistModule,
+        QueueModule,
+        EmailsModule,
       ],
       providers: [
         MigrateCommand,
@@ -32,6 +37,7 @@ export class CliModule {
         ApiKeysListCommand,
         ApiKeysRevokeCommand,
         BlacklistImportCommand,
+        JobsRunCommand,
       ],
     };
   }

@@ -3,6 +3,15 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { EmailDeliveryJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
 
+const LIVE_STATES = new Set([
+  'waiting',
+  'delayed',
+  'active',
+  'prioritized',
+  'waiting-children',
+  'paused',
+]);
+
 /** BullMQ addBulk size: bounded request size to Redis. */
 const BULK_CHUNK = 1000;
 /** The API never waits longer than this for Redis: the outbox sweeper is the fallback. */
@@ -42,6 +51,15 @@ export class EmailDeliveryProducer {
    */
   async enqueue(specs: DeliveryJobSpec[]): Promise<number> {
     let done = 0;
+    // Redis down: don't buffer commands in memory (they would pile up for the whole outage);
+    // the rows are committed and the outbox sweeper enqueues them once Redis is back.
+    const client = await this.queue.backend.client;
+    if (client.status !== 'ready') {
+      this.logger.warn(
+        `Redis not connected: ${specs.length} message(s) left to the outbox sweeper`,
+      );
+      return 0;
+    }
     for (let i = 0; i < specs.length; i += BULK_CHUNK) {
       const jobs = specs.slice(i, i + BULK_CHUNK).map(EmailDeliveryProducer.toJob);
       try {
@@ -57,18 +75,32 @@ export class EmailDeliveryProducer {
     return done;
   }
 
-  /** Of these job ids, the ones whose job is waiting, delayed, prioritized or running. */
-  async liveJobs(jobIds: string[]): Promise<Set<string>> {
-    const live = new Set<string>();
-    for (let i = 0; i < jobIds.length; i += 100) {
-      const chunk = jobIds.slice(i, i + 100);
-      const states = await Promise.all(chunk.map((id) => this.queue.getJobState(id)));
-      chunk.forEach((id, j) => {
-        if (['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'].includes(states[j]))
-          live.add(id);
-      });
+  /**
+   * Outbox: enqueues each message that has no live job (waiting, delayed, running) under
+   * its own jobId nor under its one sweep jobId (`<jobId>-swept`). A finished sweep job is
+   * replaced, so a message has at most one live job however many sweeps run.
+   */
+  async requeueIfNoLiveJob(specs: Array<DeliveryJobSpec & { jobId: string }>): Promise<number> {
+    let added = 0;
+    for (let i = 0; i < specs.length; i += 100) {
+      const chunk = specs.slice(i, i + 100);
+      const states = await Promise.all(
+        chunk.map(async (s) => [
+          await this.queue.getJobState(s.jobId),
+          await this.queue.getJobState(`${s.jobId}-swept`),
+        ]),
+      );
+      const orphans = chunk.filter((_, j) => !states[j].some((state) => LIVE_STATES.has(state)));
+      await Promise.all(
+        orphans.map(async (s, j) => {
+          const sweptState = states[chunk.indexOf(s)][1];
+          if (sweptState !== 'unknown' && j >= 0) await this.queue.remove(`${s.jobId}-swept`);
+        }),
+      );
+      await this.enqueueStrict(orphans.map((s) => ({ ...s, jobId: `${s.jobId}-swept` })));
+      added += orphans.length;
     }
-    return live;
+    return added;
   }
 
   /** Re-enqueue for the outbox sweeper and retries; a live job with the same id is kept. */

@@ -32,21 +32,15 @@ export class OutboxService {
       const rows = await this.logs.findStaleQueued(MIN_AGE_S, PAGE, offset);
       if (rows.length === 0) break;
       offset += rows.length;
-      const live = await this.producer.liveJobs(
-        rows.map((r) => currentJobId(r.messageId, r.retryCount)),
-      );
-      const orphans = rows.filter((r) => !live.has(currentJobId(r.messageId, r.retryCount)));
-      const stamp = Date.now();
-      await this.producer.enqueueStrict(
-        orphans.map((r) => ({
+      const requeued = await this.producer.requeueIfNoLiveJob(
+        rows.map((r) => ({
           messageId: r.messageId,
           sendAt: r.sendAt,
           domain: domainOf(r.recipient),
-          // The message's own jobId may still be held by a finished job: use a fresh one.
-          jobId: `${currentJobId(r.messageId, r.retryCount)}-sweep-${stamp}`,
+          jobId: currentJobId(r.messageId, r.retryCount),
         })),
       );
-      total += orphans.length;
+      total += requeued;
       if (rows.length < PAGE) break;
     }
     if (total > 0) this.logger.log(`outbox sweep: ${total} queued message(s) handed to the queue`);

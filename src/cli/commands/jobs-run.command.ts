@@ -1,0 +1,82 @@
+import { Command, CommandRunner, Option } from 'nest-commander';
+import { AppConfig } from 'src/config/app-config';
+import { OutboxService } from 'src/modules/emails/outbox.service';
+import { RetryService } from 'src/modules/emails/retry.service';
+import { checkRedis } from 'src/startup';
+
+interface JobsRunOptions {
+  hour?: Date;
+}
+
+/** One runnable job: whether it takes --hour, and how to run it in-process. */
+interface JobSpec {
+  takesHour: boolean;
+  /** Runs the job; resolves to the one line to print. */
+  run(options: JobsRunOptions): Promise<string>;
+}
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+@Command({
+  name: 'jobs:run',
+  arguments: '<job>',
+  description: 'Run a scheduled job now, in this process (outbox-sweep, retry-scheduled)',
+})
+export class JobsRunCommand extends CommandRunner {
+  /** Job name → spec. Later jobs (hourly-stats, daily-stats, …) plug in here. */
+  private readonly jobs: Record<string, JobSpec>;
+
+  constructor(
+    private readonly config: AppConfig,
+    outbox: OutboxService,
+    retries: RetryService,
+  ) {
+    super();
+    this.jobs = {
+      'outbox-sweep': {
+        takesHour: false,
+        run: async () => {
+          await this.requireRedis();
+          return `outbox-sweep: enqueued ${await outbox.sweep()} message(s)`;
+        },
+      },
+      'retry-scheduled': {
+        takesHour: false,
+        run: async () => {
+          await this.requireRedis();
+          const { requeued, suppressed } = await retries.requeueDue();
+          return `retry-scheduled: re-queued ${requeued} message(s), ${suppressed} failed as suppressed`;
+        },
+      },
+    };
+  }
+
+  async run([name]: string[], options: JobsRunOptions): Promise<void> {
+    const job = Object.hasOwn(this.jobs, name) ? this.jobs[name] : undefined;
+    if (!job) {
+      throw new Error(`unknown job "${name}"; known: ${Object.keys(this.jobs).join(', ')}`);
+    }
+    if (options.hour && !job.takesHour) throw new Error(`${name} does not take --hour`);
+    process.stdout.write(`${await job.run(options)}\n`);
+  }
+
+  @Option({
+    flags: '--hour <iso>',
+    description: 'The hour to process, ISO 8601 (e.g. 2026-01-31T13:00:00Z); hourly jobs only',
+  })
+  parseHour(value: string): Date {
+    const hour = new Date(value);
+    if (!ISO_DATE_TIME.test(value) || Number.isNaN(hour.getTime())) {
+      throw new Error('--hour must be an ISO 8601 date-time with a zone, e.g. 2026-01-31T13:00Z');
+    }
+    return hour;
+  }
+
+  /**
+   * BullMQ's connection waits for Redis forever (its workers need that); a one-shot command
+   * must fail with a clear line instead of hanging, so check that Redis answers first.
+   */
+  private requireRedis(): Promise<void> {
+    return checkRedis(this.config.redisUrl);
+  }
+}
