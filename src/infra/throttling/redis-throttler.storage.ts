@@ -33,7 +33,10 @@ return {hits, ttl, 0, 0}`;
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly logger = new Logger(RedisThrottlerStorage.name);
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly redis: RedisService) {
+    // EVALSHA after the first call instead of sending the script every request.
+    redis.client.defineCommand('throttleIncrement', { numberOfKeys: 2, lua: INCREMENT });
+  }
 
   async increment(
     key: string,
@@ -43,9 +46,12 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
     try {
-      const [hits, ttlMs, blocked, blockMs] = (await this.redis.client.eval(
-        INCREMENT,
-        2,
+      const client = this.redis.client as unknown as {
+        throttleIncrement(
+          ...args: Array<string | number>
+        ): Promise<[number, number, number, number]>;
+      };
+      const [hits, ttlMs, blocked, blockMs] = (await client.throttleIncrement(
         this.redis.key('rl', throttlerName, key),
         this.redis.key('rl', throttlerName, key, 'blocked'),
         ttl,

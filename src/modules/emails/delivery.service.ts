@@ -3,7 +3,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
-import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
 import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
 import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/message-composer';
@@ -33,7 +32,6 @@ export class DeliveryService {
   constructor(
     private readonly logs: EmailLogRepository,
     @InjectQueue(QueueName.Webhooks) private readonly webhooksQueue: Queue,
-    private readonly blacklist: BlacklistService,
     private readonly rateControl: RateControlService,
     private readonly composer: MessageComposer,
     private readonly transport: MailTransport,
@@ -63,7 +61,7 @@ export class DeliveryService {
       return { kind: 'delay', delayMs: msg.sendAt.getTime() - Date.now(), reason: 'send_at' };
     }
 
-    if (await this.blacklist.check(msg.recipient)) {
+    if (msg.suppressed) {
       await this.logs.markFailed(msg.id, 'Recipient blacklisted');
       return { kind: 'failed', reason: 'Recipient blacklisted' };
     }

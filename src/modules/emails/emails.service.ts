@@ -94,11 +94,16 @@ export class EmailsService {
         status: 'queued',
         send_at: iso(message.sendAt),
       };
-      // The row (and the idempotent response) are committed before the 202 is sent.
-      await this.logs.transaction(async (em) => {
-        await this.logs.insertMessages(em, [message]);
-        await complete(em, 202, body);
-      });
+      // The row (and the idempotent response) are committed before the 202 is sent. Without
+      // an Idempotency-Key it is one INSERT statement: atomic without an explicit transaction.
+      if (ctx.idempotencyKey) {
+        await this.logs.transaction(async (em) => {
+          await this.logs.insertMessages(em, [message]);
+          await complete(em, 202, body);
+        });
+      } else {
+        await this.logs.insertMessages(this.logs.manager, [message]);
+      }
       await this.producer.enqueue([
         {
           messageId: message.externalMessageId,

@@ -92,6 +92,8 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
   private subscriber?: Redis;
   private readonly byExternalId = new LookupCache<string>();
   private readonly byId = new LookupCache<number>();
+  private readonly inlineIds = new Map<string, number>();
+  private readonly compiledInline = new Map<string, true>();
 
   constructor(
     private readonly templates: EmailTemplateRepository,
@@ -158,12 +160,18 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
    * Call `assertCompiles` first.
    */
   async upsertInline(src: TemplateSource): Promise<number> {
-    return this.templates.upsertInline({
-      externalId: `${INLINE_EXTERNAL_ID_PREFIX}${inlineDigest(src).slice(0, 56)}`,
+    // Inline rows are content-addressed and never change: the id can be kept for good.
+    const digest = inlineDigest(src);
+    const known = this.inlineIds.get(digest);
+    if (known !== undefined) return known;
+    const id = await this.templates.upsertInline({
+      externalId: `${INLINE_EXTERNAL_ID_PREFIX}${digest.slice(0, 56)}`,
       subject: src.subject ?? '',
       htmlContent: emptyToNull(src.html),
       plainContent: emptyToNull(src.text),
     });
+    remember(this.inlineIds, digest, id, INLINE_CACHE_SIZE);
+    return id;
   }
 
   /** Renders a stored template. Throws TemplateRenderError (also if it no longer compiles). */
@@ -185,7 +193,11 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
    * (`subject`, `html`, `text`) that does not compile.
    */
   assertCompiles(src: TemplateSource): void {
+    // The same inline content (one app's notification template) is checked once per process.
+    const digest = inlineDigest(src);
+    if (this.compiledInline.has(digest)) return;
     this.checkCompiles(src, INLINE_FIELD_NAMES);
+    remember(this.compiledInline, digest, true, INLINE_CACHE_SIZE);
   }
 
   // ---- HTTP API -------------------------------------------------------------------------
@@ -378,6 +390,14 @@ class LookupCache<K> {
       if (matches(key, entry.value)) this.entries.delete(key);
     }
   }
+}
+
+const INLINE_CACHE_SIZE = 2000;
+
+/** Bounded insertion-order cache: the oldest entry goes first. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as K);
 }
 
 function inlineDigest(src: TemplateSource): string {
