@@ -25,9 +25,12 @@ import { ApiKeyGuard } from 'src/modules/auth/guards/api-key.guard';
 import { BanGuard } from 'src/modules/auth/guards/ban.guard';
 import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
 import { AnalyticsWorkerModule } from 'src/modules/analytics/analytics-worker.module';
+import { AnalyticsModule } from 'src/modules/analytics/analytics.module';
+import { AnalyticsSchedulerModule } from 'src/modules/analytics/analytics-scheduler.module';
 import { EmailsSchedulerModule } from 'src/modules/emails/emails-scheduler.module';
 import { EmailsWorkerModule } from 'src/modules/emails/emails-worker.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
+import { NotificationsModule } from 'src/modules/notifications/notifications.module';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { WebhooksWorkerModule } from 'src/modules/webhooks/webhooks-worker.module';
 import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
@@ -60,6 +63,8 @@ export class AppModule {
         }),
         AuthModule,
         EmailsModule,
+        AnalyticsModule,
+        NotificationsModule,
         BlacklistModule,
         TemplatesModule,
         RateControlModule,
@@ -70,7 +75,9 @@ export class AppModule {
         ...(config.hasRole('worker')
           ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule]
           : []),
-        ...(config.hasRole('scheduler') ? [ScheduleModule.forRoot(), EmailsSchedulerModule] : []),
+        ...(config.hasRole('scheduler')
+          ? [ScheduleModule.forRoot(), EmailsSchedulerModule, AnalyticsSchedulerModule]
+          : []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

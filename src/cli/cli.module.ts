@@ -11,8 +11,11 @@ import { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
 import { DatabaseModule } from 'src/infra/database/database.module';
 import { QueueModule } from 'src/infra/queue/queue.module';
+import { MetricsModule } from 'src/infra/metrics/metrics.module';
 import { RedisModule } from 'src/infra/redis/redis.module';
+import { AnalyticsModule } from 'src/modules/analytics/analytics.module';
 import { AuthModule } from 'src/modules/auth/auth.module';
+import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
 
@@ -29,7 +32,10 @@ export class CliModule {
         AuthModule,
         BlacklistModule,
         QueueModule,
+        MetricsModule,
         EmailsModule,
+        AnalyticsModule,
+        DiagnosticsModule,
       ],
       providers: [
         MigrateCommand,

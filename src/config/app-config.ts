@@ -14,8 +14,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** The Sonnet alias used when ANTHROPIC_MODEL is unset. */
-export const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-4-5';
+/**
+ * The Sonnet alias used when ANTHROPIC_MODEL is unset: the newest Sonnet in the installed
+ * SDK's `Model` type (@anthropic-ai/sdk 1.14.0; it marks claude-sonnet-4-5 deprecated).
+ */
+export const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-5-5';
 
 /**
  * The typed, validated configuration. Built once at boot by `loadConfig` and injected by

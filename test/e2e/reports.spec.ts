@@ -94,14 +94,12 @@ describe('reports API (e2e)', () => {
   });
 
   it('opens a new report for the same problem once the old one is resolved', async () => {
-    const again = await t.app
-      .get(DiagnosticsService)
-      .upsertOpenReport({
-        fingerprint: 'test:0',
-        reportType: 'hourly_check',
-        severity: 'warning',
-        summary: 'Again',
-      });
+    const again = await t.app.get(DiagnosticsService).upsertOpenReport({
+      fingerprint: 'test:0',
+      reportType: 'hourly_check',
+      severity: 'warning',
+      summary: 'Again',
+    });
     expect(again.created).toBe(true);
     expect(again.id).not.toBe(ids[0]);
   });

@@ -1,5 +1,11 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { AppConfig } from 'src/config/app-config';
+import { AnomalyDetectorService } from 'src/modules/diagnostics/anomaly-detector.service';
+import {
+  AnalyticsService,
+  previousHour,
+  startOfHour,
+} from 'src/modules/analytics/analytics.service';
 import { OutboxService } from 'src/modules/emails/outbox.service';
 import { RetryService } from 'src/modules/emails/retry.service';
 import { checkRedis } from 'src/startup';
@@ -20,16 +26,19 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|
 @Command({
   name: 'jobs:run',
   arguments: '<job>',
-  description: 'Run a scheduled job now, in this process (outbox-sweep, retry-scheduled)',
+  description:
+    'Run a scheduled job now, in this process (outbox-sweep, retry-scheduled, hourly-stats, daily-stats)',
 })
 export class JobsRunCommand extends CommandRunner {
-  /** Job name → spec. Later jobs (hourly-stats, daily-stats, …) plug in here. */
+  /** Job name → spec. Later jobs (anomaly-check, …) plug in here. */
   private readonly jobs: Record<string, JobSpec>;
 
   constructor(
     private readonly config: AppConfig,
     outbox: OutboxService,
     retries: RetryService,
+    analytics: AnalyticsService,
+    anomalies: AnomalyDetectorService,
   ) {
     super();
     this.jobs = {
@@ -46,6 +55,43 @@ export class JobsRunCommand extends CommandRunner {
           await this.requireRedis();
           const { requeued, suppressed } = await retries.requeueDue();
           return `retry-scheduled: re-queued ${requeued} message(s), ${suppressed} failed as suppressed`;
+        },
+      },
+      'hourly-stats': {
+        takesHour: true,
+        run: async ({ hour }) => {
+          const { global: g, domains } = await analytics.aggregateHour(
+            hour ?? previousHour(new Date()),
+          );
+          return (
+            `hourly-stats: ${g.hour.toISOString()}: sent ${g.sent}, delivered ${g.delivered}, ` +
+            `bounced ${g.bouncedHard} hard / ${g.bouncedSoft} soft, complained ${g.complained}, ` +
+            `opened ${g.opened}, clicked ${g.clicked}; ${domains.length} domain row(s)`
+          );
+        },
+      },
+      'daily-stats': {
+        takesHour: false,
+        run: async () => {
+          const { campaigns, pruned: p } = await analytics.runDaily();
+          return (
+            `daily-stats: refreshed ${campaigns} campaign(s); pruned ${p.idempotencyKeys} ` +
+            `idempotency key(s), ${p.webhookEvents} webhook event(s), ${p.emailEvents} email ` +
+            `event(s), ${p.hourlyStats} hourly stat row(s)`
+          );
+        },
+      },
+      'anomaly-check': {
+        takesHour: true,
+        run: async ({ hour }) => {
+          await this.requireRedis();
+          const at = startOfHour(hour ?? previousHour(new Date()));
+          const r = await anomalies.check(at);
+          if (r.outcome === 'none') return `anomaly-check: ${r.hour}: no anomaly (sent ${r.sent})`;
+          const what = r.anomalies.map(
+            (a) => `${a.type}${a.domain ? `@${a.domain}` : ''}=${a.value}% ${a.severity}`,
+          );
+          return `anomaly-check: ${r.hour}: ${what.join(', ')} → ${r.outcome === 'rule_report' ? 'hourly_check' : 'ai_triggered'} report #${r.reportId}${r.paused ? '; sending paused' : ''}`;
         },
       },
     };

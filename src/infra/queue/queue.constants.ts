@@ -22,6 +22,14 @@ export enum WebhooksJob {
 export enum AnalyticsJob {
   OutboxSweep = 'OutboxSweep',
   RetryScheduled = 'RetryScheduled',
+  /** Aggregate one hour into hourly_stats (SPEC §11). */
+  HourlyStats = 'HourlyStats',
+  /** Refresh campaign_stats and prune data past retention (SPEC §11). */
+  DailyStats = 'DailyStats',
+  /** Check one stored hour against the anomaly thresholds (also run after HourlyStats). */
+  AnomalyCheck = 'AnomalyCheck',
+  /** Ask Claude about an `ai_triggered` report (SPEC §11). */
+  AiDiagnosis = 'AiDiagnosis',
 }
 
 /** Job payloads carry ids, never rendered bodies or PII. */
@@ -32,6 +40,12 @@ export interface JobPayloads {
   [WebhooksJob.SandboxOutcome]: { messageId: string };
   [AnalyticsJob.OutboxSweep]: { tick: string };
   [AnalyticsJob.RetryScheduled]: { tick: string };
+  /** `hour`: ISO start of the hour to aggregate. */
+  [AnalyticsJob.HourlyStats]: { hour: string };
+  /** `day`: ISO start of the (UTC) day whose 03:00 tick enqueued it. */
+  [AnalyticsJob.DailyStats]: { day: string };
+  [AnalyticsJob.AnomalyCheck]: { hour: string };
+  [AnalyticsJob.AiDiagnosis]: { reportId: number; hour: string };
 }
 
 const keepBounded = {

@@ -51,4 +51,23 @@ export class DiagnosticReportRepository {
       .execute();
     return this.find(id);
   }
+
+  /** Writes the AI step's outcome into a report. */
+  async applyDiagnosis(
+    id: number,
+    patch: Partial<
+      Pick<
+        DiagnosticReport,
+        | 'summary'
+        | 'rootCause'
+        | 'aiAnalysis'
+        | 'recommendedActions'
+        | 'shouldPauseSending'
+        | 'urgency'
+        | 'context'
+      >
+    >,
+  ): Promise<void> {
+    await this.reports.update({ id }, patch as never);
+  }
 }

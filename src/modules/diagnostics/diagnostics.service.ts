@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { AppConfig } from 'src/config/app-config';
+import { NotificationsService } from 'src/modules/notifications/notifications.service';
 import {
   DiagnosticReportType,
   DiagnosticSeverity,
@@ -19,6 +21,8 @@ export interface ReportInput {
   recommendedActions?: string[];
   shouldPauseSending?: boolean;
   urgency?: string | null;
+  /** Alert operators (Telegram/Slack) about it; the same alert is not repeated within 30 min. */
+  alert?: boolean;
 }
 
 export interface ReportRef {
@@ -34,7 +38,11 @@ const SEVERITY_RANK: Record<DiagnosticSeverity, number> = { info: 0, warning: 1,
 export class DiagnosticsService {
   private readonly logger = new Logger(DiagnosticsService.name);
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly notifications: NotificationsService,
+    private readonly config: AppConfig,
+  ) {}
 
   /**
    * Creates a report, or updates the open (pending/acknowledged) one with the same
@@ -93,6 +101,41 @@ export class DiagnosticsService {
       },
       `diagnostic report: ${input.summary}`,
     );
+    if (input.alert !== false) await this.alertFor(ref, input);
     return ref;
   }
+
+  /** Sends a report to the operators' channels (deduplicated per report and severity). */
+  async alertFor(
+    ref: ReportRef,
+    input: Pick<ReportInput, 'summary' | 'recommendedActions' | 'stats' | 'fingerprint'> & {
+      rootCause?: string | null;
+    },
+  ): Promise<void> {
+    if (ref.severity === 'info') return;
+    const actions = (input.recommendedActions ?? []).slice(0, 5).map((a) => `• ${a}`);
+    await this.notifications.alert({
+      key: `report:${ref.id}:${ref.severity}`,
+      severity: ref.severity,
+      title: input.summary,
+      text:
+        [input.rootCause ? `Cause: ${input.rootCause}` : null, ...actions]
+          .filter(Boolean)
+          .join('\n') || input.summary,
+      fields: { report: ref.id, ...(numericFields(input.stats) ?? {}) },
+      url: `${this.config.publicUrl}/api/v1/reports/${ref.id}`,
+    });
+  }
+}
+
+/** A few headline numbers of a report's stats for the alert, when present. */
+function numericFields(
+  stats: Record<string, unknown> | undefined,
+): Record<string, number> | undefined {
+  if (!stats) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(stats)) {
+    if (typeof v === 'number' && Object.keys(out).length < 6) out[k] = v;
+  }
+  return out;
 }

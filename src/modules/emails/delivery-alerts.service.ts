@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from 'src/infra/redis/redis.service';
+import { NotificationsService } from 'src/modules/notifications/notifications.service';
 import { TransportError } from 'src/modules/emails/transport/mail-transport';
 
 const CREDENTIAL_ALERT_EVERY_S = 15 * 60;
@@ -12,7 +13,10 @@ const CREDENTIAL_ALERT_EVERY_S = 15 * 60;
 export class DeliveryAlertsService {
   private readonly logger = new Logger(DeliveryAlertsService.name);
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(
+    private readonly redis: RedisService,
+    private readonly notifications: NotificationsService,
+  ) {}
 
   async credentialError(err: TransportError): Promise<boolean> {
     const first = await this.redis.client
@@ -29,6 +33,13 @@ export class DeliveryAlertsService {
       { alert: 'postal_credentials', severity: 'critical', code: err.code },
       `CRITICAL: Postal rejected our credentials (${err.message}). Sending is retrying; fix POSTAL_API_KEY or the Postal server.`,
     );
+    const window = Math.floor(Date.now() / (CREDENTIAL_ALERT_EVERY_S * 1000));
+    await this.notifications.alert({
+      key: `postal-credentials:${err.code}:${window}`,
+      severity: 'critical',
+      title: `Postal rejected our credentials (${err.code})`,
+      text: `${err.message}\nSending is retrying with backoff. Fix POSTAL_API_KEY or the Postal server (suspended?).`,
+    });
     return true;
   }
 }

@@ -20,6 +20,7 @@ import { OutboxService } from 'src/modules/emails/outbox.service';
 import { EmailStateService } from 'src/modules/emails/email-state.service';
 import { RetryService } from 'src/modules/emails/retry.service';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
+import { NotificationsModule } from 'src/modules/notifications/notifications.module';
 import { TrackingController } from 'src/modules/emails/tracking.controller';
 import { TrackingService } from 'src/modules/emails/tracking.service';
 import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
@@ -36,6 +37,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     BlacklistModule,
     RateControlModule,
     DiagnosticsModule,
+    NotificationsModule,
   ],
   controllers: [EmailsController, TrackingController],
   providers: [

@@ -1,0 +1,253 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { BenchEnv, REDIS_URL, startBenchEnv } from 'bench/lib/harness';
+import { mib, RssSampler } from 'bench/lib/memory';
+import { formatTable, ReportLine } from 'bench/lib/stats';
+import { BatchAcceptResult, runBatchAccept } from 'bench/scenarios/batch-accept';
+import { PipelineResult, PipelineSide, runPipeline } from 'bench/scenarios/pipeline';
+import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+
+/** Targets of the performance requirement; a missed target is reported, never fatal. */
+const TARGETS = {
+  batchAcceptRatio: 0.75,
+  pipelineRatio: 0.8,
+  pipelineEmailsPerSec: 1000,
+  sendP99Ms: 25,
+};
+
+const num = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+const SETTINGS = {
+  batchRecipients: num('BENCH_BATCH_RECIPIENTS', 10_000),
+  batchRuns: num('BENCH_BATCH_RUNS', 5),
+  pipelineMessages: num('BENCH_PIPELINE_MESSAGES', 20_000),
+  pipelineRounds: num('BENCH_PIPELINE_ROUNDS', 4),
+  pipelineWarmup: num('BENCH_PIPELINE_WARMUP', 1_000),
+  sendConnections: num('BENCH_SEND_CONNECTIONS', 20),
+  sendSeconds: num('BENCH_SEND_SECONDS', 10),
+  sendWarmupSeconds: num('BENCH_SEND_WARMUP_SECONDS', 2),
+};
+
+/**
+ * BENCH_ONLY=batch,pipeline,send runs a subset; under a profiler BENCH_PIPELINE_SIDES=app (or
+ * raw) keeps one side of (b) apart from the other.
+ */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'batch,pipeline,send').split(','));
+const SIDES = new Set((process.env.BENCH_PIPELINE_SIDES ?? 'app,raw').split(','));
+
+const t0 = Date.now();
+function log(line: string): void {
+  const s = ((Date.now() - t0) / 1000).toFixed(1).padStart(5);
+  process.stdout.write(`bench [${s} s] ${line}\n`);
+}
+
+async function versions(env: BenchEnv): Promise<Record<string, string>> {
+  const { rows } = await env.pool.query<{ v: string }>('SHOW server_version');
+  const redis = new Redis(REDIS_URL);
+  const info = await redis.info('server').finally(() => redis.disconnect());
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not a git checkout: fine.
+  }
+  return {
+    node: process.version,
+    postgresql: rows[0].v,
+    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
+    commit,
+  };
+}
+
+function reportLines(
+  a: BatchAcceptResult | undefined,
+  b: PipelineResult | undefined,
+  c: SendLatencyResult | undefined,
+  cApiOnly: SendLatencyResult | undefined,
+  rss: { afterMiB: number; peakMiB: number },
+): ReportLine[] {
+  const lines: ReportLine[] = [];
+  if (a) {
+    lines.push({
+      figure: `(a) accept batch of ${a.recipients} (median of ${a.runs})`,
+      target: `>= ${TARGETS.batchAcceptRatio} of raw`,
+      measured: `${a.appMedianMs} ms (${a.ratio} of raw)`,
+      baseline: `${a.rawMedianMs} ms`,
+      pass: a.ratio >= TARGETS.batchAcceptRatio,
+    });
+  }
+  if (b) {
+    const messages = b.app?.messages ?? b.raw?.messages ?? 0;
+    const rate = (r: PipelineSide | undefined): string =>
+      r ? `${r.emailsPerSec} emails/s${r.complete ? '' : ' (incomplete)'}` : 'skipped';
+    lines.push({
+      figure: `(b) pipeline, ${messages} emails in ${b.rounds} rounds, concurrency ${b.concurrency}`,
+      target: `>= ${TARGETS.pipelineEmailsPerSec} emails/s`,
+      measured: rate(b.app),
+      baseline: rate(b.raw),
+      pass: b.app ? b.app.complete && b.app.emailsPerSec >= TARGETS.pipelineEmailsPerSec : null,
+    });
+    lines.push({
+      figure: '(b) pipeline vs bare BullMQ worker',
+      target: `>= ${TARGETS.pipelineRatio} of raw`,
+      measured: b.ratio === null ? 'n/a' : `${b.ratio} of raw`,
+      baseline: '1',
+      pass:
+        b.ratio === null
+          ? null
+          : Boolean(b.app?.complete && b.raw?.complete) && b.ratio >= TARGETS.pipelineRatio,
+    });
+  }
+  for (const [s, label] of [
+    [c, 'api+worker'],
+    [cApiOnly, 'api only'],
+  ] as const) {
+    if (!s) continue;
+    lines.push({
+      figure: `(c) /send p99, ${s.connections} connections, ${label}`,
+      target: `<= ${TARGETS.sendP99Ms} ms`,
+      measured: `${s.latencyMs.p99} ms (p50 ${s.latencyMs.p50}, p90 ${s.latencyMs.p90}; ${s.reqPerSec} req/s)`,
+      baseline: '-',
+      pass: s.latencyMs.p99 <= TARGETS.sendP99Ms,
+    });
+    lines.push({
+      figure: `(c) /send errors + non-2xx, ${label}`,
+      target: '0',
+      measured: `${s.errors + s.non2xx + s.timeouts} of ${s.requests}`,
+      baseline: '-',
+      pass: s.errors + s.non2xx + s.timeouts === 0,
+    });
+  }
+  lines.push({
+    figure: '(d) resident memory after the run',
+    target: '-',
+    measured: `${rss.afterMiB} MiB (peak ${rss.peakMiB} MiB)`,
+    baseline: '-',
+    pass: null,
+  });
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const loadAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+  if (loadAtStart[0] > cpus().length) {
+    log(
+      `warning: load average ${loadAtStart[0]} on ${cpus().length} cores: other work will skew the figures`,
+    );
+  }
+  const rss = new RssSampler().start(250);
+  log('starting FakePostal, a fresh database and the app (roles api,worker)…');
+  const env = await startBenchEnv();
+  const rssAfterBoot = mib(process.memoryUsage().rss);
+  let onSignal: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    onSignal = () => reject(new Error('interrupted'));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  interrupted.catch(() => undefined);
+  try {
+    const run = async <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
+    const info = await versions(env);
+    let a: BatchAcceptResult | undefined;
+    let b: PipelineResult | undefined;
+    let c: SendLatencyResult | undefined;
+    let cApiOnly: SendLatencyResult | undefined;
+    if (ONLY.has('batch')) {
+      log(`(a) accepting ${SETTINGS.batchRecipients}-recipient batches vs raw unnest + addBulk…`);
+      a = await run(
+        runBatchAccept(env, { recipients: SETTINGS.batchRecipients, runs: SETTINGS.batchRuns }),
+      );
+    }
+    if (ONLY.has('pipeline')) {
+      log(`(b) delivering ${SETTINGS.pipelineMessages} emails, app vs bare BullMQ worker…`);
+      b = await run(
+        runPipeline(env, {
+          messages: SETTINGS.pipelineMessages,
+          rounds: SETTINGS.pipelineRounds,
+          warmup: SETTINGS.pipelineWarmup,
+          sides: { app: SIDES.has('app'), raw: SIDES.has('raw') },
+        }),
+      );
+    }
+    if (ONLY.has('send')) {
+      const opts = {
+        connections: SETTINGS.sendConnections,
+        durationS: SETTINGS.sendSeconds,
+        warmupS: SETTINGS.sendWarmupSeconds,
+      };
+      log(`(c) POST /api/v1/send for ${opts.durationS} s at ${opts.connections} connections…`);
+      c = await run(runSendLatency(env, { ...opts, workersRunning: true }));
+      log('(c) the same with the delivery worker paused (api only)…');
+      cApiOnly = await run(runSendLatency(env, { ...opts, workersRunning: false }));
+    }
+    rss.stop();
+    const usage = process.memoryUsage();
+    const memory = { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) };
+    const lines = reportLines(a, b, c, cApiOnly, memory);
+    process.stdout.write(`\n${formatTable(lines)}\n\n`);
+
+    const finishedAt = new Date();
+    const report = {
+      started_at: startedAt.toISOString(),
+      duration_s: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
+      machine: {
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model,
+        memory_mib: mib(totalmem()),
+        load_average_start: loadAtStart,
+        load_average_end: loadavg().map((l) => Math.round(l * 100) / 100),
+      },
+      versions: info,
+      settings: {
+        ...SETTINGS,
+        worker_concurrency: env.config.workerConcurrency,
+        db_pool_size: env.config.dbPoolSize,
+        domain_rate_default: env.config.domainRate.defaultPerSec,
+      },
+      targets: TARGETS,
+      batch_accept: a,
+      pipeline: b,
+      send_latency: c,
+      send_latency_api_only: cApiOnly,
+      memory: {
+        rss_after_boot_mib: rssAfterBoot,
+        rss_after_mib: memory.afterMiB,
+        rss_peak_mib: memory.peakMiB,
+        heap_used_mib: mib(usage.heapUsed),
+        heap_total_mib: mib(usage.heapTotal),
+        external_mib: mib(usage.external),
+      },
+      lines,
+    };
+    const dir = join(__dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    const json = `${JSON.stringify(report, null, 2)}\n`;
+    writeFileSync(file, json);
+    writeFileSync(join(dir, 'latest.json'), json);
+    log(`wrote ${file} and bench/results/latest.json`);
+  } finally {
+    if (onSignal) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    log('cleaning up (app, database, Redis keys, FakePostal)…');
+    await env.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: failed: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,153 @@
+import { Injectable } from '@nestjs/common';
+import { TOP_DOMAINS_PER_HOUR, startOfHour } from 'src/modules/analytics/analytics.service';
+import type { StatsQueryDto } from 'src/modules/analytics/dto/stats-query.dto';
+import type { StatsResponseDto } from 'src/modules/analytics/dto/stats-response.dto';
+import {
+  COUNTER_KEYS,
+  type HourlyCounts,
+  type HourlyCountsAt,
+} from 'src/modules/analytics/hourly-counts';
+import {
+  DomainTotals,
+  HourlyStatsRepository,
+  StoredWindow,
+} from 'src/modules/analytics/hourly-stats.repository';
+import {
+  buildSeries,
+  countsDto,
+  domainDto,
+  mergeDomains,
+  ratesDto,
+  resolveStatsWindow,
+  seriesDto,
+  StatsWindow,
+  sumCounts,
+  TOP_DOMAINS_IN_RESPONSE,
+} from 'src/modules/analytics/stats-summary';
+
+const HOUR_MS = 3600_000;
+export const TOP_ERRORS_IN_RESPONSE = 10;
+
+/** Where the numbers of one request come from, before they are summarised. */
+interface Sources {
+  /** Stored sums per bucket (global rows, or the filtered domain's rows). */
+  storedBuckets: Array<HourlyCounts & { at: Date }>;
+  /** Stored sums per domain (every domain of the window). */
+  storedDomains: DomainTotals[];
+  /** Rows computed from email_events: domain null = the series level. */
+  computed: HourlyCountsAt[];
+}
+
+/**
+ * `GET /api/v1/stats` (SPEC §4.3): full past hours from hourly_stats, the current hour (and
+ * the previous one until the hourly job has stored it) computed live with the aggregation SQL.
+ */
+@Injectable()
+export class StatsService {
+  constructor(private readonly hourly: HourlyStatsRepository) {}
+
+  async getStats(q: StatsQueryDto, now = new Date()): Promise<StatsResponseDto> {
+    const w = resolveStatsWindow(q, now);
+    const domain = q.domain ?? null;
+    const campaignId = q.campaign_id ?? null;
+    const [sources, topErrors] = await Promise.all([
+      campaignId !== null
+        ? this.fromCampaignEvents(w, campaignId, domain)
+        : this.fromHourlyStats(w, domain, now),
+      this.hourly.topErrors(w.from, w.to, { domain, campaignId }, TOP_ERRORS_IN_RESPONSE),
+    ]);
+
+    const series = buildSeries(
+      w,
+      sources.storedBuckets,
+      sources.computed.filter((r) => r.domain === null),
+    );
+    const totals = sumCounts(series.map((p) => p.counts));
+    const byDomain =
+      domain !== null
+        ? COUNTER_KEYS.some((k) => totals[k] > 0)
+          ? [domainDto(domain, totals)]
+          : []
+        : mergeDomains(
+            sources.storedDomains,
+            sources.computed.filter((r) => r.domain !== null),
+            TOP_DOMAINS_IN_RESPONSE,
+          );
+    return {
+      totals: countsDto(totals),
+      rates: ratesDto(totals),
+      series: seriesDto(series),
+      by_domain: byDomain,
+      top_errors: topErrors.map((e) => ({
+        smtp_code: e.smtpCode,
+        message: e.message,
+        count: e.count,
+      })),
+    };
+  }
+
+  /**
+   * hourly_stats has global rows and the top 10 domains of each hour. The current hour is
+   * computed live (globally plus its top 10 domains, or only the filtered domain), and so is
+   * the previous one until the hourly job (minute 5) has stored it. The stored window skips
+   * both, so the four reads run at once and never count an hour twice.
+   */
+  private async fromHourlyStats(
+    w: StatsWindow,
+    domain: string | null,
+    now: Date,
+  ): Promise<Sources> {
+    const current = startOfHour(now);
+    const previous = new Date(current.getTime() - HOUR_MS);
+    const stored: StoredWindow = { from: w.from, to: w.to, skipHours: [previous, current] };
+    const inWindow = (h: Date) => h >= w.from && h < w.to;
+    const [recent, storedBuckets, storedDomains] = await Promise.all([
+      Promise.all([
+        inWindow(previous) ? this.previousHourRows(previous, domain) : [],
+        inWindow(current) ? this.liveRows(current, domain) : [],
+      ]),
+      this.hourly.sumsPerBucket(stored, w.unit, domain),
+      domain === null ? this.hourly.domainSums(stored) : Promise.resolve([]),
+    ]);
+    return { storedBuckets, storedDomains, computed: recent.flat() };
+  }
+
+  /** The previous hour's stored rows, or its live counts while it is not stored yet. */
+  private async previousHourRows(hour: Date, domain: string | null): Promise<HourlyCountsAt[]> {
+    const rows = await this.hourly.hourRows(hour);
+    if (!rows.some((r) => r.domain === null)) return this.liveRows(hour, domain);
+    if (domain === null) return rows;
+    return rows.filter((r) => r.domain === domain).map((r) => ({ ...r, domain: null }));
+  }
+
+  /**
+   * An hour counted from email_events, not stored. With a domain filter its one row is the
+   * series level (domain null); without, the global row plus the top 10 domains.
+   */
+  private async liveRows(hour: Date, domain: string | null): Promise<HourlyCountsAt[]> {
+    const end = new Date(hour.getTime() + HOUR_MS);
+    if (domain !== null) {
+      const rows = await this.hourly.countWindow(hour, end, { domain });
+      return rows.map((r) => ({ ...r, domain: null }));
+    }
+    const [global, domains] = await Promise.all([
+      this.hourly.countWindow(hour, end, { global: true }),
+      this.hourly.countWindow(hour, end, { topDomains: TOP_DOMAINS_PER_HOUR }),
+    ]);
+    return [...global, ...domains];
+  }
+
+  /**
+   * hourly_stats has no campaign dimension: a campaign's numbers are computed from
+   * email_events with the same aggregation SQL, restricted to its messages (found through
+   * idx_logs_campaign_id), per hour and per hour and domain. Fine for one campaign's volume.
+   */
+  private async fromCampaignEvents(
+    w: StatsWindow,
+    campaignId: string,
+    domain: string | null,
+  ): Promise<Sources> {
+    const computed = await this.hourly.campaignHourlyCounts(w.from, w.to, campaignId, domain);
+    return { storedBuckets: [], storedDomains: [], computed };
+  }
+}

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { NotificationsService } from 'src/modules/notifications/notifications.service';
+import { SlackNotifier } from 'src/modules/notifications/slack.notifier';
+import { TelegramNotifier } from 'src/modules/notifications/telegram.notifier';
+
+/** Operator alerts (SPEC §11): other modules inject NotificationsService and call `alert()`. */
+@Module({
+  providers: [NotificationsService, TelegramNotifier, SlackNotifier],
+  exports: [NotificationsService],
+})
+export class NotificationsModule {}

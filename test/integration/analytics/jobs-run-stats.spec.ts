@@ -1,0 +1,147 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { JobsRunCommand } from 'src/cli/commands/jobs-run.command';
+import { buildDataSourceOptions } from 'src/data-source';
+import { makeEmailEvent, makeEmailLog } from 'test/utils/factories';
+import { clearRedisPrefix, TEST_REDIS_URL } from 'test/utils/test-app';
+import { createTestDatabase, TestDatabase, testRedisPrefix } from 'test/utils/test-db';
+
+jest.setTimeout(180_000);
+
+const ROOT = join(__dirname, '..', '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const EXIT_WITHIN_MS = 20_000;
+const HOUR_MS = 3600_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `jobs:run hourly-stats` and `jobs:run daily-stats` through the built CLI. */
+describe(`${JobsRunCommand.name} (statistics jobs)`, () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  const prefix = testRedisPrefix();
+
+  const cli = (args: string[]): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'warn',
+          DATABASE_URL: db.url,
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+        },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`did not exit within ${EXIT_WITHIN_MS} ms: ${stdout}${stderr}`));
+      }, EXIT_WITHIN_MS);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-needed.js')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+    db = await createTestDatabase();
+    ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dbPoolSize: 2 }));
+    await ds.initialize();
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+    await clearRedisPrefix(prefix);
+  });
+
+  describe('hourly-stats', () => {
+    it('aggregates the hour given with --hour (rounded down), prints it and exits 0', async () => {
+      const hour = new Date('2026-06-01T13:00:00.000Z');
+      for (const domain of ['a.test', 'a.test', 'b.test']) {
+        const log = await makeEmailLog(ds, { recipient: `x@${domain}` });
+        await makeEmailEvent(ds, log, 'sent', { occurredAt: new Date(hour.getTime() + 60_000) });
+        await makeEmailEvent(ds, log, 'delivered', {
+          occurredAt: new Date(hour.getTime() + 120_000),
+        });
+      }
+
+      const run = await cli(['jobs:run', 'hourly-stats', '--hour', '2026-06-01T13:30:00Z']);
+
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(
+        'hourly-stats: 2026-06-01T13:00:00.000Z: sent 3, delivered 3, bounced 0 hard / 0 soft, ' +
+          'complained 0, opened 0, clicked 0; 2 domain row(s)\n',
+      );
+      await expect(
+        ds.query(
+          `SELECT domain, sent, delivered, delivery_rate FROM hourly_stats WHERE hour = $1
+            ORDER BY domain NULLS FIRST`,
+          [hour],
+        ),
+      ).resolves.toEqual([
+        { domain: null, sent: 3, delivered: 3, delivery_rate: '100.00' },
+        { domain: 'a.test', sent: 2, delivered: 2, delivery_rate: '100.00' },
+        { domain: 'b.test', sent: 1, delivered: 1, delivery_rate: '100.00' },
+      ]);
+    });
+
+    it('aggregates the previous full hour by default', async () => {
+      const started = Date.now();
+      const run = await cli(['jobs:run', 'hourly-stats']);
+
+      expect(run.code).toBe(0);
+      const printed = /^hourly-stats: (\S+): sent 0,/.exec(run.stdout)?.[1];
+      const expected = [started, Date.now()].map((t) =>
+        new Date(Math.floor(t / HOUR_MS) * HOUR_MS - HOUR_MS).toISOString(),
+      );
+      expect(expected).toContain(printed);
+      await expect(
+        ds.query(`SELECT count(*)::int AS n FROM hourly_stats WHERE hour = $1`, [printed]),
+      ).resolves.toEqual([{ n: 1 }]);
+    });
+  });
+
+  describe('daily-stats', () => {
+    it('refreshes campaign stats, prunes, prints the counts and exits 0', async () => {
+      await makeEmailLog(ds, { campaignId: 'cli-camp', sentAt: new Date(), status: 'sent' });
+      await ds.query(
+        `INSERT INTO webhook_events (uuid, event, payload, received_at)
+         VALUES ('old', 'MessageSent', '{}', now() - interval '40 days')`,
+      );
+
+      const run = await cli(['jobs:run', 'daily-stats']);
+
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(
+        'daily-stats: refreshed 1 campaign(s); pruned 0 idempotency key(s), 1 webhook event(s), ' +
+          '0 email event(s), 0 hourly stat row(s)\n',
+      );
+      await expect(ds.query(`SELECT campaign_id, total_sent FROM campaign_stats`)).resolves.toEqual(
+        [{ campaign_id: 'cli-camp', total_sent: 1 }],
+      );
+    });
+
+    it('refuses --hour', async () => {
+      const run = await cli(['jobs:run', 'daily-stats', '--hour', '2026-06-01T13:00:00Z']);
+
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('daily-stats does not take --hour');
+    });
+  });
+});
