@@ -9,6 +9,7 @@ import { formatTable, ReportLine } from 'bench/lib/stats';
 import { BatchAcceptResult, runBatchAccept } from 'bench/scenarios/batch-accept';
 import { PipelineResult, PipelineSide, runPipeline } from 'bench/scenarios/pipeline';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+import { runWebhookIngest, WebhookIngestResult } from 'bench/scenarios/webhook-ingest';
 
 /** Targets of the performance requirement; a missed target is reported, never fatal. */
 const TARGETS = {
@@ -16,6 +17,8 @@ const TARGETS = {
   pipelineRatio: 0.8,
   pipelineEmailsPerSec: 1000,
   sendP99Ms: 25,
+  webhookEventsPerSec: 2000,
+  webhookP99Ms: 100,
 };
 
 const num = (name: string, fallback: number): number => {
@@ -32,13 +35,15 @@ const SETTINGS = {
   sendConnections: num('BENCH_SEND_CONNECTIONS', 20),
   sendSeconds: num('BENCH_SEND_SECONDS', 10),
   sendWarmupSeconds: num('BENCH_SEND_WARMUP_SECONDS', 2),
+  webhookEvents: num('BENCH_WEBHOOK_EVENTS', 10_000),
+  webhookConnections: num('BENCH_WEBHOOK_CONNECTIONS', 50),
 };
 
 /**
  * BENCH_ONLY=batch,pipeline,send runs a subset; under a profiler BENCH_PIPELINE_SIDES=app (or
  * raw) keeps one side of (b) apart from the other.
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'batch,pipeline,send').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'batch,pipeline,send,webhooks').split(','));
 const SIDES = new Set((process.env.BENCH_PIPELINE_SIDES ?? 'app,raw').split(','));
 
 const t0 = Date.now();
@@ -70,6 +75,7 @@ function reportLines(
   b: PipelineResult | undefined,
   c: SendLatencyResult | undefined,
   cApiOnly: SendLatencyResult | undefined,
+  w: WebhookIngestResult | undefined,
   rss: { afterMiB: number; peakMiB: number },
 ): ReportLine[] {
   const lines: ReportLine[] = [];
@@ -124,6 +130,28 @@ function reportLines(
       pass: s.errors + s.non2xx + s.timeouts === 0,
     });
   }
+  if (w) {
+    lines.push({
+      figure: `(e) webhook ingestion, ${w.events} signed events, ${w.connections} connections`,
+      target: `>= ${TARGETS.webhookEventsPerSec} events/s, p99 < ${TARGETS.webhookP99Ms} ms`,
+      measured: `${w.eventsPerSec} events/s, p99 ${w.latencyMs.p99} ms (p50 ${w.latencyMs.p50}); ${w.non2xx + w.errors} errors`,
+      baseline: '-',
+      pass:
+        w.eventsPerSec >= TARGETS.webhookEventsPerSec &&
+        w.latencyMs.p99 < TARGETS.webhookP99Ms &&
+        w.non2xx + w.errors === 0,
+    });
+    lines.push({
+      figure: '(e) webhooks: time until all processed',
+      target: '-',
+      measured:
+        w.allProcessedS === null
+          ? 'not within 300 s'
+          : `${w.allProcessedS} s (${Math.round(w.events / w.allProcessedS)} events/s)`,
+      baseline: '-',
+      pass: null,
+    });
+  }
   lines.push({
     figure: '(d) resident memory after the run',
     target: '-',
@@ -160,6 +188,7 @@ async function main(): Promise<void> {
     let b: PipelineResult | undefined;
     let c: SendLatencyResult | undefined;
     let cApiOnly: SendLatencyResult | undefined;
+    let w: WebhookIngestResult | undefined;
     if (ONLY.has('batch')) {
       log(`(a) accepting ${SETTINGS.batchRecipients}-recipient batches vs raw unnest + addBulk…`);
       a = await run(
@@ -188,10 +217,22 @@ async function main(): Promise<void> {
       log('(c) the same with the delivery worker paused (api only)…');
       cApiOnly = await run(runSendLatency(env, { ...opts, workersRunning: false }));
     }
+    if (ONLY.has('webhooks')) {
+      await env.appWorker.resume();
+      log(
+        `(e) posting ${SETTINGS.webhookEvents} signed webhooks at ${SETTINGS.webhookConnections} connections…`,
+      );
+      w = await run(
+        runWebhookIngest(env, {
+          events: SETTINGS.webhookEvents,
+          connections: SETTINGS.webhookConnections,
+        }),
+      );
+    }
     rss.stop();
     const usage = process.memoryUsage();
     const memory = { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) };
-    const lines = reportLines(a, b, c, cApiOnly, memory);
+    const lines = reportLines(a, b, c, cApiOnly, w, memory);
     process.stdout.write(`\n${formatTable(lines)}\n\n`);
 
     const finishedAt = new Date();
@@ -217,6 +258,7 @@ async function main(): Promise<void> {
       pipeline: b,
       send_latency: c,
       send_latency_api_only: cApiOnly,
+      webhook_ingest: w,
       memory: {
         rss_after_boot_mib: rssAfterBoot,
         rss_after_mib: memory.afterMiB,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -42,6 +42,8 @@ export interface BenchEnv {
   appWorker: Worker;
   /** A queue with the delivery queue's options, under our prefix, that no app worker reads. */
   rawQueue(name: string): Queue;
+  /** The key Postal would sign webhooks with (PEM); the app trusts its public half. */
+  webhookPrivateKeyPem: string;
   /** POST with a JSON body to the app; resolves with the status and the parsed answer. */
   post(path: string, body: string): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
@@ -98,7 +100,11 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     const postal = await new RemotePostal().start();
     cleanups.push(() => postal.stop());
 
+    const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const env: Record<string, string> = {
+      POSTAL_WEBHOOK_PUBLIC_KEY: signing.publicKey
+        .export({ type: 'spki', format: 'pem' })
+        .toString(),
       NODE_ENV: 'development',
       DATABASE_URL: urlForDatabase(databaseName),
       REDIS_URL,
@@ -148,7 +154,11 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     const client = new Agent({ connections: 4, keepAliveTimeout: 30_000 });
     cleanups.push(() => client.close());
 
+    const webhookPrivateKeyPem = signing.privateKey
+      .export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     return {
+      webhookPrivateKeyPem,
       config,
       app,
       baseUrl,

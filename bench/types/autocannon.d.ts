@@ -29,6 +29,8 @@ declare module 'autocannon' {
       url: string;
       connections?: number;
       duration?: number;
+      /** Stop after this many requests (instead of a duration). */
+      amount?: number;
       pipelining?: number;
       timeout?: number;
       method?: string;
