@@ -36,6 +36,17 @@ export class EmailEvent {
   @ForeignKey('email_logs', { name: 'fk_email_events_email_log_id', onDelete: 'CASCADE' })
   emailLogId: string;
 
+  /** The message's recipient domain (filled by the insert or a trigger; see the migration). */
+  @Column({
+    name: 'recipient_domain',
+    type: 'varchar',
+    length: 320,
+    nullable: true,
+    insert: false,
+    update: false,
+  })
+  recipientDomain: string | null;
+
   @Column({ name: 'event_type', type: 'varchar', length: 32 })
   eventType: EmailEventType;
 

@@ -99,10 +99,10 @@ export class EmailLogRepository {
              FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
                          $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[])
                AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at, details)
-           RETURNING id, send_at)
-         INSERT INTO email_events (email_log_id, event_type, details)
+           RETURNING id, send_at, recipient_domain)
+         INSERT INTO email_events (email_log_id, event_type, details, recipient_domain)
          SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
-                                   ELSE jsonb_build_object('send_at', send_at) END
+                                   ELSE jsonb_build_object('send_at', send_at) END, recipient_domain
            FROM inserted`,
         [
           chunk.map((r) => r.externalMessageId),
@@ -304,9 +304,9 @@ export class EmailLogRepository {
                 provider_message_id = $2, provider_token = $3, postal_message_id = $4,
                 status_details = CASE WHEN $5::jsonb IS NULL THEN status_details ELSE status_details || $5::jsonb END
           WHERE id = $1 AND status = 'processing'
-          RETURNING id)
-       INSERT INTO email_events (email_log_id, event_type, details)
-       SELECT id, 'sent', jsonb_build_object('provider_message_id', $2::text) FROM updated
+          RETURNING id, recipient_domain)
+       INSERT INTO email_events (email_log_id, event_type, details, recipient_domain)
+       SELECT id, 'sent', jsonb_build_object('provider_message_id', $2::text), recipient_domain FROM updated
        RETURNING email_log_id`,
       [
         id,

@@ -82,7 +82,9 @@ export class WebhooksService {
       event: envelope.event.slice(0, 40),
       result: stored.inserted ? 'new' : 'duplicate',
     });
-    if (!stored.processed) await this.enqueue(stored.id);
+    // Stored durably: answer without waiting for Redis (Postal waits 5 s at most). A failed
+    // enqueue is logged and the outbox sweep queues unprocessed events later.
+    if (!stored.processed) void this.enqueue(stored.id);
     return { duplicate: !stored.inserted };
   }
 

@@ -224,8 +224,9 @@ describe(AnalyticsService.name, () => {
       const { sql } = await countQueries(() => service.aggregateHour(H));
       const reads = sql.filter((q) => /FROM email_events/.test(q));
       expect(reads).toHaveLength(2);
-      // The global level reads events only; the domain level joins email_logs for the domain.
-      expect(reads.filter((q) => /JOIN email_logs/.test(q))).toHaveLength(1);
+      // Both levels read events only: each event carries its message's recipient domain.
+      expect(reads.filter((q) => /JOIN email_logs/.test(q))).toHaveLength(0);
+      expect(reads.filter((q) => /GROUP BY e\.recipient_domain/.test(q))).toHaveLength(1);
       expect(reads.every((q) => /count\(DISTINCT e\.email_log_id\) FILTER/.test(q))).toBe(true);
     });
 
