@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { EMAIL_EVENT_TYPES } from 'src/modules/emails/email-event.entity';
+import { EMAIL_STATUSES } from 'src/modules/emails/email-log.entity';
 
 export class MessageEventDto {
-  @ApiProperty({ example: 'delivered' })
+  @ApiProperty({ enum: EMAIL_EVENT_TYPES })
   type: string;
 
   @ApiProperty({ format: 'date-time' })
@@ -15,19 +17,7 @@ export class MessageStatusResponseDto {
   @ApiProperty({ format: 'uuid' })
   message_id: string;
 
-  @ApiProperty({
-    enum: [
-      'queued',
-      'processing',
-      'sent',
-      'delivered',
-      'bounced',
-      'failed',
-      'complained',
-      'retry_scheduled',
-      'held',
-    ],
-  })
+  @ApiProperty({ enum: EMAIL_STATUSES })
   status: string;
 
   @ApiProperty()
