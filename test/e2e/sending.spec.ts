@@ -1,5 +1,10 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import request from 'supertest';
+import { QueueName } from 'src/infra/queue/queue.constants';
+import { DeliveryService } from 'src/modules/emails/delivery.service';
 import { IdempotencyService } from 'src/modules/emails/idempotency.service';
+import { OutboxService } from 'src/modules/emails/outbox.service';
 import { FakePostal } from 'test/fakes/fake-postal';
 import { bootTestApp, TestApp } from 'test/utils/test-app';
 import { waitFor } from 'test/utils/wait';
@@ -502,6 +507,50 @@ describe('sending through Postal (e2e)', () => {
         .set('Authorization', `Bearer ${sendKey}`)
         .expect(403);
       expect(res.body.error.code).toBe('forbidden');
+    });
+  });
+
+  describe('a claim left by a worker that died mid-send', () => {
+    /** A message accepted for later, then made to look claimed by a worker `ageS` ago. */
+    async function abandoned(ageS: number): Promise<string> {
+      const res = await send({
+        to: `crash-${Math.random().toString(36).slice(2)}@example.com`,
+        subject: 's',
+        text: 'x',
+        send_at: new Date(Date.now() + 3600e3).toISOString(),
+      }).expect(202);
+      await t.dataSource.query(
+        `UPDATE email_logs SET status = 'processing', send_at = NULL,
+                created_at = now() - make_interval(secs => $2),
+                updated_at = now() - make_interval(secs => $2) WHERE external_message_id = $1`,
+        [res.body.message_id, ageS],
+      );
+      return res.body.message_id;
+    }
+
+    it('makes the stalled job wait for the claim to go stale, then delivers once', async () => {
+      const delivery = t.app.get(DeliveryService);
+      const id = await abandoned(10);
+      const early = await delivery.deliver(id, 'example.com', { attemptsMade: 0, maxAttempts: 4 });
+      expect(early).toEqual(expect.objectContaining({ kind: 'delay', reason: 'claimed' }));
+      expect((early as { delayMs: number }).delayMs).toBeGreaterThan(280_000);
+      await t.dataSource.query(
+        `UPDATE email_logs SET updated_at = now() - interval '6 minutes' WHERE external_message_id = $1`,
+        [id],
+      );
+      await expect(
+        delivery.deliver(id, 'example.com', { attemptsMade: 0, maxAttempts: 4 }),
+      ).resolves.toEqual(expect.objectContaining({ kind: 'sent' }));
+      expect(postal.received.filter((m) => m.body.headers?.['X-Email-Id'] === id)).toHaveLength(1);
+    });
+
+    it('has the outbox sweep return long-abandoned claims to the queue', async () => {
+      const id = await abandoned(11 * 60);
+      // Its job is gone too (as after a Redis loss): only the sweep can bring it back.
+      await t.app.get<Queue>(getQueueToken(QueueName.EmailDelivery)).remove(id);
+      await expect(t.app.get(OutboxService).sweep()).resolves.toBeGreaterThanOrEqual(1);
+      await waitFor(statusIs(id, 'sent'), 'sent after the sweep');
+      expect(postal.received.filter((m) => m.body.headers?.['X-Email-Id'] === id)).toHaveLength(1);
     });
   });
 });

@@ -9,6 +9,9 @@ import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/me
 import { MailTransport, TransportError } from 'src/modules/emails/transport/mail-transport';
 import { TemplateRenderError } from 'src/modules/templates/templates.service';
 
+/** A `processing` claim older than this was abandoned (the transport times out long before). */
+export const STALE_CLAIM_S = 300;
+
 export type DeliveryOutcome =
   | { kind: 'sent'; providerMessageId: string }
   | { kind: 'skipped'; reason: string }
@@ -54,8 +57,20 @@ export class DeliveryService {
     const token = await this.rateControl.acquire(domain);
     if (!token.granted) return { kind: 'delay', delayMs: token.retryAfterMs, reason: token.reason };
 
-    const msg = await this.logs.claimForDelivery(messageId);
-    if (!msg) return { kind: 'skipped', reason: 'already claimed or sent' };
+    const msg = await this.logs.claimForDelivery(messageId, STALE_CLAIM_S);
+    if (!msg) {
+      // Claimed by a worker that may have died mid-send (this job is BullMQ's stalled-job
+      // retry): look again once that claim counts as abandoned, rather than drop the message.
+      const claimedFor = await this.logs.processingForS(messageId);
+      if (claimedFor !== null) {
+        return {
+          kind: 'delay',
+          delayMs: Math.max(1000, (STALE_CLAIM_S - claimedFor) * 1000),
+          reason: 'claimed',
+        };
+      }
+      return { kind: 'skipped', reason: 'already sent or final' };
+    }
     if (msg.sendAt && msg.sendAt.getTime() > Date.now() + 1000) {
       await this.logs.release(msg.id);
       return { kind: 'delay', delayMs: msg.sendAt.getTime() - Date.now(), reason: 'send_at' };

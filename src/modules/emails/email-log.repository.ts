@@ -216,6 +216,29 @@ export class EmailLogRepository {
     return rows.map((r) => ({ id: String(r.id), recipient: r.recipient }));
   }
 
+  /** `processing` rows untouched for `olderThanS` back to `queued`; returns how many. */
+  async requeueAbandonedClaims(olderThanS: number): Promise<number> {
+    const rows: unknown[] = await this.ds.query(
+      `WITH reset AS (
+         UPDATE email_logs SET status = 'queued', updated_at = now() - make_interval(secs => 120)
+          WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1)
+          RETURNING id)
+       SELECT id FROM reset`,
+      [olderThanS],
+    );
+    return rows.length;
+  }
+
+  /** Seconds since the message was claimed, when it is `processing`; null otherwise. */
+  async processingForS(messageId: string): Promise<number | null> {
+    const rows: Array<{ age: number }> = await this.ds.query(
+      `SELECT extract(epoch FROM now() - updated_at)::float AS age FROM email_logs
+        WHERE external_message_id = $1 AND status = 'processing'`,
+      [messageId],
+    );
+    return rows[0] ? Number(rows[0].age) : null;
+  }
+
   async recipientDomainOf(messageId: string): Promise<string | null> {
     const rows: Array<{ recipient_domain: string }> = await this.ds.query(
       `SELECT recipient_domain FROM email_logs WHERE external_message_id = $1`,

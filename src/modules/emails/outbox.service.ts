@@ -4,6 +4,8 @@ import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
 import { domainOf } from 'src/modules/emails/emails.service';
 
 const MIN_AGE_S = 60;
+/** Longer than the delivery job's own stale-claim wait, so the job normally recovers first. */
+const ABANDONED_CLAIM_S = 600;
 
 /** The jobId the accept path (or the retry scheduler) gave a message's current delivery. */
 export function currentJobId(messageId: string, retryCount: number): string {
@@ -26,6 +28,10 @@ export class OutboxService {
   ) {}
 
   async sweep(): Promise<number> {
+    // Claims abandoned by a worker that died mid-send go back to `queued` (and so below).
+    const reset = await this.logs.requeueAbandonedClaims(ABANDONED_CLAIM_S);
+    if (reset > 0)
+      this.logger.warn(`outbox sweep: ${reset} abandoned claim(s) returned to the queue`);
     let total = 0;
     let offset = 0;
     for (;;) {
