@@ -1,11 +1,5 @@
 import { Body, Controller, HttpCode, Logger, Param, Post, Req } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiExcludeEndpoint,
-  ApiOperation,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Public, SkipIpLimit } from 'src/common/decorators/route-policy.decorators';
 import { AppError, UnauthorizedError, ValidationFailedError } from 'src/common/errors/app-error';
@@ -150,5 +144,3 @@ export class WebhooksController {
     return checkBasicAuth(auth, name, secret);
   }
 }
-
-export { ApiExcludeEndpoint };
