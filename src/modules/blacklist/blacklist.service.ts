@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { ValidationFailedError } from 'src/common/errors/app-error';
 import {
   BLACKLIST_REASONS,
@@ -75,10 +76,18 @@ export class BlacklistService {
   constructor(private readonly repo: BlacklistRepository) {}
 
   /** The live suppression of this address, or null when it is not blocked (or has expired). */
-  async check(email: string): Promise<Suppression | null> {
-    const row = await this.repo.findActiveByHash(emailHash(email));
-    return row ? toSuppression(row) : null;
+  check(email: string): Promise<Suppression | null> {
+    return this.checks.submit(email);
   }
+
+  /** Checks of concurrent requests share one query (see MicroBatcher). */
+  private readonly checks = new MicroBatcher(
+    async (emails: string[]) => {
+      const found = await this.findSuppressed(emails);
+      return emails.map((e) => found.get(normalizeEmail(e)) ?? null);
+    },
+    { maxBatchSize: 500, maxInFlight: 4 },
+  );
 
   /**
    * Live suppressions among `emails`, keyed by normalizeEmail(address); unknown addresses

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { EmailDeliveryJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
 
 const LIVE_STATES = new Set([
@@ -30,7 +31,21 @@ export interface DeliveryJobSpec {
 export class EmailDeliveryProducer {
   private readonly logger = new Logger(EmailDeliveryProducer.name);
 
+  /** Single sends of concurrent requests share one addBulk (one Redis round trip). */
+  private readonly singles = new MicroBatcher(
+    async (specs: DeliveryJobSpec[]) => {
+      const done = await this.enqueue(specs);
+      return specs.map((_, i) => i < done);
+    },
+    { maxBatchSize: BULK_CHUNK, maxInFlight: 4 },
+  );
+
   constructor(@InjectQueue(QueueName.EmailDelivery) private readonly queue: Queue) {}
+
+  /** One message's job; false when it was left to the outbox sweeper (never throws). */
+  enqueueOne(spec: DeliveryJobSpec): Promise<boolean> {
+    return this.singles.submit(spec);
+  }
 
   private static toJob(spec: DeliveryJobSpec) {
     const data: JobPayloads[EmailDeliveryJob.Deliver] = {

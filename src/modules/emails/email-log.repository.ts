@@ -4,6 +4,7 @@ import { DataSource, EntityManager, Repository } from 'typeorm';
 import { EmailEvent, EmailEventType } from 'src/modules/emails/email-event.entity';
 import { EmailLog, EmailStatus } from 'src/modules/emails/email-log.entity';
 import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
+import { MicroBatcher } from 'src/common/batching/micro-batcher';
 
 /** A message as delivery events (webhooks, sandbox, complaints) need it. */
 export interface EventTarget {
@@ -41,6 +42,17 @@ export interface ClaimedMessage {
   suppressed: boolean;
 }
 
+interface SentUpdate {
+  id: string;
+  providerMessageId: string;
+  providerToken: string | null;
+  postalMessageId: string | null;
+  detailsPatch: Record<string, unknown> | null;
+}
+
+/** Group commit for the delivery hot path: a worker's concurrent jobs share statements. */
+const DELIVERY_BATCHING = { maxBatchSize: 200, maxInFlight: 4 };
+
 /** Rows per INSERT … SELECT FROM unnest(…) statement. */
 const INSERT_CHUNK = 2000;
 
@@ -65,6 +77,22 @@ export class EmailLogRepository {
     @InjectRepository(EmailEvent) private readonly events: Repository<EmailEvent>,
     @InjectDataSource() private readonly ds: DataSource,
   ) {}
+
+  private readonly claims = new MicroBatcher(
+    (items: Array<{ messageId: string; staleAfterS: number }>) => this.claimMany(items),
+    DELIVERY_BATCHING,
+  );
+  private readonly singleInserts = new MicroBatcher(
+    async (rows: NewMessage[]) => {
+      await this.insertMessages(this.ds.manager, rows);
+      return rows.map(() => undefined);
+    },
+    { maxBatchSize: 500, maxInFlight: 4 },
+  );
+  private readonly sentUpdates = new MicroBatcher(
+    (items: SentUpdate[]) => this.markSentMany(items),
+    DELIVERY_BATCHING,
+  );
 
   transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.ds.transaction(fn);
@@ -119,6 +147,14 @@ export class EmailLogRepository {
         ],
       );
     }
+  }
+
+  /**
+   * One message and its `queued` event, committed on its own (no caller transaction): inserts
+   * of concurrent requests are grouped into one statement and one commit (group commit).
+   */
+  insertMessage(row: NewMessage): Promise<void> {
+    return this.singleInserts.submit(row);
   }
 
   /** Finds the message an event is about: Postal id, then token, then Postal Message-ID. */
@@ -251,9 +287,23 @@ export class EmailLogRepository {
    * Claims a message for delivery with one conditional update (SPEC §6.2): only from `queued`
    * or `retry_scheduled`, or from `processing` left behind by a worker that died mid-send.
    * Null when someone else owns it or it is already sent (a duplicate job never sends twice).
+   * Claims of concurrent jobs are grouped into one statement (see MicroBatcher).
    */
-  async claimForDelivery(messageId: string, staleAfterS = 300): Promise<ClaimedMessage | null> {
+  claimForDelivery(messageId: string, staleAfterS = 300): Promise<ClaimedMessage | null> {
+    return this.claims.submit({ messageId: messageId.toLowerCase(), staleAfterS });
+  }
+
+  private async claimMany(
+    items: Array<{ messageId: string; staleAfterS: number }>,
+  ): Promise<Array<ClaimedMessage | null>> {
+    // The same message twice in one batch: only its first job may get it.
+    const firstIndex = new Map<string, number>();
+    items.forEach((it, i) => {
+      if (!firstIndex.has(it.messageId)) firstIndex.set(it.messageId, i);
+    });
+    const unique = [...firstIndex.keys()].sort();
     const rows: Array<{
+      external_message_id: string;
       id: string;
       recipient: string;
       recipient_domain: string;
@@ -267,13 +317,16 @@ export class EmailLogRepository {
       suppressed: boolean;
     }> = await this.ds.query(
       // Wrapped in a CTE: TypeORM answers a bare UPDATE with [rows, count] instead of rows.
-      `WITH claimed AS (
-         UPDATE email_logs SET status = 'processing', updated_at = now()
-          WHERE external_message_id = $1
-            AND (status IN ('queued', 'retry_scheduled')
-                 OR (status = 'processing' AND updated_at < now() - make_interval(secs => $2)))
-          RETURNING id, recipient, recipient_domain, sender, subject, template_id, campaign_id, tag,
-                    status_details, send_at)
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::float8[]) AS u(message_id, stale_s)),
+       claimed AS (
+         UPDATE email_logs e SET status = 'processing', updated_at = now()
+           FROM input u
+          WHERE e.external_message_id = u.message_id
+            AND (e.status IN ('queued', 'retry_scheduled')
+                 OR (e.status = 'processing' AND e.updated_at < now() - make_interval(secs => u.stale_s)))
+          RETURNING e.external_message_id, e.id, e.recipient, e.recipient_domain, e.sender, e.subject,
+                    e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at)
        -- The suppression re-check rides along (one round trip less per message on the hot
        -- path). It mirrors BlacklistService: sha256 of the trimmed, lower-cased address.
        SELECT c.*, EXISTS (
@@ -281,24 +334,27 @@ export class EmailLogRepository {
                  WHERE b.email_hash = encode(sha256(convert_to(lower(btrim(c.recipient)), 'UTF8')), 'hex')
                    AND (b.expires_at IS NULL OR b.expires_at > now())) AS suppressed
          FROM claimed c`,
-      [messageId, staleAfterS],
+      [unique, unique.map((id) => items[firstIndex.get(id)!].staleAfterS)],
     );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id,
-      messageId,
-      recipient: r.recipient,
-      recipientDomain: r.recipient_domain,
-      sender: r.sender,
-      subject: r.subject,
-      templateId: r.template_id,
-      campaignId: r.campaign_id,
-      tag: r.tag,
-      details: r.status_details,
-      sendAt: r.send_at,
-      suppressed: r.suppressed,
-    };
+    const byId = new Map(rows.map((r) => [r.external_message_id, r]));
+    return items.map((it, i) => {
+      const r = firstIndex.get(it.messageId) === i ? byId.get(it.messageId) : undefined;
+      if (!r) return null;
+      return {
+        id: r.id,
+        messageId: it.messageId,
+        recipient: r.recipient,
+        recipientDomain: r.recipient_domain,
+        sender: r.sender,
+        subject: r.subject,
+        templateId: r.template_id,
+        campaignId: r.campaign_id,
+        tag: r.tag,
+        details: r.status_details,
+        sendAt: r.send_at,
+        suppressed: r.suppressed,
+      };
+    });
   }
 
   /** Gives a claimed message back (e.g. no rate-control token) without using an attempt. */
@@ -311,7 +367,11 @@ export class EmailLogRepository {
     );
   }
 
-  async markSent(
+  /**
+   * `processing` → `sent` with the provider's ids and a `sent` event; false when the claim was
+   * lost meanwhile. Concurrent jobs' updates are grouped into one statement and one commit.
+   */
+  markSent(
     id: string,
     sent: {
       providerMessageId: string;
@@ -320,26 +380,42 @@ export class EmailLogRepository {
     },
     detailsPatch: Record<string, unknown> | null,
   ): Promise<boolean> {
-    const rows: unknown[] = await this.ds.query(
-      `WITH updated AS (
-         UPDATE email_logs
+    return this.sentUpdates.submit({ id, ...sent, detailsPatch });
+  }
+
+  private async markSentMany(items: SentUpdate[]): Promise<boolean[]> {
+    const firstIndex = new Map<string, number>();
+    items.forEach((it, i) => {
+      if (!firstIndex.has(it.id)) firstIndex.set(it.id, i);
+    });
+    const unique = [...firstIndex.values()].map((i) => items[i]);
+    const rows: Array<{ email_log_id: string }> = await this.ds.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::jsonb[])
+           AS u(id, provider_message_id, provider_token, postal_message_id, patch)),
+       updated AS (
+         UPDATE email_logs e
             SET status = 'sent', sent_at = now(), updated_at = now(), error_message = NULL,
-                provider_message_id = $2, provider_token = $3, postal_message_id = $4,
-                status_details = CASE WHEN $5::jsonb IS NULL THEN status_details ELSE status_details || $5::jsonb END
-          WHERE id = $1 AND status = 'processing'
-          RETURNING id, recipient_domain)
+                provider_message_id = u.provider_message_id, provider_token = u.provider_token,
+                postal_message_id = u.postal_message_id,
+                status_details = CASE WHEN u.patch IS NULL THEN e.status_details ELSE e.status_details || u.patch END
+           FROM input u
+          WHERE e.id = u.id AND e.status = 'processing'
+          RETURNING e.id, e.recipient_domain, u.provider_message_id)
        INSERT INTO email_events (email_log_id, event_type, details, recipient_domain)
-       SELECT id, 'sent', jsonb_build_object('provider_message_id', $2::text), recipient_domain FROM updated
+       SELECT id, 'sent', jsonb_build_object('provider_message_id', provider_message_id::text), recipient_domain
+         FROM updated
        RETURNING email_log_id`,
       [
-        id,
-        sent.providerMessageId,
-        sent.providerToken,
-        sent.postalMessageId,
-        detailsPatch ? JSON.stringify(detailsPatch) : null,
+        unique.map((u) => u.id),
+        unique.map((u) => u.providerMessageId),
+        unique.map((u) => u.providerToken),
+        unique.map((u) => u.postalMessageId),
+        unique.map((u) => (u.detailsPatch ? JSON.stringify(u.detailsPatch) : null)),
       ],
     );
-    return rows.length > 0;
+    const done = new Set(rows.map((r) => String(r.email_log_id)));
+    return items.map((it, i) => firstIndex.get(it.id) === i && done.has(it.id));
   }
 
   /** `failed` with the reason, from any not-yet-final state; records a `failed` event. */

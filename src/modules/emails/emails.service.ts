@@ -95,22 +95,21 @@ export class EmailsService {
         send_at: iso(message.sendAt),
       };
       // The row (and the idempotent response) are committed before the 202 is sent. Without
-      // an Idempotency-Key it is one INSERT statement: atomic without an explicit transaction.
+      // an Idempotency-Key it is one INSERT statement (shared with concurrent requests, see
+      // insertMessage): atomic without an explicit transaction.
       if (ctx.idempotencyKey) {
         await this.logs.transaction(async (em) => {
           await this.logs.insertMessages(em, [message]);
           await complete(em, 202, body);
         });
       } else {
-        await this.logs.insertMessages(this.logs.manager, [message]);
+        await this.logs.insertMessage(message);
       }
-      await this.producer.enqueue([
-        {
-          messageId: message.externalMessageId,
-          sendAt: message.sendAt,
-          domain: domainOf(message.recipient),
-        },
-      ]);
+      await this.producer.enqueueOne({
+        messageId: message.externalMessageId,
+        sendAt: message.sendAt,
+        domain: domainOf(message.recipient),
+      });
       return body;
     });
   }

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { ValidationFailedError } from 'src/common/errors/app-error';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { MetricsService } from 'src/infra/metrics/metrics.service';
@@ -88,18 +89,39 @@ export class WebhooksService {
     return { duplicate: !stored.inserted };
   }
 
-  private async enqueue(id: string): Promise<void> {
-    const data: JobPayloads[WebhooksJob.Process] = { webhookEventId: id };
+  /** Queues stored events' jobs; concurrent requests share one addBulk. Never throws. */
+  private readonly enqueues = new MicroBatcher(
+    async (ids: string[]) => {
+      await this.enqueueMany(ids);
+      return ids.map(() => undefined);
+    },
+    { maxBatchSize: 500, maxInFlight: 4 },
+  );
+
+  private enqueue(id: string): Promise<void> {
+    return this.enqueues.submit(id);
+  }
+
+  private async enqueueMany(ids: string[]): Promise<void> {
+    const jobs = ids.map((id) => {
+      const data: JobPayloads[WebhooksJob.Process] = { webhookEventId: id };
+      return { name: WebhooksJob.Process, data, opts: { jobId: `webhook-${id}` } };
+    });
+    let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.queue.add(WebhooksJob.Process, data, { jobId: `webhook-${id}` }),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('Redis did not answer')), ENQUEUE_TIMEOUT_MS).unref(),
-        ),
+        this.queue.addBulk(jobs),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Redis did not answer')), ENQUEUE_TIMEOUT_MS);
+        }),
       ]);
     } catch (err) {
       // Stored: the outbox sweep queues unprocessed events later.
-      this.logger.warn(`webhook event ${id} stored, queueing deferred: ${(err as Error).message}`);
+      this.logger.warn(
+        `${ids.length} webhook event(s) stored, queueing deferred: ${(err as Error).message}`,
+      );
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -120,7 +142,7 @@ export class WebhooksService {
   /** Re-queues stored events that never got processed (Redis was down when they arrived). */
   async sweepUnprocessed(): Promise<number> {
     const ids = await this.repo.findUnprocessed(120, 1000);
-    for (const id of ids) await this.enqueue(id);
+    await this.enqueueMany(ids);
     return ids.length;
   }
 }
