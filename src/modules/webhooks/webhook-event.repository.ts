@@ -100,35 +100,57 @@ export class WebhookEventRepository {
     });
   }
 
-  async find(id: string): Promise<StoredWebhookEvent | null> {
-    const rows: Array<{
-      id: string;
-      uuid: string;
-      event: string;
-      payload: Record<string, unknown>;
-      processed_at: Date | null;
-    }> = await this.ds.query(
-      `SELECT id, uuid, event, payload, processed_at FROM webhook_events WHERE id = $1`,
-      [id],
-    );
-    const r = rows[0];
-    return r
-      ? {
-          id: String(r.id),
-          uuid: r.uuid,
-          event: r.event,
-          payload: r.payload,
-          processedAt: r.processed_at,
-        }
-      : null;
+  /** One stored event; lookups of concurrent jobs share one query. */
+  find(id: string): Promise<StoredWebhookEvent | null> {
+    return this.finds.submit(id);
   }
 
-  async markProcessed(id: string, error: string | null): Promise<void> {
-    await this.ds.query(
-      `UPDATE webhook_events SET processed_at = now(), error = $2 WHERE id = $1`,
-      [id, error],
-    );
+  private readonly finds = new MicroBatcher(
+    async (ids: string[]): Promise<Array<StoredWebhookEvent | null>> => {
+      const rows: Array<{
+        id: string;
+        uuid: string;
+        event: string;
+        payload: Record<string, unknown>;
+        processed_at: Date | null;
+      }> = await this.ds.query(
+        `SELECT id, uuid, event, payload, processed_at FROM webhook_events WHERE id = ANY($1::bigint[])`,
+        [[...new Set(ids)]],
+      );
+      const byId = new Map(rows.map((r) => [String(r.id), r]));
+      return ids.map((id) => {
+        const r = byId.get(id);
+        return r
+          ? {
+              id: String(r.id),
+              uuid: r.uuid,
+              event: r.event,
+              payload: r.payload,
+              processedAt: r.processed_at,
+            }
+          : null;
+      });
+    },
+    { maxBatchSize: 200, maxInFlight: 4 },
+  );
+
+  /** Marks an event processed; concurrent jobs' updates share one statement and commit. */
+  markProcessed(id: string, error: string | null): Promise<void> {
+    return this.processedUpdates.submit({ id, error });
   }
+
+  private readonly processedUpdates = new MicroBatcher(
+    async (items: Array<{ id: string; error: string | null }>) => {
+      await this.ds.query(
+        `UPDATE webhook_events w SET processed_at = now(), error = u.error
+           FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
+          WHERE w.id = u.id`,
+        [items.map((i) => i.id), items.map((i) => i.error)],
+      );
+      return items.map(() => undefined);
+    },
+    { maxBatchSize: 200, maxInFlight: 4 },
+  );
 
   /** Stored but never processed (e.g. Redis was down when it arrived). */
   async findUnprocessed(olderThanS: number, limit: number): Promise<string[]> {

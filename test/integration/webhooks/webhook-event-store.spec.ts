@@ -98,4 +98,37 @@ describe('WebhookEventRepository.store (group commit)', () => {
     expect(await rowsFor(good)).toHaveLength(1);
     expect(await rowsFor(bad)).toHaveLength(0);
   });
+
+  it('finds and marks processed many events concurrently, each with its own row and error', async () => {
+    const uuids = Array.from({ length: 60 }, () => randomUUID());
+    const stored = await Promise.all(uuids.map((u, i) => repo.store(u, 'MessageSent', { i })));
+    const found = await Promise.all([
+      ...stored.map((s) => repo.find(s.id)),
+      repo.find('999999999'),
+    ]);
+    expect(found.pop()).toBeNull();
+    found.forEach((f, i) => {
+      expect(f).toMatchObject({
+        id: stored[i].id,
+        uuid: uuids[i],
+        payload: { i },
+        processedAt: null,
+      });
+    });
+    await Promise.all(
+      stored.map((s, i) => repo.markProcessed(s.id, i % 2 ? 'unknown_message' : null)),
+    );
+    const rows: Array<{ uuid: string; processed: boolean; error: string | null }> = await ds.query(
+      `SELECT uuid, processed_at IS NOT NULL AS processed, error FROM webhook_events WHERE uuid = ANY($1::varchar[])`,
+      [uuids],
+    );
+    const byUuid = new Map(rows.map((r) => [r.uuid, r]));
+    uuids.forEach((u, i) => {
+      expect(byUuid.get(u)).toEqual({
+        uuid: u,
+        processed: true,
+        error: i % 2 ? 'unknown_message' : null,
+      });
+    });
+  });
 });
