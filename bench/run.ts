@@ -19,7 +19,15 @@ const TARGETS = {
   sendP99Ms: 25,
   webhookEventsPerSec: 2000,
   webhookP99Ms: 100,
+  rssPerProcessMiB: 400,
 };
+
+interface MemoryFigures {
+  /** Each app process: RSS after the run and its sampled peak. */
+  processes: Array<{ name: string; afterMiB: number; peakMiB: number }>;
+  /** The bench process itself (FakePostal, load-generator threads, baselines). */
+  bench: { afterMiB: number; peakMiB: number };
+}
 
 const num = (name: string, fallback: number): number => {
   const v = Number(process.env[name]);
@@ -76,7 +84,7 @@ function reportLines(
   c: SendLatencyResult | undefined,
   cApiOnly: SendLatencyResult | undefined,
   w: WebhookIngestResult | undefined,
-  rss: { afterMiB: number; peakMiB: number },
+  memory: MemoryFigures,
 ): ReportLine[] {
   const lines: ReportLine[] = [];
   if (a) {
@@ -152,10 +160,19 @@ function reportLines(
       pass: null,
     });
   }
+  for (const p of memory.processes) {
+    lines.push({
+      figure: `(d) resident memory of the ${p.name} process after the run`,
+      target: `<= ${TARGETS.rssPerProcessMiB} MiB`,
+      measured: `${p.afterMiB} MiB (peak ${p.peakMiB} MiB)`,
+      baseline: '-',
+      pass: p.afterMiB <= TARGETS.rssPerProcessMiB,
+    });
+  }
   lines.push({
-    figure: '(d) resident memory after the run',
+    figure: '(d) the bench process (fakes, load threads, baselines)',
     target: '-',
-    measured: `${rss.afterMiB} MiB (peak ${rss.peakMiB} MiB)`,
+    measured: `${memory.bench.afterMiB} MiB (peak ${memory.bench.peakMiB} MiB)`,
     baseline: '-',
     pass: null,
   });
@@ -171,7 +188,7 @@ async function main(): Promise<void> {
     );
   }
   const rss = new RssSampler().start(250);
-  log('starting FakePostal, a fresh database and the app (roles api,worker)…');
+  log('starting FakePostal, a fresh database and the app (an api process and a worker process)…');
   const env = await startBenchEnv();
   const rssAfterBoot = mib(process.memoryUsage().rss);
   let onSignal: (() => void) | undefined;
@@ -231,7 +248,14 @@ async function main(): Promise<void> {
     }
     rss.stop();
     const usage = process.memoryUsage();
-    const memory = { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) };
+    const memory: MemoryFigures = {
+      processes: [env.processes.api, env.processes.worker].map((p) => ({
+        name: p.name,
+        afterMiB: mib(p.rss()),
+        peakMiB: mib(p.peakRss),
+      })),
+      bench: { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) },
+    };
     const lines = reportLines(a, b, c, cApiOnly, w, memory);
     process.stdout.write(`\n${formatTable(lines)}\n\n`);
 
@@ -260,9 +284,10 @@ async function main(): Promise<void> {
       send_latency_api_only: cApiOnly,
       webhook_ingest: w,
       memory: {
-        rss_after_boot_mib: rssAfterBoot,
-        rss_after_mib: memory.afterMiB,
-        rss_peak_mib: memory.peakMiB,
+        bench_rss_after_boot_mib: rssAfterBoot,
+        app_processes: memory.processes,
+        bench_rss_after_mib: memory.bench.afterMiB,
+        bench_rss_peak_mib: memory.bench.peakMiB,
         heap_used_mib: mib(usage.heapUsed),
         heap_total_mib: mib(usage.heapTotal),
         external_mib: mib(usage.external),

@@ -1,18 +1,14 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { getQueueToken } from '@nestjs/bullmq';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConnectionOptions, Queue, Worker } from 'bullmq';
+import { ConnectionOptions, Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { Client, Pool } from 'pg';
 import { Agent, request } from 'undici';
 import { AppConfig, loadConfig } from 'src/config/app-config';
-import { createHttpApp } from 'src/create-app';
 import { defaultJobOptions, QueueName } from 'src/infra/queue/queue.constants';
 import { redisOptionsFromUrl } from 'src/infra/redis/redis.service';
-import { ApiKeysService } from 'src/modules/auth/api-keys.service';
-import { EmailDeliveryProcessor } from 'src/modules/emails/email-delivery.processor';
+import { displayPrefix, generateApiKey, hashApiKey } from 'src/modules/auth/api-key.format';
 import { prepareInfrastructure } from 'src/startup';
+import { AppProcess, freePort, spawnApp } from 'bench/lib/app-process';
 import { RemotePostal } from 'bench/lib/remote-postal';
 
 export const PG_ADMIN_URL =
@@ -22,10 +18,17 @@ export const PG_ADMIN_URL =
 export const REDIS_URL =
   process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
+/** Pauses and resumes delivery for the whole queue (every worker process). */
+export interface DeliverySwitch {
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
 /** Everything one benchmark run shares: the app, its fakes, and raw clients for the baselines. */
 export interface BenchEnv {
   config: AppConfig;
-  app: NestExpressApplication;
+  /** The app as production runs it: one `api` process and one `worker` process. */
+  processes: { api: AppProcess; worker: AppProcess };
   baseUrl: string;
   apiKey: string;
   apiKeyId: number;
@@ -37,9 +40,9 @@ export interface BenchEnv {
   /** Connection options for BullMQ queues/workers of the baselines. */
   bullConnection: ConnectionOptions;
   bullPrefix: string;
-  /** The app's delivery queue and worker (paused and resumed around measurements). */
+  /** The app's delivery queue; `appWorker` pauses it globally around measurements. */
   appQueue: Queue;
-  appWorker: Worker;
+  appWorker: DeliverySwitch;
   /** A queue with the delivery queue's options, under our prefix, that no app worker reads. */
   rawQueue(name: string): Queue;
   /** The key Postal would sign webhooks with (PEM); the app trusts its public half. */
@@ -82,8 +85,9 @@ async function clearRedisPrefix(prefix: string): Promise<void> {
 
 /**
  * Boots FakePostal (count-only), a fresh migrated database `email_sender_bench_<rand>`, and
- * the app with roles api+worker listening on a random port. Domain rates and abuse limits
- * are set out of the way so that they never cap a figure.
+ * the built app (`dist/`) as two processes — `APP_ROLES=api` on a free port and
+ * `APP_ROLES=worker` — the way it is deployed. Domain rates and abuse limits are set out of
+ * the way so that they never cap a figure.
  */
 export async function startBenchEnv(): Promise<BenchEnv> {
   const id = randomBytes(4).toString('hex');
@@ -110,7 +114,6 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      APP_ROLES: 'api,worker',
       MAIL_TRANSPORT: 'postal',
       POSTAL_URL: postal.url,
       POSTAL_API_KEY: postal.apiKey,
@@ -133,15 +136,28 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     cleanups.push(() => clearRedisPrefix(prefix));
     await prepareInfrastructure(config);
 
-    const app = await createHttpApp(config);
-    cleanups.push(() => app.close());
-    await app.listen(0, '127.0.0.1');
-    const port = (app.getHttpServer().address() as AddressInfo).port;
-    const baseUrl = `http://127.0.0.1:${port}`;
-
-    const created = await app.get(ApiKeysService).create('bench', 'full');
+    // The bench's own key, stored before the API starts (so it creates no first key).
     const pool = new Pool({ connectionString: config.databaseUrl, max: config.dbPoolSize });
     cleanups.push(() => pool.end());
+    const key = generateApiKey();
+    const { rows } = await pool.query<{ id: number }>(
+      `INSERT INTO api_keys (name, scope, key_prefix, key_hash, active)
+       VALUES ('bench', 'full', $1, $2, true) RETURNING id`,
+      [displayPrefix(key), hashApiKey(key)],
+    );
+    const created = { key, id: rows[0].id };
+
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const api = await spawnApp('api', {
+      ...env,
+      APP_ROLES: 'api',
+      PORT: String(port),
+    });
+    cleanups.push(() => api.stop());
+    await api.waitForHttp(`${baseUrl}/health/live`);
+    const worker = await spawnApp('worker', { ...env, APP_ROLES: 'worker' });
+    cleanups.push(() => worker.stop());
 
     const bullConnection = {
       ...redisOptionsFromUrl(config.redisUrl),
@@ -150,6 +166,12 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     const bullPrefix = `${prefix}:bull`;
     const rawQueues: Queue[] = [];
     cleanups.push(() => Promise.all(rawQueues.map((q) => q.close())));
+    const appQueue = new Queue(QueueName.EmailDelivery, {
+      connection: bullConnection,
+      prefix: bullPrefix,
+    });
+    cleanups.push(() => appQueue.close());
+    await waitUntil(async () => (await appQueue.getWorkersCount()) > 0, 30_000, 'worker ready');
 
     const client = new Agent({ connections: 4, keepAliveTimeout: 30_000 });
     cleanups.push(() => client.close());
@@ -160,7 +182,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     return {
       webhookPrivateKeyPem,
       config,
-      app,
+      processes: { api, worker },
       baseUrl,
       apiKey: created.key,
       apiKeyId: created.id,
@@ -169,8 +191,11 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       databaseName,
       bullConnection,
       bullPrefix,
-      appQueue: app.get<Queue>(getQueueToken(QueueName.EmailDelivery)),
-      appWorker: app.get(EmailDeliveryProcessor).worker,
+      appQueue,
+      appWorker: {
+        pause: () => appQueue.pause(),
+        resume: () => appQueue.resume(),
+      },
       rawQueue(name: string): Queue {
         const q = new Queue(name, {
           connection: bullConnection,
@@ -194,5 +219,13 @@ export async function startBenchEnv(): Promise<BenchEnv> {
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+async function waitUntil(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
