@@ -1,24 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { JobsRunCommand } from 'src/cli/commands/jobs-run.command';
 import { buildDataSourceOptions } from 'src/data-source';
 import { makeEmailEvent, makeEmailLog } from 'test/utils/factories';
+import { ensureBuilt, ProcessRun, runCli } from 'test/utils/processes';
 import { clearRedisPrefix, TEST_REDIS_URL } from 'test/utils/test-app';
 import { createTestDatabase, TestDatabase, testRedisPrefix } from 'test/utils/test-db';
 
 jest.setTimeout(180_000);
 
-const ROOT = join(__dirname, '..', '..', '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const EXIT_WITHIN_MS = 20_000;
 const HOUR_MS = 3600_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `jobs:run hourly-stats` and `jobs:run daily-stats` through the built CLI. */
 describe(`${JobsRunCommand.name} (statistics jobs)`, () => {
@@ -26,38 +17,15 @@ describe(`${JobsRunCommand.name} (statistics jobs)`, () => {
   let ds: DataSource;
   const prefix = testRedisPrefix();
 
-  const cli = (args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH,
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'warn',
-          DATABASE_URL: db.url,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`did not exit within ${EXIT_WITHIN_MS} ms: ${stdout}${stderr}`));
-      }, EXIT_WITHIN_MS);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const cli = (args: string[]): Promise<ProcessRun> =>
+    runCli(
+      args,
+      { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix },
+      EXIT_WITHIN_MS,
+    );
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-needed.js')], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
+    ensureBuilt();
     db = await createTestDatabase();
     ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dbPoolSize: 2 }));
     await ds.initialize();

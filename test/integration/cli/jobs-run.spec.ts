@@ -1,5 +1,3 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -7,21 +5,14 @@ import { JobsRunCommand } from 'src/cli/commands/jobs-run.command';
 import { buildDataSourceOptions } from 'src/data-source';
 import { QueueName } from 'src/infra/queue/queue.constants';
 import { makeEmailLog } from 'test/utils/factories';
+import { ensureBuilt, ProcessRun, runCli } from 'test/utils/processes';
 import { clearRedisPrefix, TEST_REDIS_URL } from 'test/utils/test-app';
 import { createTestDatabase, TestDatabase, testRedisPrefix } from 'test/utils/test-db';
 
 jest.setTimeout(120_000);
 
-const ROOT = join(__dirname, '..', '..', '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** A one-shot command must exit by itself: open connections would keep it alive. */
 const EXIT_WITHIN_MS = 20_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe(JobsRunCommand.name, () => {
   let db: TestDatabase;
@@ -31,32 +22,12 @@ describe(JobsRunCommand.name, () => {
   const prefix = testRedisPrefix();
 
   /** Runs the built CLI (`npm run cli -- …` without the build step) to its exit. */
-  const cli = (args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH,
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'warn',
-          DATABASE_URL: db.url,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`did not exit within ${EXIT_WITHIN_MS} ms: ${stdout}${stderr}`));
-      }, EXIT_WITHIN_MS);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const cli = (args: string[]): Promise<ProcessRun> =>
+    runCli(
+      args,
+      { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix },
+      EXIT_WITHIN_MS,
+    );
 
   /** The job's hash, where BullMQ keeps it under the install's prefix. */
   const jobKey = (jobId: string) => `${prefix}:bull:${QueueName.EmailDelivery}:${jobId}`;
@@ -82,10 +53,7 @@ describe(JobsRunCommand.name, () => {
 
   beforeAll(async () => {
     // Runs the real entry point, so it needs a build (a no-op when dist is current).
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-needed.js')], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
+    ensureBuilt();
     db = await createTestDatabase();
     ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dbPoolSize: 2 }));
     await ds.initialize();

@@ -1,56 +1,24 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from 'src/startup';
 import { createTestDatabase, dropDatabase, TestDatabase, urlForDatabase } from 'test/utils/test-db';
 import { clearRedisPrefix, TEST_REDIS_URL } from 'test/utils/test-app';
+import {
+  AppProcess,
+  ensureBuilt,
+  freePort,
+  ProcessGroup,
+  ProcessRun,
+  ROOT,
+  runToExit as runBinary,
+} from 'test/utils/processes';
 
 jest.setTimeout(180_000);
 
-const ROOT = join(__dirname, '..', '..', '..');
-const MAIN = join(ROOT, 'dist', 'src', 'main.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-/** Environment for the real binary: only what we set, plus PATH. */
-function env(vars: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...vars };
-}
-
-function runToExit(vars: Record<string, string>, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], { env: env(vars), cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`did not exit within ${timeoutMs} ms: ${stdout}${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runToExit(vars: Record<string, string>, timeoutMs = 30_000): Promise<ProcessRun> {
+  return runBinary({ env: vars, timeoutMs });
 }
 
 describe('start-up (the built binary)', () => {
@@ -59,10 +27,7 @@ describe('start-up (the built binary)', () => {
 
   beforeAll(async () => {
     // Tests the real entry point, so it needs a build (a no-op when dist is current).
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-needed.js')], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
+    ensureBuilt();
     db = await createTestDatabase();
   });
   afterAll(async () => {
@@ -113,32 +78,24 @@ describe('start-up (the built binary)', () => {
 
   describe('on a machine with no database yet', () => {
     const dbName = `email_sender_test_boot_${randomBytes(4).toString('hex')}`;
-    let child: ChildProcess | undefined;
+    const processes = new ProcessGroup();
 
     afterAll(async () => {
-      child?.kill('SIGKILL');
+      await processes.killAll();
       await dropDatabase(dbName);
     });
 
     it('creates and migrates the database, prints a first key that works, and stops on SIGTERM', async () => {
       const port = await freePort();
-      child = spawn(process.execPath, [MAIN], {
-        cwd: ROOT,
-        env: env({
-          DATABASE_URL: urlForDatabase(dbName),
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-          PORT: String(port),
-        }),
-      });
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      const deadline = Date.now() + 60_000;
-      while (!/esk_[0-9A-Za-z]{40}[\s\S]*curl/.test(out)) {
-        if (Date.now() > deadline) throw new Error(`no key printed: ${out}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const vars = {
+        DATABASE_URL: urlForDatabase(dbName),
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        PORT: String(port),
+      };
+      const first: AppProcess = processes.start({ env: vars, name: 'first start' });
+      await first.waitForOutput(/esk_[0-9A-Za-z]{40}[\s\S]*curl/, 60_000);
+      const out = first.output;
       const key = /esk_[0-9A-Za-z]{40}/.exec(out)![0];
       expect(out).toContain(`curl -s -X POST http://localhost:${port}/api/v1/send`);
 
@@ -154,32 +111,14 @@ describe('start-up (the built binary)', () => {
       expect(status.status).toBe(404);
       expect(((await status.json()) as { error: { code: string } }).error.code).toBe('not_found');
 
-      const exited = new Promise<number | null>((resolve) =>
-        child!.on('exit', (code) => resolve(code)),
-      );
-      child.kill('SIGTERM');
-      await expect(exited).resolves.toBe(0);
+      await expect(first.stop('SIGTERM')).resolves.toMatchObject({ code: 0 });
 
       // A second start finds a key and prints none.
-      const second = spawn(process.execPath, [MAIN], {
-        cwd: ROOT,
-        env: env({
-          DATABASE_URL: urlForDatabase(dbName),
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-          PORT: String(port),
-        }),
-      });
-      let out2 = '';
-      second.stdout.on('data', (d: Buffer) => (out2 += d.toString()));
-      while (!out2.includes('serving')) await new Promise((r) => setTimeout(r, 100));
+      const second = processes.start({ env: vars, name: 'second start' });
+      await second.waitForOutput('serving', 60_000);
       await new Promise((r) => setTimeout(r, 500));
-      const exited2 = new Promise<number | null>((resolve) =>
-        second.on('exit', (code) => resolve(code)),
-      );
-      second.kill('SIGTERM');
-      await expect(exited2).resolves.toBe(0);
-      expect(out2).not.toMatch(/esk_/);
+      await expect(second.stop('SIGTERM')).resolves.toMatchObject({ code: 0 });
+      expect(second.stdout).not.toMatch(/esk_/);
     });
   });
 });
