@@ -16,6 +16,7 @@ const CROSS_MODULE_ALLOWED = [
   '^src/modules/[^/]+/dto/',
   // Pure helpers (no I/O, no entities) that other modules may share.
   '^src/modules/[^/]+/bounce-classifier\\.ts$',
+  '^src/modules/[^/]+/anomaly-rules\\.ts$',
 ];
 
 /** Files nothing imports on purpose: entry points, the TypeORM CLI data source, tests, migrations. */

@@ -36,6 +36,7 @@ import { WebhooksWorkerModule } from 'src/modules/webhooks/webhooks-worker.modul
 import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 import { TemplatesModule } from 'src/modules/templates/templates.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
+import { DashboardModule } from 'src/modules/dashboard/dashboard.module';
 
 /**
  * The whole application; `config.roles` decides which parts run in this process
@@ -69,7 +70,7 @@ export class AppModule {
         TemplatesModule,
         RateControlModule,
         HealthModule,
-        ...(api ? [QueueBoardModule] : []),
+        ...(api ? [QueueBoardModule, DashboardModule] : []),
         WebhooksModule,
         DiagnosticsModule,
         ...(config.hasRole('worker')

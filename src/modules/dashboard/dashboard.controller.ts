@@ -1,0 +1,97 @@
+import { Controller, Get, Header, Param, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Public } from 'src/common/decorators/route-policy.decorators';
+import { DashboardCsrf } from 'src/modules/dashboard/dashboard-csrf';
+import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
+import { dashboardCsp } from 'src/modules/dashboard/dashboard-http';
+import { DashboardViews } from 'src/modules/dashboard/dashboard-views';
+import { DashboardService, noticeText } from 'src/modules/dashboard/dashboard.service';
+import { DashboardLogsQueryDto } from 'src/modules/dashboard/dto/dashboard-logs-query.dto';
+
+const HTML = 'text/html; charset=utf-8';
+
+/**
+ * The operator dashboard's pages (SPEC §12). Basic auth and the security headers are applied
+ * by DashboardModule's middleware; no API key (operators are not API clients).
+ */
+@ApiExcludeController()
+@Public()
+@UseFilters(DashboardExceptionFilter)
+@Controller('dashboard')
+export class DashboardController {
+  constructor(
+    private readonly dashboard: DashboardService,
+    private readonly views: DashboardViews,
+    private readonly csrf: DashboardCsrf,
+  ) {}
+
+  @Get()
+  @Header('Content-Type', HTML)
+  async overview(
+    @Query('notice') notice: unknown,
+    @Query('subject') subject: unknown,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base(
+      'Overview',
+      this.csrf.issue(req, res),
+      'overview',
+      noticeText(notice, subject),
+    );
+    return this.views.render('overview', await this.dashboard.overview(base));
+  }
+
+  @Get('logs')
+  @Header('Content-Type', HTML)
+  async logs(
+    @Query() query: DashboardLogsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base('Message logs', this.csrf.issue(req, res), 'logs');
+    return this.views.render('logs', await this.dashboard.logs(base, query));
+  }
+
+  @Get('logs/:messageId')
+  @Header('Content-Type', HTML)
+  async message(
+    @Param('messageId') messageId: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base('Message', this.csrf.issue(req, res), 'logs');
+    const { model, styleHashes } = await this.dashboard.message(base, messageId);
+    model.pageTitle = `Message to ${model.recipient}`;
+    // The sandboxed preview inherits this policy: allow exactly the email's own inline styles.
+    res.setHeader('Content-Security-Policy', dashboardCsp(styleHashes));
+    return this.views.render('message', model);
+  }
+
+  @Get('reports/:id')
+  @Header('Content-Type', HTML)
+  async report(
+    @Param('id') id: string,
+    @Query('notice') notice: unknown,
+    @Query('subject') subject: unknown,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base(
+      `Report #${id}`,
+      this.csrf.issue(req, res),
+      'overview',
+      noticeText(notice, subject),
+    );
+    return this.views.render('report', await this.dashboard.report(base, id));
+  }
+
+  @Get('assets/dashboard.css')
+  @Header('Content-Type', 'text/css; charset=utf-8')
+  stylesheet(@Res({ passthrough: true }) res: Response): string {
+    // Versioned URL (?v=<content hash>): safe to keep for a day, but only in this browser.
+    res.setHeader('Cache-Control', 'private, max-age=86400');
+    return this.views.stylesheet;
+  }
+}

@@ -1,0 +1,45 @@
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { basicAuthMiddleware } from 'src/common/http/basic-auth';
+import { AppConfig } from 'src/config/app-config';
+import { AnalyticsModule } from 'src/modules/analytics/analytics.module';
+import { DashboardActionsController } from 'src/modules/dashboard/dashboard-actions.controller';
+import { DashboardCsrf, DashboardCsrfGuard } from 'src/modules/dashboard/dashboard-csrf';
+import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
+import { dashboardSecurityHeaders } from 'src/modules/dashboard/dashboard-http';
+import { DashboardMessageRepository } from 'src/modules/dashboard/dashboard-message.repository';
+import { DashboardViews } from 'src/modules/dashboard/dashboard-views';
+import { DashboardController } from 'src/modules/dashboard/dashboard.controller';
+import { DashboardService } from 'src/modules/dashboard/dashboard.service';
+import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
+import { EmailsModule } from 'src/modules/emails/emails.module';
+import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
+
+/**
+ * The operator dashboard at /dashboard (SPEC §12): server-rendered Handlebars pages over the
+ * services that own the data, behind the operator's Basic auth. API role only.
+ */
+@Module({
+  imports: [AnalyticsModule, DiagnosticsModule, EmailsModule, RateControlModule],
+  // The actions controller holds the catch-all 404 route, so it is registered last.
+  controllers: [DashboardController, DashboardActionsController],
+  providers: [
+    DashboardService,
+    DashboardViews,
+    DashboardCsrf,
+    DashboardCsrfGuard,
+    DashboardExceptionFilter,
+    DashboardMessageRepository,
+  ],
+})
+export class DashboardModule implements NestModule {
+  constructor(private readonly config: AppConfig) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(
+        dashboardSecurityHeaders,
+        basicAuthMiddleware(this.config.admin.username, this.config.admin.password),
+      )
+      .forRoutes(DashboardController, DashboardActionsController);
+  }
+}
