@@ -6,6 +6,8 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from 'src/app.module';
 import { configureHttpEdge } from 'src/common/http/http-edge';
 import { AppConfig } from 'src/config/app-config';
+import { AuthBanService } from 'src/modules/auth/auth-ban.service';
+import { OPERATOR_PATHS, operatorBanMiddleware } from 'src/modules/auth/operator-ban.middleware';
 
 export function setupSwagger(app: NestExpressApplication): void {
   const document = SwaggerModule.createDocument(
@@ -36,6 +38,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestExpressAppli
   app.useLogger(app.get(Logger));
   app.flushLogs();
   configureHttpEdge(app, config);
+  if (config.hasRole('api')) {
+    app.use(OPERATOR_PATHS, operatorBanMiddleware(app.get(AuthBanService)));
+  }
   setupSwagger(app);
   return app;
 }
