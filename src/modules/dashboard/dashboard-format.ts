@@ -1,4 +1,5 @@
 import { ANOMALY_RULES, type HourCounts } from 'src/modules/diagnostics/anomaly-rules';
+import { EMAIL_EVENT_TYPES, EMAIL_STATUSES } from 'src/modules/emails/dto/email-states';
 
 /**
  * Pure formatting for the dashboard views: every number, time and colour class is decided
@@ -62,33 +63,10 @@ export function ruleValue(type: RuleType, counts: HourCounts): number | null {
  * Message statuses in the order the filter offers them, with the colour class each one
  * uses everywhere (badges, chart, timeline).
  */
-export const MESSAGE_STATUSES = [
-  'queued',
-  'processing',
-  'sent',
-  'delivered',
-  'bounced',
-  'failed',
-  'complained',
-  'retry_scheduled',
-  'held',
-] as const;
+export const MESSAGE_STATUSES = EMAIL_STATUSES;
 
 /** Event types of the timeline (email_events.event_type). */
-export const EVENT_TYPES = [
-  'queued',
-  'sent',
-  'delivered',
-  'delayed',
-  'bounced',
-  'held',
-  'failed',
-  'opened',
-  'clicked',
-  'complained',
-  'unsubscribed',
-  'retry_scheduled',
-] as const;
+export const EVENT_TYPES = EMAIL_EVENT_TYPES;
 
 const KNOWN_STATES = new Set<string>([...MESSAGE_STATUSES, ...EVENT_TYPES]);
 
