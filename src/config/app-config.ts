@@ -51,6 +51,8 @@ export class AppConfig {
   readonly defaultFrom?: string;
   readonly tracking: {
     readonly secret: string;
+    /** Retired secrets still accepted when verifying (never used to sign). */
+    readonly previousSecrets: string[];
     /** True when the secret was generated for this boot (links die with the process). */
     readonly secretIsEphemeral: boolean;
     readonly opens: boolean;
@@ -196,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     defaultFrom: e.DEFAULT_FROM,
     tracking: {
       secret: e.TRACKING_SECRET ?? randomBytes(32).toString('base64url'),
+      previousSecrets: (e.TRACKING_SECRET_PREVIOUS ?? '').split(',').filter((x) => x.length > 0),
       secretIsEphemeral: !e.TRACKING_SECRET,
       opens: e.TRACK_OPENS ?? true,
       clicks: e.TRACK_CLICKS ?? true,

@@ -111,6 +111,14 @@ export class Environment {
   @MinLength(32, { message: 'TRACKING_SECRET must be at least 32 characters' })
   TRACKING_SECRET?: string;
 
+  /** Earlier TRACKING_SECRETs, comma-separated: links in mail already sent keep verifying. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^,]{32,}(,[^,]{32,})*$/, {
+    message: 'TRACKING_SECRET_PREVIOUS must be comma-separated secrets of at least 32 characters',
+  })
+  TRACKING_SECRET_PREVIOUS?: string;
+
   @IsOptional()
   @Transform(toBool)
   @IsBoolean()

@@ -5,14 +5,20 @@ import {
   TrackingTokenSigner,
 } from 'src/modules/emails/tracking/tracking-token';
 
-/** Builds and verifies the signed URLs of SPEC §10 under TRACKING_SECRET. */
+/**
+ * Builds and verifies the signed URLs of SPEC §10 under TRACKING_SECRET. Links signed under a
+ * secret listed in TRACKING_SECRET_PREVIOUS still verify (mail already delivered outlives a
+ * rotation; RFC 8058 unsubscribe links must keep working); new links use the current one.
+ */
 @Injectable()
 export class TrackingLinksService {
   private readonly signer: TrackingTokenSigner;
+  private readonly retired: TrackingTokenSigner[];
   private readonly base: string;
 
   constructor(config: AppConfig) {
     this.signer = new TrackingTokenSigner(config.tracking.secret);
+    this.retired = config.tracking.previousSecrets.map((s) => new TrackingTokenSigner(s));
     this.base = config.publicUrl;
   }
 
@@ -34,6 +40,12 @@ export class TrackingLinksService {
   }
 
   verify(token: string, kind: TrackingTokenPayload['kind']): TrackingTokenPayload | null {
-    return this.signer.verify(token, kind);
+    const current = this.signer.verify(token, kind);
+    if (current || this.retired.length === 0) return current;
+    for (const signer of this.retired) {
+      const payload = signer.verify(token, kind);
+      if (payload) return payload;
+    }
+    return null;
   }
 }
