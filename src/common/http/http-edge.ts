@@ -6,6 +6,7 @@ import { AppConfig } from 'src/config/app-config';
 import { toErrorBody } from 'src/common/errors/all-exceptions.filter';
 import { PayloadTooLargeError, ValidationFailedError } from 'src/common/errors/app-error';
 import { RequestWithId, requestIdMiddleware } from 'src/common/http/request-id';
+import { findUnstorableText, mayHoldUnstorableBytes } from 'src/common/text/storable-text';
 
 export const JSON_LIMIT = '1mb';
 export const BATCH_JSON_LIMIT = '10mb';
@@ -42,6 +43,32 @@ function bodyErrorHandler(err: unknown, req: Request, res: Response, next: NextF
   }
   if (!mapped) return next(err);
   const { status, body } = toErrorBody(mapped, (req as RequestWithId).id ?? '');
+  res.status(status).json(body);
+}
+
+type RequestWithTextCheck = Request & { mayHoldUnstorable?: boolean };
+
+/** Body-parser `verify`: a cheap scan of the raw bytes, so most bodies are never walked. */
+function scanForUnstorable(req: Request, _res: Response, buf: Buffer): void {
+  if (mayHoldUnstorableBytes(buf)) (req as RequestWithTextCheck).mayHoldUnstorable = true;
+}
+
+/** 400 for text PostgreSQL cannot store (U+0000, lone surrogates), instead of a 500 at the insert. */
+function rejectUnstorableText(req: Request, res: Response, next: NextFunction): void {
+  const field = req.originalUrl.includes('%00')
+    ? 'url'
+    : (req as RequestWithTextCheck).mayHoldUnstorable
+      ? findUnstorableText(req.body)
+      : null;
+  if (field === null) return next();
+  // The path names the client's own keys: echo a bounded part of it.
+  const name = field.length > 200 ? `${field.slice(0, 200)}…` : field;
+  const { status, body } = toErrorBody(
+    new ValidationFailedError(`${name} contains U+0000 or an unpaired surrogate`, [
+      { field: name, message: `${name} must not contain U+0000 or an unpaired UTF-16 surrogate` },
+    ]),
+    (req as RequestWithId).id ?? '',
+  );
   res.status(status).json(body);
 }
 
@@ -85,8 +112,9 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
     RAW_BODY_ROUTES,
     express.raw({ type: () => true, limit: BATCH_JSON_LIMIT, verify: keepRaw }),
   );
-  app.use('/api/v1/batch', express.json({ limit: BATCH_JSON_LIMIT }));
-  app.use(express.json({ limit: JSON_LIMIT }));
-  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use('/api/v1/batch', express.json({ limit: BATCH_JSON_LIMIT, verify: scanForUnstorable }));
+  app.use(express.json({ limit: JSON_LIMIT, verify: scanForUnstorable }));
+  app.use(express.urlencoded({ extended: false, limit: '100kb', verify: scanForUnstorable }));
   app.use(bodyErrorHandler);
+  app.use('/api', rejectUnstorableText);
 }

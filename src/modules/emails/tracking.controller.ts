@@ -50,7 +50,10 @@ export class TrackingController {
     const url = await this.tracking.recordClick(token, clientInfo(req));
     // A tampered or unsigned token never redirects (no open redirect).
     if (!url) throw new ValidationFailedError('This link is invalid or has been tampered with');
-    res.redirect(302, url);
+    // The URL as the browser would have requested it from the original link. Not
+    // res.redirect: its encodeurl pass rewrites a lone `%`, `{`, `}` and '`' in the query.
+    res.status(302).setHeader('Location', new URL(url).href);
+    res.end();
   }
 
   @Get('unsubscribe/:token')

@@ -22,6 +22,7 @@
 import { isIP } from 'node:net';
 import { convert as htmlToText } from 'html-to-text';
 import { simpleParser } from 'mailparser';
+import { toStorableString } from 'src/common/text/storable-text';
 
 export interface ArfComplaint {
   /** Lower-cased RFC 5965 Feedback-Type (`abuse`, `fraud`, `not-spam`, ...); `abuse` for non-ARF complaints. */
@@ -134,7 +135,9 @@ async function partsFromMime(raw: Buffer | string): Promise<ReportParts> {
   const parts: ReportParts = { report: null, originals: [], texts: [] };
   if (mail.text) parts.texts.push(mail.text);
   for (const attachment of mail.attachments) {
-    const type = attachment.contentType.toLowerCase();
+    // A part whose Content-Type header is cut off has none (mailparser's typing says string).
+    const type =
+      typeof attachment.contentType === 'string' ? attachment.contentType.toLowerCase() : '';
     const content = attachment.content.toString('utf8');
     if (type === 'message/feedback-report') {
       parts.report ??= content;
@@ -272,7 +275,8 @@ function parseHeaderFields(text: string, stopAtBlank: boolean): HeaderFields {
   const flush = () => {
     if (name !== null) {
       const values = fields.get(name) ?? [];
-      values.push(value.trim());
+      // Decoded parts may carry U+0000, which PostgreSQL cannot store or look up.
+      values.push(toStorableString(value.trim()));
       fields.set(name, values);
     }
     name = null;
@@ -397,7 +401,10 @@ function toIp(value: string | null): string | null {
 }
 
 function cap(value: string | null): string | null {
-  return value === null ? null : value.slice(0, 255);
+  if (value === null) return null;
+  const cut = value.slice(0, 255);
+  // Not half a surrogate pair: alone, it is text PostgreSQL's jsonb refuses.
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 function htmlText(html: string): string {

@@ -21,6 +21,9 @@ export interface ProcessResult {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** A scalar as text; anything else (an object whose toString is not a function…) is `fallback`. */
+const scalar = (v: unknown, fallback: string): string =>
+  typeof v === 'string' || typeof v === 'number' ? String(v) : fallback;
 const obj = (v: unknown): Payload =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Payload) : {};
 
@@ -72,7 +75,8 @@ export class PostalEventsService {
     const target =
       opts.target ??
       (await this.state.find({
-        postalId: (message.id as string | number | undefined) ?? null,
+        postalId:
+          typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null,
         token: str(message.token),
         postalMessageId: str(message.message_id),
       }));
@@ -152,7 +156,7 @@ export class PostalEventsService {
   private async classifyBounceMessage(bounce: Payload, payload: Payload): Promise<BounceOutcome> {
     const inline = str(payload.bounce_text);
     if (inline) return classifyBounce({ text: inline });
-    const id = Number(bounce.id);
+    const id = Number(scalar(bounce.id, 'NaN'));
     if (!Number.isFinite(id) || !this.postal.configured) return unknownSoft();
     try {
       const message = await this.postal.getMessage(id, ['plain_body']);
@@ -201,7 +205,7 @@ export class PostalEventsService {
       fingerprint: `postal:${event}:${serverName}`.slice(0, 128),
       reportType: 'anomaly',
       severity: exceeded ? 'critical' : 'warning',
-      summary: `${serverName} ${exceeded ? 'has exceeded' : 'is approaching'} its Postal send limit (${String(payload.volume ?? '?')} of ${String(payload.limit ?? '?')})`,
+      summary: `${serverName} ${exceeded ? 'has exceeded' : 'is approaching'} its Postal send limit (${scalar(payload.volume, '?')} of ${scalar(payload.limit, '?')})`,
       anomalies: [
         {
           type: exceeded ? 'send_limit_exceeded' : 'send_limit_approaching',

@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { ValidationFailedError } from 'src/common/errors/app-error';
+import { mayHoldUnstorableText, toStorableText } from 'src/common/text/storable-text';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { MetricsService } from 'src/infra/metrics/metrics.service';
 import { PostalEventsService, ProcessResult } from 'src/modules/webhooks/postal-events.service';
@@ -29,7 +30,10 @@ export interface Envelope {
 export function parseEnvelope(raw: Buffer): Envelope {
   let body: unknown;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    const text = raw.toString('utf8');
+    body = JSON.parse(text);
+    // Signed and genuine, but jsonb cannot hold U+0000 or a lone surrogate: store U+FFFD.
+    if (mayHoldUnstorableText(text)) body = toStorableText(body);
   } catch {
     throw new ValidationFailedError('Malformed JSON in webhook body');
   }

@@ -1,5 +1,6 @@
 import {
   defaultTreeAdapter,
+  ErrorCodes,
   html as parse5Html,
   parse,
   type DefaultTreeAdapterMap,
@@ -7,7 +8,7 @@ import {
   type Token,
   type TreeAdapter,
 } from 'parse5';
-import { isTrackableHttpUrl } from 'src/modules/emails/tracking/tracking-token';
+import { isTrackableHttpUrl, parsesAsUrl } from 'src/modules/emails/tracking/tracking-token';
 
 type Element = DefaultTreeAdapterTypes.Element;
 type Node = DefaultTreeAdapterTypes.Node;
@@ -57,11 +58,15 @@ export function rewriteHtmlForTracking(
   html: string,
   opts: TrackingRewriteOptions,
 ): TrackingRewriteResult {
+  let endSwallowed = false;
   const document = parse(html, {
     sourceCodeLocationInfo: true,
     // Mail clients never run scripts, so <noscript> content is markup that gets shown.
     scriptingEnabled: false,
     treeAdapter: endTagRecordingTreeAdapter,
+    onParseError: (error) => {
+      if (EOF_SWALLOWS.has(error.code)) endSwallowed = true;
+    },
   });
 
   const edits: Edit[] = [];
@@ -96,7 +101,13 @@ export function rewriteHtmlForTracking(
     insertion += `<img src="${escapeAttribute(opts.pixelUrl)}" width="1" height="1" alt="" style="display:none" />`;
   }
   if (insertion !== '') {
-    const at = bodyEndOffset(document) ?? html.length;
+    const at =
+      bodyEndOffset(document) ??
+      // What is appended to a document that ends inside a comment, a <textarea>, <script>…
+      // or a tag would be swallowed by it: put it at the start of the body instead.
+      (endSwallowed || hasOpenSwallowingElement(document)
+        ? bodyStartOffset(document, html)
+        : html.length);
     edits.push({ start: at, end: at, text: insertion });
   }
 
@@ -159,6 +170,61 @@ function bodyEndOffset(document: DefaultTreeAdapterTypes.Document): number | und
   );
 }
 
+/** Parse errors at the end of input after which appended markup would not be markup. */
+const EOF_SWALLOWS = new Set<string>([
+  ErrorCodes.eofInComment,
+  ErrorCodes.eofInTag,
+  ErrorCodes.eofInCdata,
+  ErrorCodes.eofInDoctype,
+  ErrorCodes.eofInScriptHtmlCommentLikeText,
+  ErrorCodes.eofInElementThatCanContainOnlyText,
+]);
+
+/** Elements that, once open, keep what follows from being rendered until they are closed. */
+const SWALLOWING_ELEMENTS = new Set(['plaintext', 'select', 'template']);
+
+/** Whether such an element was left open (its content runs to the end of the input). */
+function hasOpenSwallowingElement(document: DefaultTreeAdapterTypes.Document): boolean {
+  const pending: Node[] = [document];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    if (!('childNodes' in node)) continue;
+    pending.push(...node.childNodes);
+    if (
+      defaultTreeAdapter.isElementNode(node) &&
+      node.namespaceURI === parse5Html.NS.HTML &&
+      SWALLOWING_ELEMENTS.has(node.tagName) &&
+      node.sourceCodeLocation &&
+      !node.sourceCodeLocation.endTag
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Where content can go first in the body: after `<body …>`, else after the doctype, comments
+ * and whitespace that precede the document (what the parser keeps out of the body anyway).
+ */
+function bodyStartOffset(document: DefaultTreeAdapterTypes.Document, html: string): number {
+  const root = document.childNodes.find(
+    (n): n is Element => defaultTreeAdapter.isElementNode(n) && n.tagName === 'html',
+  );
+  const body = root?.childNodes.find(
+    (n): n is Element => defaultTreeAdapter.isElementNode(n) && n.tagName === 'body',
+  );
+  const startTag = body?.sourceCodeLocation?.startTag;
+  if (startTag && startTag.endOffset >= 0) return startTag.endOffset;
+  let at = 0;
+  for (const node of document.childNodes) {
+    const end = node.sourceCodeLocation?.endOffset ?? 0;
+    // Stop at the document, or at a comment running to the end (the one left open).
+    if (node === root || end >= html.length) break;
+    at = Math.max(at, end);
+  }
+  while (at < html.length && ' \t\n\f\r'.includes(html[at])) at++;
+  return at;
+}
+
 /**
  * The WHATWG URL parser's first steps: strip leading and trailing C0 controls and spaces,
  * remove tabs and newlines anywhere. Entities are already decoded by the HTML parser.
@@ -171,7 +237,7 @@ function urlAsBrowserReadsIt(value: string): string {
 /** Equal as written, or equal once both are normalized by the URL parser (host case, etc.). */
 function isSameUrl(a: string, b: string): boolean {
   if (a === b) return true;
-  if (!URL.canParse(a) || !URL.canParse(b)) return false;
+  if (!parsesAsUrl(a) || !parsesAsUrl(b)) return false;
   return new URL(a).href === new URL(b).href;
 }
 

@@ -40,7 +40,21 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
  * The rewriter tracks exactly the links this accepts, so every click token it asks for verifies.
  */
 export function isTrackableHttpUrl(url: string): boolean {
-  return HTTP_URL_PREFIX.test(url) && !CONTROL_CHARS.test(url) && URL.canParse(url);
+  return HTTP_URL_PREFIX.test(url) && !CONTROL_CHARS.test(url) && parsesAsUrl(url);
+}
+
+/**
+ * URL.canParse, without its bug: on Node 20 and 22, once V8 optimises the call, canParse
+ * answers false for a host with Latin-1 letters (`https://bücher.example/`), so the same link
+ * was tracked when the process was cold and its click token refused when warm.
+ */
+export function parsesAsUrl(url: string): boolean {
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
