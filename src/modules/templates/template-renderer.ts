@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { compile as compileHtmlToText } from 'html-to-text';
+import { quoteAttributeMustaches } from 'src/modules/templates/quote-attribute-mustaches';
 
 export type TemplateField = 'subject' | 'html' | 'text';
 
@@ -143,7 +144,8 @@ export class TemplateRenderer {
   private compileField(field: TemplateField, source: string): TemplateFn {
     // Handlebars.compile is lazy; precompile runs the whole parser and compiler now.
     this.precompile(field, source);
-    return this.handlebars.compile<Record<string, unknown>>(source, COMPILE_OPTIONS[field]);
+    const compiled = field === 'html' ? quoteAttributeMustaches(source) : source;
+    return this.handlebars.compile<Record<string, unknown>>(compiled, COMPILE_OPTIONS[field]);
   }
 
   private precompile(field: TemplateField, source: string): void {

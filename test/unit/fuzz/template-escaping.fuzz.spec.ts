@@ -15,8 +15,13 @@ type Node = DefaultTreeAdapterTypes.Node;
 /** As mail clients (and the tracking rewriter) parse: no scripting, so <noscript> is markup. */
 const MAIL = { scriptingEnabled: false };
 
-/** Where a template author can put {{value}} safely: every context but an unquoted attribute. */
+/**
+ * Where a template author can put {{value}}: text, quoted and unquoted attributes (the renderer
+ * quotes an unquoted one that holds a mustache), RCDATA, comments, script, style, foreign content.
+ */
 const CONTEXTS = [
+  '<img alt={{value}} src="https://img.example/a.png">',
+  '<td class=cell-{{value}} width=10>x</td>',
   '<p>{{value}}</p>',
   '<p>a {{value}} b</p>',
   '<a href="https://shop.example/?q={{value}}" title="{{value}}">x</a>',
@@ -122,7 +127,11 @@ describe('template rendering of variables (fuzz)', () => {
           const body = contexts.join('\n');
           const source = wrap ? `<!DOCTYPE html><html><body>${body}</body></html>` : body;
           const html = renderer.compile({ subject: 's', html: source }).render({ value: v }).html!;
-          const reference = source.replace(/\{\{value\}\}/g, () => escaped(v));
+          // The reference quotes what the renderer quotes: unquoted attribute values.
+          const quoted = source
+            .replace('alt={{value}}', 'alt="{{value}}"')
+            .replace('class=cell-{{value}}', 'class="cell-{{value}}"');
+          const reference = quoted.replace(/\{\{value\}\}/g, () => escaped(v));
           // Same elements with the same attributes as the template wrote, nothing added…
           const written = structure(source.replace(/\{\{value\}\}/g, 'x'));
           expect(structure(html)).toEqual(written);
