@@ -5,6 +5,7 @@ import type { DetectedAnomaly } from 'src/modules/diagnostics/anomaly-rules';
 import { statsOf } from 'src/modules/diagnostics/anomaly-detector.service';
 import { DiagnosticReportRepository } from 'src/modules/diagnostics/diagnostic-report.repository';
 import { DiagnosticsService } from 'src/modules/diagnostics/diagnostics.service';
+import { toStorableString } from 'src/common/text/storable-text';
 
 const HOUR_MS = 3600_000;
 
@@ -88,7 +89,12 @@ export class AiDiagnosisService {
     await this.reports.applyDiagnosis(report.id, {
       context: {
         ...report.context,
-        ai: { status: 'fallback', reason: result.reason, detail: result.detail.slice(0, 300) },
+        ai: {
+          status: 'fallback',
+          reason: result.reason,
+          // A cut through a surrogate pair would leave text jsonb refuses.
+          detail: toStorableString(result.detail.slice(0, 300)),
+        },
       },
     });
     await this.diagnostics.alertFor(ref, {
