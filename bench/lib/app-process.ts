@@ -94,7 +94,15 @@ export class AppProcess {
 }
 
 export async function spawnApp(name: string, env: Record<string, string>): Promise<AppProcess> {
-  const child = spawn(process.execPath, [MAIN], {
+  // BENCH_PROFILE_DIR=<dir>: each app process writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
+        `--cpu-prof-name=${name}.cpuprofile`,
+      ]
+    : [];
+  const child = spawn(process.execPath, [...profile, MAIN], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
