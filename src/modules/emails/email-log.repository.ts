@@ -53,6 +53,18 @@ interface SentUpdate {
 /** Group commit for the delivery hot path: a worker's concurrent jobs share statements. */
 const DELIVERY_BATCHING = { maxBatchSize: 200, maxInFlight: 4 };
 
+function toEventTarget(r: Record<string, unknown>): EventTarget {
+  return {
+    id: String(r.id),
+    messageId: String(r.external_message_id),
+    status: r.status as EmailStatus,
+    recipient: String(r.recipient),
+    recipientDomain: String(r.recipient_domain),
+    campaignId: (r.campaign_id as string | null) ?? null,
+    retryCount: Number(r.retry_count),
+  };
+}
+
 /** Rows per INSERT … SELECT FROM unnest(…) statement. */
 const INSERT_CHUNK = 2000;
 
@@ -157,12 +169,23 @@ export class EmailLogRepository {
     return this.singleInserts.submit(row);
   }
 
-  /** Finds the message an event is about: Postal id, then token, then Postal Message-ID. */
+  /**
+   * Finds the message an event is about: Postal id, then token, then Postal Message-ID. The
+   * common case — a Postal event naming its message by id — is looked up for concurrent jobs
+   * in one query.
+   */
   async findForEvent(match: MessageMatch): Promise<EventTarget | null> {
+    const postalId =
+      match.postalId !== undefined && match.postalId !== null && String(match.postalId) !== ''
+        ? String(match.postalId)
+        : null;
+    if (!match.messageId && postalId !== null) {
+      const found = await this.byPostalId.submit(postalId);
+      if (found) return found;
+    }
     const tries: Array<[string, unknown]> = [];
     if (match.messageId) tries.push(['external_message_id', match.messageId]);
-    if (match.postalId !== undefined && match.postalId !== null && String(match.postalId) !== '')
-      tries.push(['provider_message_id', String(match.postalId)]);
+    if (postalId !== null && match.messageId) tries.push(['provider_message_id', postalId]);
     if (match.token) tries.push(['provider_token', match.token]);
     if (match.postalMessageId) {
       const bare = match.postalMessageId.replace(/^<|>$/g, '');
@@ -175,21 +198,80 @@ export class EmailLogRepository {
            FROM email_logs WHERE ${column} = $1 ORDER BY id DESC LIMIT 1`,
         [value],
       );
-      const r = rows[0];
-      if (r) {
-        return {
-          id: String(r.id),
-          messageId: String(r.external_message_id),
-          status: r.status as EmailStatus,
-          recipient: String(r.recipient),
-          recipientDomain: String(r.recipient_domain),
-          campaignId: (r.campaign_id as string | null) ?? null,
-          retryCount: Number(r.retry_count),
-        };
-      }
+      if (rows[0]) return toEventTarget(rows[0]);
     }
     return null;
   }
+
+  private readonly byPostalId = new MicroBatcher(
+    async (ids: string[]): Promise<Array<EventTarget | null>> => {
+      const rows: Array<Record<string, unknown>> = await this.ds.query(
+        `SELECT DISTINCT ON (provider_message_id)
+                provider_message_id, id, external_message_id, status, recipient, recipient_domain,
+                campaign_id, retry_count
+           FROM email_logs WHERE provider_message_id = ANY($1::varchar[])
+          ORDER BY provider_message_id, id DESC`,
+        [[...new Set(ids)]],
+      );
+      const byId = new Map(rows.map((r) => [String(r.provider_message_id), toEventTarget(r)]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    DELIVERY_BATCHING,
+  );
+
+  /**
+   * → `delivered` with a `delivered` event, from the in-flight statuses (`from`). The most
+   * frequent transition (one per Postal MessageSent): concurrent ones share one statement.
+   */
+  markDelivered(
+    id: string,
+    from: EmailStatus[],
+    deliveredAt: Date,
+    details: Record<string, unknown>,
+  ): Promise<boolean> {
+    return this.deliveredUpdates.submit({ id, from, deliveredAt, details });
+  }
+
+  private readonly deliveredUpdates = new MicroBatcher(
+    async (
+      items: Array<{
+        id: string;
+        from: EmailStatus[];
+        deliveredAt: Date;
+        details: Record<string, unknown>;
+      }>,
+    ): Promise<boolean[]> => {
+      const firstIndex = new Map<string, number>();
+      items.forEach((it, i) => {
+        if (!firstIndex.has(it.id)) firstIndex.set(it.id, i);
+      });
+      const unique = [...firstIndex.values()].map((i) => items[i]);
+      const rows: Array<{ email_log_id: string }> = await this.ds.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[])
+             AS u(id, from_statuses, delivered_at, details)),
+         updated AS (
+           UPDATE email_logs e
+              SET status = 'delivered', updated_at = now(), delivered_at = u.delivered_at
+             FROM input u
+            WHERE e.id = u.id AND e.status = ANY(u.from_statuses::varchar[])
+            RETURNING e.id, u.details)
+         INSERT INTO email_events (email_log_id, event_type, details)
+         SELECT id, 'delivered', details FROM updated
+         RETURNING email_log_id`,
+        [
+          unique.map((u) => u.id),
+          // One array literal per row: unnest cannot take an array of arrays of varying length.
+          unique.map((u) => `{${u.from.join(',')}}`),
+          unique.map((u) => u.deliveredAt),
+          unique.map((u) => JSON.stringify(u.details)),
+        ],
+      );
+      const done = new Set(rows.map((r) => String(r.email_log_id)));
+      return items.map((it, i) => firstIndex.get(it.id) === i && done.has(it.id));
+    },
+    DELIVERY_BATCHING,
+  );
 
   /** The newest message that left for an address (case-insensitive). */
   async latestSentTo(email: string): Promise<string | null> {

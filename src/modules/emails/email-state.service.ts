@@ -60,14 +60,7 @@ export class EmailStateService {
 
   /** MessageSent. */
   markDelivered(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
-    return this.logs.transition(
-      t.id,
-      'delivered',
-      IN_FLIGHT,
-      'delivered',
-      { delivered_at: new Date() },
-      details,
-    );
+    return this.logs.markDelivered(t.id, IN_FLIGHT, new Date(), details);
   }
 
   /** MessageHeld: Postal's own suppression list or send limit kept it. */

@@ -11,6 +11,8 @@ import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
  * (group commit). Grouping must not change what each caller sees: one claim per message, even
  * when duplicate jobs land in the same statement, and one `sent` event per message.
  */
+const logs0 = Date.now().toString(36);
+
 describe('EmailLogRepository group commit (claims and sent updates)', () => {
   let db: TestDatabase;
   let ds: DataSource;
@@ -139,5 +141,65 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
     expect(a).toBe(false);
     expect([b, c].filter(Boolean)).toHaveLength(1);
     expect(await sentEvents(twice.id)).toBe(1);
+  });
+
+  it('finds many messages by Postal id at once, the newest for a reused id, null when unknown', async () => {
+    const logs = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        makeEmailLog(ds, { status: 'sent', providerMessageId: `pm-${i}-${logs0}` }),
+      ),
+    );
+    const older = await makeEmailLog(ds, { status: 'sent', providerMessageId: `dup-${logs0}` });
+    const newer = await makeEmailLog(ds, { status: 'sent', providerMessageId: `dup-${logs0}` });
+    const found = await Promise.all([
+      ...logs.map((_, i) => repo.findForEvent({ postalId: `pm-${i}-${logs0}` })),
+      repo.findForEvent({ postalId: `dup-${logs0}` }),
+      repo.findForEvent({ postalId: 'nope' }),
+    ]);
+    expect(found.pop()).toBeNull();
+    expect(found.pop()?.id).toBe(newer.id);
+    expect(older.id).not.toBe(newer.id);
+    found.forEach((f, i) => {
+      expect(f).toMatchObject({
+        id: logs[i].id,
+        messageId: logs[i].externalMessageId,
+        status: 'sent',
+      });
+    });
+  });
+
+  it('falls back to the token when the Postal id is unknown', async () => {
+    const log = await makeEmailLog(ds, { status: 'sent', providerToken: `tok-${logs0}` });
+    expect((await repo.findForEvent({ postalId: 'unknown-id', token: `tok-${logs0}` }))?.id).toBe(
+      log.id,
+    );
+  });
+
+  it('marks concurrent deliveries once each, only from the statuses given', async () => {
+    const [sent, held, bounced] = await Promise.all([
+      makeEmailLog(ds, { status: 'sent' }),
+      makeEmailLog(ds, { status: 'held' }),
+      makeEmailLog(ds, { status: 'bounced' }),
+    ]);
+    const at = new Date('2026-11-28T10:00:00Z');
+    const from = ['processing', 'sent', 'held'] as const;
+    const results = await Promise.all([
+      repo.markDelivered(sent.id, [...from], at, { n: 1 }),
+      repo.markDelivered(sent.id, [...from], at, { n: 2 }),
+      repo.markDelivered(held.id, [...from], at, { n: 3 }),
+      repo.markDelivered(bounced.id, [...from], at, { n: 4 }),
+    ]);
+    expect(results).toEqual([true, false, true, false]);
+    const rows: Array<{ id: string; status: string; delivered_at: Date | null }> = await ds.query(
+      `SELECT id, status, delivered_at FROM email_logs WHERE id = ANY($1::bigint[]) ORDER BY id`,
+      [[sent.id, held.id, bounced.id]],
+    );
+    expect(rows.map((r) => r.status)).toEqual(['delivered', 'delivered', 'bounced']);
+    expect(rows[0].delivered_at?.toISOString()).toBe(at.toISOString());
+    const events: Array<{ details: unknown }> = await ds.query(
+      `SELECT details FROM email_events WHERE email_log_id = $1 AND event_type = 'delivered'`,
+      [sent.id],
+    );
+    expect(events).toEqual([{ details: { n: 1 } }]);
   });
 });
