@@ -1,18 +1,24 @@
 import { join } from 'node:path';
 import type { Result } from 'autocannon';
+import { Queue } from 'bullmq';
+import { QueueName } from 'src/infra/queue/queue.constants';
 import type { BenchEnv } from 'bench/lib/harness';
 import { round, waitFor } from 'bench/lib/stats';
 import { startTsThread } from 'bench/lib/threads';
 import type { WebhookLoadInput } from 'bench/scenarios/webhook-load.thread';
 
 export interface WebhookIngestResult {
+  processing: 'concurrent' | 'paused';
   events: number;
   connections: number;
   eventsPerSec: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   non2xx: number;
   errors: number;
-  /** From the first request until every event is processed (message delivered). */
+  /**
+   * Until every event is processed (message delivered): from the first request, or, with
+   * processing paused, from the moment it resumed.
+   */
   allProcessedS: number | null;
 }
 
@@ -36,21 +42,36 @@ function load(input: WebhookLoadInput, onSigned: () => void): Promise<Result> {
  */
 export async function runWebhookIngest(
   env: BenchEnv,
-  opts: { events: number; connections: number },
+  opts: {
+    events: number;
+    connections: number;
+    /**
+     * `concurrent`: the worker process handles events while they arrive (the target line).
+     * `paused`: its webhooks queue is paused during ingestion — what the API process alone
+     * does — and resumed afterwards.
+     */
+    processing: 'concurrent' | 'paused';
+    /** Postal ids start above this (distinct per run). */
+    idBase: number;
+  },
 ): Promise<WebhookIngestResult> {
-  // Messages to report on: the ones the earlier scenarios sent, or fresh rows.
-  await env.pool.query(
-    `INSERT INTO email_logs (external_message_id, recipient, sender, status, provider_message_id, sent_at)
-     SELECT gen_random_uuid(), 'wh' || g || '@bench.example', 'a@b.example', 'sent', (900000000 + g)::text, now()
-       FROM generate_series(1, $1) g`,
-    [opts.events],
-  );
+  // Fresh `sent` messages for the events to report on.
   const { rows } = await env.pool.query<{ id: string }>(
-    `SELECT provider_message_id AS id FROM email_logs WHERE status = 'sent' AND provider_message_id ~ '^[0-9]+$'
-      ORDER BY id DESC LIMIT $1`,
-    [opts.events],
+    `INSERT INTO email_logs (external_message_id, recipient, sender, status, provider_message_id, sent_at)
+     SELECT gen_random_uuid(), 'wh' || ($2 + g) || '@bench.example', 'a@b.example', 'sent', ($2 + g)::text, now()
+       FROM generate_series(1, $1) g
+     RETURNING provider_message_id AS id`,
+    [opts.events, opts.idBase],
   );
   const postalIds = rows.map((r) => r.id);
+  const webhooksQueue = new Queue(QueueName.Webhooks, {
+    connection: env.bullConnection,
+    prefix: env.bullPrefix,
+  });
+  if (opts.processing === 'paused') await webhooksQueue.pause();
+  const before = await env.pool.query<{ id: string }>(
+    `SELECT coalesce(max(id), 0) AS id FROM webhook_events`,
+  );
   let started = 0;
   const result = await load(
     {
@@ -61,6 +82,11 @@ export async function runWebhookIngest(
     },
     () => (started = Date.now()),
   );
+  if (opts.processing === 'paused') {
+    started = Date.now();
+    await webhooksQueue.resume();
+  }
+  await webhooksQueue.close();
   const done = await waitFor(
     async () => {
       const r = await env.pool.query<{ n: number }>(
@@ -72,10 +98,18 @@ export async function runWebhookIngest(
     100,
   );
   const allProcessedS = done ? round((Date.now() - started) / 1000, 2) : null;
+  // The rate as the server saw it, from the first stored event to the last: autocannon's own
+  // duration counts in whole sampling ticks, too coarse for a run of a few seconds.
+  const span = await env.pool.query<{ n: number; s: number }>(
+    `SELECT count(*)::int AS n, extract(epoch FROM max(received_at) - min(received_at))::float AS s
+       FROM webhook_events WHERE id > $1`,
+    [before.rows[0].id],
+  );
   return {
+    processing: opts.processing,
     events: postalIds.length,
     connections: opts.connections,
-    eventsPerSec: round(result.requests.total / (result.duration || 1)),
+    eventsPerSec: round(span.rows[0].n / Math.max(span.rows[0].s, 0.001)),
     latencyMs: {
       p50: result.latency.p50,
       p90: result.latency.p90,
