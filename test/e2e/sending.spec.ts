@@ -428,7 +428,17 @@ describe('sending through Postal (e2e)', () => {
       for (const to of ['leaver@example.com', 'LEAVER@EXAMPLE.COM', ' leaver@Example.com ']) {
         const blocked = await send({ to, subject: 's', text: 'x' }).expect(422);
         expect(blocked.body.error.code).toBe('recipient_suppressed');
+        expect(blocked.body.error.message).toContain('unsubscribe');
       }
+      // With an Idempotency-Key too; and nothing was stored for the refused sends.
+      const keyed = await send({ to: 'leaver@example.com', subject: 's', text: 'x' })
+        .set('Idempotency-Key', `leaver-${Date.now()}`)
+        .expect(422);
+      expect(keyed.body.error.code).toBe('recipient_suppressed');
+      const stored: Array<{ n: number }> = await t.dataSource.query(
+        `SELECT count(*)::int AS n FROM email_logs WHERE lower(btrim(recipient)) = 'leaver@example.com'`,
+      );
+      expect(stored[0].n).toBe(1);
       const s = await status(res.body.message_id);
       expect(s.events.filter((e: { type: string }) => e.type === 'unsubscribed')).toHaveLength(1);
     });

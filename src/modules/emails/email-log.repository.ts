@@ -53,6 +53,23 @@ interface SentUpdate {
 /** Group commit for the delivery hot path: a worker's concurrent jobs share statements. */
 const DELIVERY_BATCHING = { maxBatchSize: 200, maxInFlight: 4 };
 
+/** The eleven column arrays of an unnest insert of messages ($1 … $11). */
+function messageColumns(rows: NewMessage[]): unknown[] {
+  return [
+    rows.map((r) => r.externalMessageId),
+    rows.map((r) => r.apiKeyId),
+    rows.map((r) => r.templateId),
+    rows.map((r) => r.batchId),
+    rows.map((r) => r.campaignId),
+    rows.map((r) => r.tag),
+    rows.map((r) => r.recipient),
+    rows.map((r) => r.sender),
+    rows.map((r) => r.subject),
+    rows.map((r) => r.sendAt),
+    rows.map((r) => JSON.stringify(r.details)),
+  ];
+}
+
 function toEventTarget(r: Record<string, unknown>): EventTarget {
   return {
     id: String(r.id),
@@ -93,13 +110,6 @@ export class EmailLogRepository {
   private readonly claims = new MicroBatcher(
     (items: Array<{ messageId: string; staleAfterS: number }>) => this.claimMany(items),
     DELIVERY_BATCHING,
-  );
-  private readonly singleInserts = new MicroBatcher(
-    async (rows: NewMessage[]) => {
-      await this.insertMessages(this.ds.manager, rows);
-      return rows.map(() => undefined);
-    },
-    { maxBatchSize: 500, maxInFlight: 4 },
   );
   private readonly sentUpdates = new MicroBatcher(
     (items: SentUpdate[]) => this.markSentMany(items),
@@ -144,30 +154,55 @@ export class EmailLogRepository {
          SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
                                    ELSE jsonb_build_object('send_at', send_at) END, recipient_domain
            FROM inserted`,
-        [
-          chunk.map((r) => r.externalMessageId),
-          chunk.map((r) => r.apiKeyId),
-          chunk.map((r) => r.templateId),
-          chunk.map((r) => r.batchId),
-          chunk.map((r) => r.campaignId),
-          chunk.map((r) => r.tag),
-          chunk.map((r) => r.recipient),
-          chunk.map((r) => r.sender),
-          chunk.map((r) => r.subject),
-          chunk.map((r) => r.sendAt),
-          chunk.map((r) => JSON.stringify(r.details)),
-        ],
+        messageColumns(chunk),
       );
     }
   }
 
   /**
-   * One message and its `queued` event, committed on its own (no caller transaction): inserts
-   * of concurrent requests are grouped into one statement and one commit (group commit).
+   * One message and its `queued` event, committed on its own (no caller transaction), unless
+   * the recipient is suppressed right now (its `blacklists` row, by `emailHash`: the
+   * suppression check rides along with the insert, one round trip). Inserts of concurrent
+   * requests share one statement and one commit (group commit). False when suppressed.
    */
-  insertMessage(row: NewMessage): Promise<void> {
-    return this.singleInserts.submit(row);
+  insertMessageUnlessSuppressed(row: NewMessage, emailHash: string): Promise<boolean> {
+    return this.guardedInserts.submit({ row, emailHash });
   }
+
+  private readonly guardedInserts = new MicroBatcher(
+    async (items: Array<{ row: NewMessage; emailHash: string }>): Promise<boolean[]> => {
+      const rows = items.map((i) => i.row);
+      const inserted: Array<{ external_message_id: string }> = await this.ds.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
+                                $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
+                                $12::char(64)[])
+             AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject,
+                  send_at, details, email_hash)),
+         inserted AS (
+           INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
+                                   recipient, sender, subject, send_at, status, status_details)
+           SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+             FROM input u
+            WHERE NOT EXISTS (
+                    SELECT 1 FROM blacklists b
+                     WHERE b.email_hash = u.email_hash
+                       AND (b.expires_at IS NULL OR b.expires_at > now()))
+           RETURNING id, external_message_id, send_at, recipient_domain),
+         events AS (
+           INSERT INTO email_events (email_log_id, event_type, details, recipient_domain)
+           SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
+                                     ELSE jsonb_build_object('send_at', send_at) END, recipient_domain
+             FROM inserted)
+         SELECT external_message_id FROM inserted`,
+        [...messageColumns(rows), items.map((i) => i.emailHash)],
+      );
+      const done = new Set(inserted.map((r) => r.external_message_id));
+      return rows.map((r) => done.has(r.externalMessageId));
+    },
+    { maxBatchSize: 500, maxInFlight: 4 },
+  );
 
   /**
    * Finds the message an event is about: Postal id, then token, then Postal Message-ID. The

@@ -7,7 +7,11 @@ import {
   ValidationFailedError,
 } from 'src/common/errors/app-error';
 import { AppConfig } from 'src/config/app-config';
-import { BlacklistService, normalizeEmail } from 'src/modules/blacklist/blacklist.service';
+import {
+  BlacklistService,
+  emailHash,
+  normalizeEmail,
+} from 'src/modules/blacklist/blacklist.service';
 import {
   BatchProgressResponseDto,
   BatchRejectDto,
@@ -77,8 +81,10 @@ export class EmailsService {
           ? { email: dto.to, name: null }
           : { email: dto.to.email, name: dto.to.name ?? null };
       const recipient = to.email.trim();
-      const suppressed = await this.blacklist.check(recipient);
-      if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
+      if (ctx.idempotencyKey) {
+        const suppressed = await this.blacklist.check(recipient);
+        if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
+      }
       const content = await this.resolveContent(dto);
       const message = this.newMessage(
         ctx,
@@ -95,15 +101,17 @@ export class EmailsService {
         send_at: iso(message.sendAt),
       };
       // The row (and the idempotent response) are committed before the 202 is sent. Without
-      // an Idempotency-Key it is one INSERT statement (shared with concurrent requests, see
-      // insertMessage): atomic without an explicit transaction.
+      // an Idempotency-Key it is one INSERT statement that also re-checks the suppression list
+      // (shared with concurrent requests): atomic without an explicit transaction.
       if (ctx.idempotencyKey) {
         await this.logs.transaction(async (em) => {
           await this.logs.insertMessages(em, [message]);
           await complete(em, 202, body);
         });
-      } else {
-        await this.logs.insertMessage(message);
+      } else if (!(await this.logs.insertMessageUnlessSuppressed(message, emailHash(recipient)))) {
+        // Suppressed: the insert's own check refused it; look up why for the answer.
+        const suppressed = await this.blacklist.check(recipient);
+        throw new RecipientSuppressedError(suppressed?.reason ?? 'suppressed');
       }
       await this.producer.enqueueOne({
         messageId: message.externalMessageId,
