@@ -33,7 +33,19 @@ export interface FakePostalOptions {
    * long run counts messages (`accepted`) without holding their bodies in memory.
    */
   keepBodies?: boolean;
+  /**
+   * Called for every recipient accepted with `success` (whether or not bodies are kept), e.g.
+   * to count receipts per `X-Email-Id` without holding every body.
+   */
+  onAccepted?: (message: ReceivedMessage) => void;
 }
+
+/**
+ * How a downed FakePostal looks to the app: `refuse` closes the port (connection refused,
+ * like a stopped server); `http-503` keeps it open and answers every send with HTTP 503 (like
+ * a proxy in front of a stopped Postal).
+ */
+export type PostalOutageMode = 'refuse' | 'http-503';
 
 /**
  * A local Postal speaking its real wire format (SPEC §7): HTTP 200 for errors too, with a
@@ -47,6 +59,18 @@ export class FakePostal {
   /** Recipients accepted with `success` (counted whether or not bodies are kept). */
   accepted = 0;
   private readonly keepBodies: boolean;
+  private readonly onAccepted?: (message: ReceivedMessage) => void;
+  /** Send requests being handled right now (read, not yet answered). */
+  inFlight = 0;
+  /**
+   * Milliseconds each send request takes before Postal commits and answers (latency). The
+   * message is committed even if the client has gone meanwhile, as a real server would.
+   */
+  delayMs = 0;
+  /** Send requests turned away while down (`http-503`, or on a connection left open). */
+  rejectedWhileDown = 0;
+  private outage: PostalOutageMode | null = null;
+  private port = 0;
   /** Bodies returned by `POST /api/v1/messages/message` (bounce lookups), by id. */
   readonly plainBodies = new Map<number, string>();
   private readonly script: PostalScript[] = [];
@@ -56,6 +80,37 @@ export class FakePostal {
 
   constructor(options: FakePostalOptions = {}) {
     this.keepBodies = options.keepBodies ?? true;
+    this.onAccepted = options.onAccepted;
+  }
+
+  /** True between `goDown()` and `comeUp()`. */
+  get isDown(): boolean {
+    return this.outage !== null;
+  }
+
+  /**
+   * Takes Postal down. Requests already being handled finish (what Postal committed is
+   * answered, so no send is lost in flight); anything later is refused or answered 503.
+   */
+  async goDown(mode: PostalOutageMode = 'refuse'): Promise<void> {
+    if (this.outage) return;
+    this.outage = mode;
+    if (mode !== 'refuse' || !this.server) return;
+    const server = this.server;
+    this.server = undefined;
+    // Stops listening at once. Busy connections finish their answer, then are closed as they
+    // fall idle (a closed server would otherwise keep them for the keep-alive timeout).
+    const sweep = setInterval(() => server.closeIdleConnections(), 20);
+    server.close(() => clearInterval(sweep));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Brings Postal back on the same port. */
+  async comeUp(): Promise<void> {
+    if (!this.outage) return;
+    const mode = this.outage;
+    this.outage = null;
+    if (mode === 'refuse') await this.listen(this.port);
   }
 
   /** The next requests follow these steps, then success again. */
@@ -65,11 +120,23 @@ export class FakePostal {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await this.listen(0);
+    this.url = `http://127.0.0.1:${this.port}`;
     return this;
+  }
+
+  private async listen(port: number): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
@@ -138,6 +205,28 @@ export class FakePostal {
     if (req.url !== '/api/v1/send/message') return this.json(res, 404, { status: 'error' });
 
     this.attempts += 1;
+    if (this.outage) {
+      this.rejectedWhileDown += 1;
+      // A request that reached a closing server on a kept-alive connection: never processed.
+      if (this.outage === 'refuse') return void req.socket.destroy();
+      res.writeHead(503, { 'Content-Type': 'text/html' });
+      res.end('<h1>503 Service Unavailable</h1>');
+      return;
+    }
+    this.inFlight += 1;
+    try {
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      await this.send(req, res, body);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  private async send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Record<string, unknown>,
+  ): Promise<void> {
     const step = this.script.shift();
     if (step?.kind === 'hang') {
       await new Promise((r) => setTimeout(r, step.ms));
@@ -185,14 +274,16 @@ export class FakePostal {
       const token = randomBytes(8).toString('base64url');
       messages[address] = { id, token };
       this.accepted += 1;
-      if (!this.keepBodies) continue;
-      this.received.push({
+      if (!this.keepBodies && !this.onAccepted) continue;
+      const received: ReceivedMessage = {
         id,
         token,
         messageId,
         body: body as unknown as ReceivedMessage['body'],
         receivedAt: Date.now(),
-      });
+      };
+      if (this.keepBodies) this.received.push(received);
+      this.onAccepted?.(received);
     }
     this.json(res, 200, {
       status: 'success',

@@ -1,16 +1,27 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { isUnavailableError } from 'src/common/errors/unavailable';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
 import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
 import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/message-composer';
-import { MailTransport, TransportError } from 'src/modules/emails/transport/mail-transport';
+import {
+  MailTransport,
+  TransportError,
+  TransportResult,
+} from 'src/modules/emails/transport/mail-transport';
 import { TemplateRenderError } from 'src/modules/templates/templates.service';
 
 /** A `processing` claim older than this was abandoned (the transport times out long before). */
 export const STALE_CLAIM_S = 300;
+/**
+ * How long a message Postal accepted may wait for PostgreSQL to record it `sent`: well inside
+ * the stale-claim window, after which the claim would be taken over and the message sent again.
+ */
+const RECORD_SENT_WITHIN_MS = (STALE_CLAIM_S - 60) * 1000;
 
 export type DeliveryOutcome =
   | { kind: 'sent'; providerMessageId: string }
@@ -116,13 +127,33 @@ export class DeliveryService {
       throw terr;
     }
 
-    await this.logs.markSent(
-      msg.id,
-      result,
-      result.storedCopy ? { sandbox: result.storedCopy } : null,
-    );
+    await this.recordSent(msg.id, result);
     if (this.transport.name === 'sandbox') await this.sandboxOutcome(msg.messageId);
     return { kind: 'sent', providerMessageId: result.providerMessageId };
+  }
+
+  /**
+   * The message has left: its `sent` state must outlive a short PostgreSQL outage. Failing the
+   * job instead would leave the claim to go stale and the message to be sent a second time.
+   */
+  private async recordSent(id: string, result: TransportResult): Promise<void> {
+    const until = Date.now() + RECORD_SENT_WITHIN_MS;
+    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
+      try {
+        await this.logs.markSent(
+          id,
+          result,
+          result.storedCopy ? { sandbox: result.storedCopy } : null,
+        );
+        return;
+      } catch (err) {
+        if (!isUnavailableError(err) || Date.now() + waitMs > until) throw err;
+        this.logger.warn(
+          `message ${id} sent, not yet recorded (${(err as Error).message}): retrying`,
+        );
+        await sleep(waitMs);
+      }
+    }
   }
 
   /**

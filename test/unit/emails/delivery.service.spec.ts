@@ -1,0 +1,108 @@
+import type { Queue } from 'bullmq';
+import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
+import { DeliveryService } from 'src/modules/emails/delivery.service';
+import { ClaimedMessage, EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { MessageComposer } from 'src/modules/emails/message-composer';
+import {
+  MailTransport,
+  OutgoingMessage,
+  TransportResult,
+} from 'src/modules/emails/transport/mail-transport';
+import { RateControlService } from 'src/modules/rate-control/rate-control.service';
+
+const claimed: ClaimedMessage = {
+  id: '41',
+  messageId: '6f1d2c1e-8a51-4d0e-9a57-1c3f7f0a9b21',
+  recipient: 'ann@example.com',
+  recipientDomain: 'example.com',
+  sender: 'shop@example.com',
+  subject: 'Hi',
+  templateId: null,
+  campaignId: null,
+  tag: null,
+  details: { template_id: null, variables: {}, options: {} } as ClaimedMessage['details'],
+  sendAt: null,
+  suppressed: false,
+};
+
+const outgoing: OutgoingMessage = {
+  messageId: claimed.messageId,
+  from: claimed.sender,
+  to: claimed.recipient,
+  subject: 'Hi',
+  html: null,
+  text: 'Hello',
+  headers: {},
+};
+
+const sent: TransportResult = {
+  providerMessageId: '37171',
+  providerToken: 'Xq3nR8vLp2TzKw9A',
+  postalMessageId: null,
+};
+
+/** What pg / TypeORM throw while PostgreSQL is down or restarting. */
+const connectionRefused = (): Error =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+const shuttingDown = (): Error =>
+  Object.assign(new Error('the database system is shutting down'), { code: '57P03' });
+
+describe(DeliveryService.name, () => {
+  let logs: jest.Mocked<
+    Pick<
+      EmailLogRepository,
+      'claimForDelivery' | 'markSent' | 'markFailed' | 'release' | 'recordTransientError'
+    >
+  >;
+  let transport: { name: 'postal'; send: jest.Mock<Promise<TransportResult>, [OutgoingMessage]> };
+  let service: DeliveryService;
+
+  beforeEach(() => {
+    logs = {
+      claimForDelivery: jest.fn().mockResolvedValue(claimed),
+      markSent: jest.fn(),
+      markFailed: jest.fn(),
+      release: jest.fn(),
+      recordTransientError: jest.fn(),
+    };
+    transport = { name: 'postal', send: jest.fn().mockResolvedValue(sent) };
+    const rateControl = { acquire: jest.fn().mockResolvedValue({ granted: true }) };
+    const composer = { compose: jest.fn().mockResolvedValue(outgoing) };
+    service = new DeliveryService(
+      logs as unknown as EmailLogRepository,
+      {} as Queue,
+      rateControl as unknown as RateControlService,
+      composer as unknown as MessageComposer,
+      transport as unknown as MailTransport,
+      {} as DeliveryAlertsService,
+    );
+  });
+
+  describe('deliver', () => {
+    const attempt = { attemptsMade: 0, maxAttempts: 8 };
+
+    it('records a message Postal accepted once PostgreSQL answers again, sending it once', async () => {
+      logs.markSent
+        .mockRejectedValueOnce(shuttingDown())
+        .mockRejectedValueOnce(connectionRefused())
+        .mockResolvedValueOnce(true);
+
+      await expect(service.deliver(claimed.messageId, 'example.com', attempt)).resolves.toEqual({
+        kind: 'sent',
+        providerMessageId: '37171',
+      });
+      expect(transport.send).toHaveBeenCalledTimes(1);
+      expect(logs.markSent).toHaveBeenCalledTimes(3);
+      expect(logs.markSent).toHaveBeenLastCalledWith(claimed.id, sent, null);
+    });
+
+    it('does not retry recording on an error that is not an outage', async () => {
+      const bug = new Error('column "sent_att" does not exist');
+      logs.markSent.mockRejectedValueOnce(bug);
+
+      await expect(service.deliver(claimed.messageId, 'example.com', attempt)).rejects.toBe(bug);
+      expect(transport.send).toHaveBeenCalledTimes(1);
+      expect(logs.markSent).toHaveBeenCalledTimes(1);
+    });
+  });
+});
