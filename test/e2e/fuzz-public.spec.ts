@@ -209,9 +209,16 @@ describe('public routes fuzz (e2e)', () => {
           .filter(([i, c]) => token[i] !== c)
           .map(([i, c]) => token.slice(0, i) + c + token.slice(i + 1)),
         fc.nat({ max: token.length - 1 }).map((i) => token.slice(0, i) + token.slice(i + 1)),
-        fc.nat({ max: token.length - 1 }).map((i) => token.slice(0, i)),
+        fc.integer({ min: 1, max: token.length - 1 }).map((i) => token.slice(0, i)),
         fc.string({ minLength: 1, maxLength: 4 }).map((s) => token + s),
       );
+
+    it('answers an empty token (another route) with 404 in the error shape, never a redirect', async () => {
+      const res = await request(base).get('/t/c/').redirects(0);
+      expectSane(res);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.status).toBe(404);
+    });
 
     it('never redirects for an arbitrary or tampered token: 400 in the error shape', async () => {
       const genuine = links.clickUrl(target.id, 'https://shop.example/sale?a=1&b=2')!;

@@ -197,11 +197,15 @@ describe(NotificationsService.name, () => {
       await service.whenIdle();
 
       expect(slack.delivered).toHaveLength(3);
-      const colours = slack.requests.map(
-        (r) => (r.body.attachments as Array<{ color: string }>)[0].color,
+      // Deliveries run concurrently: match each request to its alert by the severity it names.
+      const bySeverity = Object.fromEntries(
+        slack.requests.map((r) => [
+          /^\[([A-Z]+)\]/.exec(String(r.body.text))![1].toLowerCase(),
+          (r.body.attachments as Array<{ color: string }>)[0].color,
+        ]),
       );
-      expect(colours).toEqual([expected.critical, expected.warning, expected.info]);
-      const [first] = slack.requests;
+      expect(bySeverity).toEqual(expected);
+      const first = slack.requests.find((r) => String(r.body.text).startsWith('[CRITICAL]'))!;
       expect(first.contentType).toBe('application/json');
       expect(first.body).toEqual({
         text: '[CRITICAL] Bounce rate 12 % over the last hour',
