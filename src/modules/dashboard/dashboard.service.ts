@@ -32,7 +32,7 @@ import {
   LOGS_PAGE_SIZE,
   parseFilterTime,
 } from 'src/modules/dashboard/dto/dashboard-logs-query.dto';
-import { previewStyles } from 'src/modules/dashboard/email-preview';
+import { previewHtml, previewStyles } from 'src/modules/dashboard/email-preview';
 import { buildOverviewChart, type ChartModel } from 'src/modules/dashboard/overview-chart';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
 import { isHostname } from 'src/modules/rate-control/dto/rate-control-domain.dto';
@@ -266,7 +266,8 @@ export class DashboardService {
     const extras = await this.messages.extras(status.message_id);
     if (!extras) throw new NotFoundError(`Message ${messageId} not found`);
     const copy = extras.sandbox;
-    const styles = copy?.html ? previewStyles(copy.html) : { hashes: [], truncated: false };
+    const preview = copy?.html ? previewHtml(copy.html) : null;
+    const styles = preview ? previewStyles(preview) : { hashes: [], truncated: false };
 
     const field = (label: string, value: string | number | null, mono = false) => ({
       label,
@@ -332,7 +333,7 @@ export class DashboardService {
       sandbox: copy
         ? {
             subject: copy.subject,
-            html: copy.html,
+            html: preview,
             text: copy.text,
             headers: Object.entries(copy.headers).map(([name, value]) => ({ name, value })),
             stylesTruncated: styles.truncated,
