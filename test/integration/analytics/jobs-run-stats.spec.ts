@@ -38,7 +38,9 @@ describe(`${JobsRunCommand.name} (statistics jobs)`, () => {
 
   describe('hourly-stats', () => {
     it('aggregates the hour given with --hour (rounded down), prints it and exits 0', async () => {
-      const hour = new Date('2026-06-01T13:00:00.000Z');
+      // Two days ago: inside every retention window, whatever today's date (the daily prune
+      // removes events older than 180 days, and other tests in this file run it).
+      const hour = new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 48 * HOUR_MS);
       for (const domain of ['a.test', 'a.test', 'b.test']) {
         const log = await makeEmailLog(ds, { recipient: `x@${domain}` });
         await makeEmailEvent(ds, log, 'sent', { occurredAt: new Date(hour.getTime() + 60_000) });
@@ -47,12 +49,13 @@ describe(`${JobsRunCommand.name} (statistics jobs)`, () => {
         });
       }
 
-      const run = await cli(['jobs:run', 'hourly-stats', '--hour', '2026-06-01T13:30:00Z']);
+      const halfPast = new Date(hour.getTime() + HOUR_MS / 2).toISOString();
+      const run = await cli(['jobs:run', 'hourly-stats', '--hour', halfPast]);
 
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toBe(
-        'hourly-stats: 2026-06-01T13:00:00.000Z: sent 3, delivered 3, bounced 0 hard / 0 soft, ' +
+        `hourly-stats: ${hour.toISOString()}: sent 3, delivered 3, bounced 0 hard / 0 soft, ` +
           'complained 0, opened 0, clicked 0; 2 domain row(s)\n',
       );
       await expect(

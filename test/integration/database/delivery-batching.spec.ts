@@ -194,8 +194,14 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
       `SELECT id, status, delivered_at FROM email_logs WHERE id = ANY($1::bigint[]) ORDER BY id`,
       [[sent.id, held.id, bounced.id]],
     );
-    expect(rows.map((r) => r.status)).toEqual(['delivered', 'delivered', 'bounced']);
-    expect(rows[0].delivered_at?.toISOString()).toBe(at.toISOString());
+    // The three rows were created concurrently, so their ids are in no particular order.
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
+    expect([sent, held, bounced].map((l) => byId.get(String(l.id))?.status)).toEqual([
+      'delivered',
+      'delivered',
+      'bounced',
+    ]);
+    expect(byId.get(String(sent.id))?.delivered_at?.toISOString()).toBe(at.toISOString());
     const events: Array<{ details: unknown }> = await ds.query(
       `SELECT details FROM email_events WHERE email_log_id = $1 AND event_type = 'delivered'`,
       [sent.id],
