@@ -1,13 +1,31 @@
 import { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from 'src/app.module';
+import { basicAuthMiddleware } from 'src/common/http/basic-auth';
 import { configureHttpEdge } from 'src/common/http/http-edge';
 import { AppConfig } from 'src/config/app-config';
 import { AuthBanService } from 'src/modules/auth/auth-ban.service';
 import { OPERATOR_PATHS, operatorBanMiddleware } from 'src/modules/auth/operator-ban.middleware';
+
+/** Swagger UI and the OpenAPI document. */
+export const DOCS_PATHS = ['/docs', '/docs-json'];
+
+/**
+ * The Express instance under Nest. Routing is case-sensitive and strict (no trailing-slash
+ * twin), so a path has one spelling: `/API/v1/send` or `/api/v1/batch/` is a 404, never the
+ * route with the per-route checks skipped (README "Security"). Set before Nest's adapter
+ * creates the router, which reads these settings once.
+ */
+export function createExpressInstance(): express.Express {
+  const instance = express();
+  instance.set('case sensitive routing', true);
+  instance.set('strict routing', true);
+  return instance;
+}
 
 export function setupSwagger(app: NestExpressApplication): void {
   const document = SwaggerModule.createDocument(
@@ -30,16 +48,29 @@ export function setupSwagger(app: NestExpressApplication): void {
 
 /** An HTTP application (role `api`); also runs workers/schedulers when configured. */
 export async function createHttpApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    bufferLogs: true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config),
+    new ExpressAdapter(createExpressInstance()),
+    {
+      bodyParser: false,
+      bufferLogs: true,
+      abortOnError: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   app.flushLogs();
   configureHttpEdge(app, config);
+  // In production the API docs and the metrics are operator pages too (README "Security").
+  const protectedPaths = [
+    ...OPERATOR_PATHS,
+    ...(config.isProduction ? DOCS_PATHS : []),
+    ...(config.isProduction || config.metricsToken ? ['/metrics'] : []),
+  ];
   if (config.hasRole('api')) {
-    app.use(OPERATOR_PATHS, operatorBanMiddleware(app.get(AuthBanService)));
+    app.use(protectedPaths, operatorBanMiddleware(app.get(AuthBanService)));
+  }
+  if (config.isProduction) {
+    app.use(DOCS_PATHS, basicAuthMiddleware(config.admin.username, config.admin.password));
   }
   setupSwagger(app);
   return app;

@@ -61,9 +61,15 @@ async function main(): Promise<void> {
     : await createWorkerContext(config);
   shutDownGracefullyOnSignals(app, config.shutdownTimeoutMs);
   if (config.hasRole('api')) {
-    await (app as NestExpressApplication).listen(config.port);
+    const http = app as NestExpressApplication;
+    // Outside production: 127.0.0.1 only unless HOST is set (README "Security").
+    if (config.host) await http.listen(config.port, config.host);
+    else await http.listen(config.port);
+    const where = config.host
+      ? `${config.host}:${config.port}${config.host === '127.0.0.1' ? ' (this machine only; set HOST=0.0.0.0 to listen on every interface)' : ''}`
+      : `every interface, port ${config.port}`;
     process.stdout.write(
-      `email-sender: serving ${config.publicUrl} (roles ${roles}, transport ${config.mailTransport})\n`,
+      `email-sender: serving ${config.publicUrl} on ${where} (roles ${roles}, transport ${config.mailTransport})\n`,
     );
     if (!config.isProduction) {
       const created = await app

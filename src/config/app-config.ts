@@ -6,6 +6,24 @@ import { Environment } from 'src/config/environment';
 
 export type AppRole = 'api' | 'worker' | 'scheduler';
 
+/** Limits on caller-supplied Handlebars (TEMPLATE_* variables; README "Security"). */
+export interface TemplateLimitsConfig {
+  /** UTF-8 bytes of one template field (subject, html, text). */
+  readonly maxFieldBytes: number;
+  /** `{{` occurrences in one field. */
+  readonly maxMustaches: number;
+  /** Block nesting depth. */
+  readonly maxNesting: number;
+  /** Upper bound on evaluations of one render, estimated from the template and variables. */
+  readonly maxRenderSteps: number;
+  /** UTF-8 bytes of one rendered field. */
+  readonly maxOutputBytes: number;
+  /** Wall-clock budget of one compile or render. */
+  readonly timeoutMs: number;
+  readonly workerThreads: number;
+  readonly workerMemoryMb: number;
+}
+
 /** Thrown when the environment is invalid; the message names the variable(s). */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -28,6 +46,10 @@ export class AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
   readonly isProduction: boolean;
   readonly port: number;
+  /** Listen address; undefined = every interface (README "Security"). */
+  readonly host?: string;
+  /** Bearer token accepted on GET /metrics (README "Security"). */
+  readonly metricsToken?: string;
   readonly publicUrl: string;
   readonly databaseUrl: string;
   readonly dbPoolSize: number;
@@ -36,6 +58,8 @@ export class AppConfig {
   readonly redisKeyPrefix: string;
   readonly roles: ReadonlySet<AppRole>;
   readonly workerConcurrency: number;
+  /** Bounds on caller-supplied Handlebars templates (README "Security"). */
+  readonly templates: TemplateLimitsConfig;
   /** SPEC §6.3: transport errors are retried with exponential backoff. */
   readonly delivery: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly mailTransport: 'postal' | 'sandbox';
@@ -91,7 +115,16 @@ export class AppConfig {
   readonly logLevel: string;
   readonly retention: { readonly eventsDays: number; readonly webhookEventsDays: number };
   readonly shutdownTimeoutMs: number;
-  /** Express `trust proxy`: which hops may set X-Forwarded-For/-Proto. */
+  /** Node HTTP server limits against slow clients (README: Security). */
+  readonly http: {
+    readonly requestTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+  };
+  /**
+   * Express `trust proxy`: which hops may set X-Forwarded-For/-Proto. Default: none
+   * (README "Security": set it to the load balancer's address range behind one).
+   */
   readonly trustProxy: string | boolean | number;
 
   constructor(values: Omit<AppConfig, 'hasRole'>) {
@@ -121,8 +154,13 @@ function parseOverrides(raw: string | undefined): Map<string, number> {
   return map;
 }
 
+/** README "Security": the operator password guards /dashboard, /queues, /docs and /metrics. */
+export const MIN_PRODUCTION_ADMIN_PASSWORD = 12;
+
 function parseTrustProxy(raw: string | undefined): string | boolean | number {
-  if (raw === undefined) return 'loopback, linklocal, uniquelocal';
+  // Trust no proxy unless told: otherwise any peer in a trusted range picks its own client IP
+  // (and so escapes the rate limits, or gets a chosen victim banned).
+  if (raw === undefined) return false;
   if (raw === 'true') return true;
   if (raw === 'false') return false;
   if (/^\d+$/.test(raw)) return Number(raw);
@@ -145,6 +183,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const e = plainToInstance(Environment, raw, { excludeExtraneousValues: false });
   const problems = describe(validateSync(e, { skipMissingProperties: false }));
+  if ((e.HTTP_HEADERS_TIMEOUT_MS ?? 10000) > (e.HTTP_REQUEST_TIMEOUT_MS ?? 30000)) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  }
 
   const nodeEnv = (e.NODE_ENV ?? 'development') as AppConfig['nodeEnv'];
   const isProduction = nodeEnv === 'production';
@@ -155,6 +196,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (!e.ADMIN_PASSWORD) problems.push('ADMIN_PASSWORD is required when NODE_ENV=production');
     else if (e.ADMIN_PASSWORD === 'admin')
       problems.push('ADMIN_PASSWORD must not be "admin" when NODE_ENV=production');
+    else if (e.ADMIN_PASSWORD.length < MIN_PRODUCTION_ADMIN_PASSWORD)
+      problems.push(
+        `ADMIN_PASSWORD must be at least ${MIN_PRODUCTION_ADMIN_PASSWORD} characters when NODE_ENV=production`,
+      );
   }
   if (e.MAIL_TRANSPORT === 'postal' && !e.POSTAL_URL)
     problems.push('POSTAL_URL is required when MAIL_TRANSPORT=postal');
@@ -175,6 +220,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     nodeEnv,
     isProduction,
     port,
+    // Outside production the dashboard may run with admin/admin: loopback only unless HOST says.
+    host: e.HOST ?? (isProduction ? undefined : '127.0.0.1'),
+    metricsToken: e.METRICS_TOKEN,
     publicUrl,
     databaseUrl: e.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/email_sender',
     dbPoolSize: e.DB_POOL_SIZE ?? 20,
@@ -182,6 +230,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'es',
     roles,
     workerConcurrency: e.WORKER_CONCURRENCY ?? 50,
+    templates: {
+      maxFieldBytes: e.TEMPLATE_MAX_FIELD_BYTES ?? 256 * 1024,
+      maxMustaches: e.TEMPLATE_MAX_MUSTACHES ?? 2000,
+      maxNesting: e.TEMPLATE_MAX_NESTING ?? 10,
+      maxRenderSteps: e.TEMPLATE_MAX_RENDER_STEPS ?? 100_000,
+      maxOutputBytes: e.TEMPLATE_MAX_OUTPUT_BYTES ?? 1024 * 1024,
+      timeoutMs: e.TEMPLATE_RENDER_TIMEOUT_MS ?? 1000,
+      workerThreads: e.TEMPLATE_WORKER_THREADS ?? 1,
+      workerMemoryMb: e.TEMPLATE_WORKER_MEMORY_MB ?? 256,
+    },
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS ?? 8,
       backoffMs: e.DELIVERY_BACKOFF_MS ?? 30000,
@@ -245,6 +303,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       webhookEventsDays: e.RETENTION_WEBHOOK_EVENTS_DAYS ?? 30,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25000,
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS ?? 30000,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS ?? 10000,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 5000,
+    },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   });
 }

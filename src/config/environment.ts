@@ -45,6 +45,20 @@ export class Environment {
   @Max(65535)
   PORT?: number;
 
+  /** Listen address (README "Security"): 127.0.0.1 outside production unless set. */
+  @IsOptional()
+  @Matches(/^([0-9a-f.:]+|localhost|[a-z0-9.-]+)$/i, {
+    message: 'HOST must be an IP address or a host name',
+  })
+  HOST?: string;
+
+  /** Bearer token for GET /metrics (README "Security"); 24+ characters. */
+  @IsOptional()
+  @IsString()
+  @MinLength(24, { message: 'METRICS_TOKEN must be at least 24 characters' })
+  @Matches(/^[\x21-\x7e]+$/, { message: 'METRICS_TOKEN must be printable ASCII without spaces' })
+  METRICS_TOKEN?: string;
+
   @IsOptional()
   @Matches(URL_PATTERN, { message: 'PUBLIC_URL must be an http(s) URL' })
   PUBLIC_URL?: string;
@@ -77,6 +91,63 @@ export class Environment {
   @Min(1)
   @Max(1000)
   WORKER_CONCURRENCY?: number;
+
+  /** Bounds on caller-supplied Handlebars (README "Security": template limits). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024)
+  TEMPLATE_MAX_FIELD_BYTES?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  TEMPLATE_MAX_MUSTACHES?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  TEMPLATE_MAX_NESTING?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000)
+  TEMPLATE_MAX_RENDER_STEPS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  TEMPLATE_MAX_OUTPUT_BYTES?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  TEMPLATE_RENDER_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  TEMPLATE_WORKER_THREADS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(32)
+  @Max(4096)
+  TEMPLATE_WORKER_MEMORY_MB?: number;
 
   @IsOptional()
   @IsIn(['postal', 'sandbox'])
@@ -265,6 +336,30 @@ export class Environment {
   @IsInt()
   @Min(1000)
   SHUTDOWN_TIMEOUT_MS?: number;
+
+  /** Node's server.requestTimeout: the whole request (headers and body) within this. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600000)
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+
+  /** Node's server.headersTimeout: the request headers within this. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600000)
+  HTTP_HEADERS_TIMEOUT_MS?: number;
+
+  /** Node's server.keepAliveTimeout: an idle keep-alive connection closes after this. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS?: number;
 
   @IsOptional()
   @IsString()

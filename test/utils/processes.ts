@@ -50,7 +50,14 @@ export function freePort(): Promise<number> {
 
 /** Environment for the real binary: only what the test sets, plus PATH. */
 export function processEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...vars };
+  // TRUST_PROXY: the tests stand in for a reverse proxy on loopback (X-Forwarded-For).
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    TRUST_PROXY: 'loopback',
+    ...vars,
+  };
 }
 
 /**

@@ -51,6 +51,9 @@ export function testEnv(
     DB_POOL_SIZE: '5',
     APP_ROLES: 'api',
     TRACKING_SECRET: 'test-tracking-secret-0123456789abcdef',
+    // Tests stand in for a reverse proxy on loopback: X-Forwarded-For picks the client address.
+    // The app's own default trusts no proxy; pass TRUST_PROXY: '' to test that.
+    TRUST_PROXY: 'loopback',
     ...env,
   };
 }

@@ -3,6 +3,7 @@ import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions } from '@n
 import { SKIP_IP_LIMIT } from 'src/common/decorators/route-policy.decorators';
 import { RateLimitExceededError } from 'src/common/errors/app-error';
 import type { ApiRequest } from 'src/common/http/api-request';
+import { matchedRoute } from 'src/common/http/client-address';
 import { AppConfig } from 'src/config/app-config';
 
 type ThrottlerRequest = Parameters<ThrottlerGuard['handleRequest']>[0];
@@ -12,7 +13,11 @@ export const THROTTLER_BATCH = 'batch';
 export const THROTTLER_KEY = 'key';
 const MINUTE_MS = 60_000;
 
-/** SPEC §4.5 limits: per IP on /api, stricter on POST /api/v1/batch, per API key. */
+/**
+ * README "Security": per IP on /api, stricter on POST /api/v1/batch, per API key. Each
+ * keys on the route Express matched, never on the URL as sent (another spelling of a path
+ * must not skip a limit).
+ */
 export function throttlerOptions(config: AppConfig): ThrottlerModuleOptions {
   const req = (ctx: ExecutionContext): ApiRequest => ctx.switchToHttp().getRequest<ApiRequest>();
   return {
@@ -21,13 +26,14 @@ export function throttlerOptions(config: AppConfig): ThrottlerModuleOptions {
         name: THROTTLER_IP,
         ttl: MINUTE_MS,
         limit: config.rateLimits.ipPerMin,
-        skipIf: (ctx) => !req(ctx).path.startsWith('/api/'),
+        skipIf: (ctx) => !matchedRoute(req(ctx)).startsWith('/api/'),
       },
       {
         name: THROTTLER_BATCH,
         ttl: MINUTE_MS,
         limit: config.rateLimits.batchPerMin,
-        skipIf: (ctx) => !(req(ctx).method === 'POST' && req(ctx).path === '/api/v1/batch'),
+        skipIf: (ctx) =>
+          !(req(ctx).method === 'POST' && matchedRoute(req(ctx)) === '/api/v1/batch'),
       },
       {
         name: THROTTLER_KEY,

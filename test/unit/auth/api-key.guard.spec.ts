@@ -47,11 +47,22 @@ describe(ApiKeyGuard.name, () => {
       expect(keys.authenticate).not.toHaveBeenCalled();
     });
 
-    it('rejects a missing header and counts the failure', async () => {
+    // Issue 11: a request without a key is not a failed authentication (any web page can
+    // make a browser send five of them); only a wrong key presented counts.
+    it('rejects a missing header without counting a failure', async () => {
       await expect(guard.canActivate(contextFor('fullOnly').ctx)).rejects.toBeInstanceOf(
         UnauthorizedError,
       );
-      expect(bans.recordFailure).toHaveBeenCalledWith('10.0.0.1');
+      expect(bans.recordFailure).not.toHaveBeenCalled();
+    });
+
+    it('rejects a non-Bearer header (a browser sending Basic along) without counting', async () => {
+      for (const authorization of ['Basic b3BzOnB3', 'Bearer', '']) {
+        const { ctx } = contextFor('fullOnly', { authorization });
+        await expect(guard.canActivate(ctx)).rejects.toBeInstanceOf(UnauthorizedError);
+      }
+      expect(keys.authenticate).not.toHaveBeenCalled();
+      expect(bans.recordFailure).not.toHaveBeenCalled();
     });
 
     it('rejects an unknown key and counts the failure', async () => {

@@ -138,5 +138,45 @@ describe(loadConfig.name, () => {
         'ADMIN_PASSWORD is required',
       );
     });
+
+    it('refuses an ADMIN_PASSWORD shorter than 12 characters', () => {
+      for (const short of ['a', 'hunter2', 'x'.repeat(11)]) {
+        expect(problemsOf({ ...prod, ADMIN_PASSWORD: short })).toEqual([
+          'ADMIN_PASSWORD must be at least 12 characters when NODE_ENV=production',
+        ]);
+      }
+      expect(loadConfig({ ...prod, ADMIN_PASSWORD: 'x'.repeat(12) }).admin.password).toHaveLength(
+        12,
+      );
+      // Outside production the dev default admin/admin stays (the server is loopback-only).
+      expect(loadConfig({ ADMIN_PASSWORD: 'a' }).admin.password).toBe('a');
+    });
+
+    it('listens on every interface in production unless HOST says otherwise', () => {
+      expect(loadConfig(prod).host).toBeUndefined();
+      expect(loadConfig({ ...prod, HOST: '10.0.0.5' }).host).toBe('10.0.0.5');
+    });
+  });
+
+  describe('security defaults (issue 11)', () => {
+    it('trusts no proxy unless TRUST_PROXY says so', () => {
+      expect(loadConfig({}).trustProxy).toBe(false);
+      expect(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8' }).trustProxy).toBe('10.0.0.0/8');
+      expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    });
+
+    it('listens on 127.0.0.1 outside production unless HOST is set', () => {
+      expect(loadConfig({}).host).toBe('127.0.0.1');
+      expect(loadConfig({ NODE_ENV: 'test' }).host).toBe('127.0.0.1');
+      expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+      expect(problemsOf({ HOST: 'bad host!' })[0]).toContain('HOST');
+    });
+
+    it('takes a METRICS_TOKEN of 24+ characters only', () => {
+      expect(loadConfig({}).metricsToken).toBeUndefined();
+      expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(24) }).metricsToken).toBe('m'.repeat(24));
+      expect(problemsOf({ METRICS_TOKEN: 'short' })[0]).toContain('METRICS_TOKEN');
+    });
   });
 });

@@ -10,8 +10,10 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /**
  * Every route needs a bearer API key unless marked @Public(). Scope `send` reaches only
- * routes marked @AllowSendScope(); everything else needs `full`. Each failed
- * authentication counts towards the IP's ban.
+ * routes marked @AllowSendScope(); everything else needs `full`. Each wrong key presented
+ * counts towards the IP's ban; a request without one (no header, or a browser's Basic
+ * credentials sent along) is a 401 but no failure — any web page can make those
+ * (README "Security").
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -30,7 +32,6 @@ export class ApiKeyGuard implements CanActivate {
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? BEARER.exec(header) : null;
     if (!match) {
-      await this.bans.recordFailure(req.ip ?? 'unknown');
       throw new UnauthorizedError(
         header
           ? 'Authorization must be "Bearer <api key>"'

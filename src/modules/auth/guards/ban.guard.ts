@@ -3,9 +3,13 @@ import { Reflector } from '@nestjs/core';
 import { SKIP_IP_LIMIT } from 'src/common/decorators/route-policy.decorators';
 import { BlockedError } from 'src/common/errors/app-error';
 import type { ApiRequest } from 'src/common/http/api-request';
+import { matchedRoute } from 'src/common/http/client-address';
 import { AuthBanService } from 'src/modules/auth/auth-ban.service';
 
-/** A banned IP gets 403 `blocked` on /api — even with a good key (SPEC §4.5). */
+/**
+ * A banned IP gets 403 `blocked` on every /api route — even with a good key (README "Security").
+ * Keyed on the matched route, not on the URL as sent.
+ */
 @Injectable()
 export class BanGuard implements CanActivate {
   constructor(
@@ -16,7 +20,7 @@ export class BanGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<ApiRequest>();
-    if (!req.path.startsWith('/api/')) return true;
+    if (!matchedRoute(req).startsWith('/api/')) return true;
     const exempt = this.reflector.getAllAndOverride<boolean>(SKIP_IP_LIMIT, [
       context.getHandler(),
       context.getClass(),
