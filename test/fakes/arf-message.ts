@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { railsJson } from 'test/fakes/rails-json';
 
 /**
  * Complaint messages in the wire formats feedback loops send (RFC 5965 ARF, Microsoft JMRP
@@ -22,6 +23,8 @@ export interface OriginalMessageOptions {
   body?: string;
   /** Fold the X-Email-Id header over two lines. */
   foldHeaders?: boolean;
+  /** The `X-Postal-MsgID` header Postal adds to every outgoing message (its token). */
+  postalToken?: string | null;
 }
 
 export interface ArfReportOptions extends OriginalMessageOptions {
@@ -41,6 +44,8 @@ export interface ArfReportOptions extends OriginalMessageOptions {
   foldFields?: boolean;
   /** How the original is attached: whole (`message/rfc822`), headers only, or not at all. */
   original?: 'message' | 'headers' | 'none';
+  /** Content-Type of a headers-only original (`text/rfc822-headers` by default). */
+  headersType?: string;
   /** Content-Transfer-Encoding of the report and original parts. */
   encoding?: '7bit' | 'base64';
   /** The reporting ISP's address (From of the report). */
@@ -63,6 +68,8 @@ export function buildOriginalMessage(opts: OriginalMessageOptions): string {
         ? ['X-Email-Id:', ` ${opts.emailId}`]
         : [`X-Email-Id: ${opts.emailId}`]
       : []),
+    // Postal's add_outgoing_headers (lib/postal/message_db/message.rb) prepends this header.
+    ...(opts.postalToken != null ? [`X-Postal-MsgID: ${opts.postalToken}`] : []),
     ...(opts.headers ?? []),
     'MIME-Version: 1.0',
     'Content-Type: text/plain; charset=utf-8',
@@ -105,7 +112,7 @@ export function buildArfReport(opts: ArfReportOptions): string {
       ? []
       : opts.original === 'headers'
         ? [
-            'Content-Type: text/rfc822-headers',
+            `Content-Type: ${opts.headersType ?? 'text/rfc822-headers'}`,
             ...encodedBody(original.split(`${CRLF}${CRLF}`)[0] + CRLF, encoding),
           ]
         : [
@@ -167,6 +174,37 @@ export function buildJmrpMessage(
     'Content-Type: message/rfc822',
     'Content-Disposition: attachment; filename="complaint.eml"',
     ...encodedBody(buildOriginalMessage(opts), opts.encoding ?? '7bit'),
+    `--${boundary}--`,
+    '',
+  ].join(CRLF);
+}
+
+/**
+ * Several feedback reports in one message: each whole ARF report attached as `message/rfc822`
+ * to a `multipart/mixed` envelope (how some feedback loops batch their reports).
+ */
+export function buildReportDigest(reports: string[]): string {
+  const boundary = `digest_${randomBytes(6).toString('hex')}`;
+  return [
+    'From: <fbl@isp.example>',
+    'To: <fbl@sender.example>',
+    `Subject: ${reports.length} feedback reports`,
+    'Date: Wed, 22 Jan 2025 12:00:00 +0000',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    `${reports.length} reports are attached.`,
+    '',
+    ...reports.flatMap((report, i) => [
+      `--${boundary}`,
+      'Content-Type: message/rfc822',
+      `Content-Disposition: attachment; filename="report-${i + 1}.eml"`,
+      '',
+      report,
+    ]),
     `--${boundary}--`,
     '',
   ].join(CRLF);
@@ -279,4 +317,70 @@ export function postalHashPayload(
     plain_body: body(parts[0]),
     attachments,
   };
+}
+
+/**
+ * Ruby's `URI.encode_www_form` as Net::HTTP's `set_form_data` uses it for Postal's `FormData`
+ * encoding (`lib/postal/http.rb`): `key=value` joined by `&`, each side through
+ * `encode_www_form_component` (`*-._` and alphanumerics kept, space as `+`, everything else
+ * `%XX` of its UTF-8 bytes); a nil value gives the bare key, an Array one pair per element,
+ * anything else its `to_s` (`true`, `4711`, `1737543600.12`).
+ */
+export function rubyEncodeWwwForm(params: Record<string, unknown>): string {
+  const component = (value: string) =>
+    [...Buffer.from(value, 'utf8')]
+      .map((b) => {
+        const c = String.fromCharCode(b);
+        if (/[A-Za-z0-9*\-._]/.test(c)) return c;
+        if (c === ' ') return '+';
+        return `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+      })
+      .join('');
+  const pairs: string[] = [];
+  for (const [key, value] of Object.entries(params)) {
+    if (value === null || value === undefined) pairs.push(component(key));
+    else if (Array.isArray(value))
+      for (const v of value) pairs.push(`${component(key)}=${component(String(v))}`);
+    else pairs.push(`${component(key)}=${component(String(value))}`);
+  }
+  return pairs.join('&');
+}
+
+/**
+ * What Postal's HTTP endpoint posts, byte for byte, for each of its four settings
+ * (`app/senders/http_sender.rb`, `app/models/http_endpoint.rb`: encodings `BodyAsJSON` and
+ * `FormData`, formats `Hash` and `RawMessage`). `BodyAsJSON` posts `parameters(flat: false)`
+ * as JSON with `Content-Type: application/json`; `FormData` posts `parameters(flat: true)`
+ * through `set_form_data` (`application/x-www-form-urlencoded`), where the hash format's
+ * attachments become flat `attachments[i][filename|content_type|size|data]` keys (size as a
+ * string, `content_type` the full header value rather than the bare MIME type). The request
+ * is signed over exactly these bytes (`lib/postal/http.rb`, `sign: true`).
+ */
+export function postalEndpointRequest(
+  encoding: 'BodyAsJSON' | 'FormData',
+  format: 'RawMessage' | 'Hash',
+  opts: ArfReportOptions & { namedReport?: boolean },
+  /** The raw message for the RawMessage format; the ARF report of `opts` by default. */
+  raw: string = buildArfReport(opts),
+): { contentType: string; body: string } {
+  let params: Record<string, unknown>;
+  if (format === 'RawMessage') {
+    params = { ...postalRawPayload(raw) };
+  } else {
+    params = postalHashPayload(opts);
+    if (encoding === 'FormData') {
+      const attachments = params.attachments as PostalHashAttachment[];
+      delete params.attachments;
+      attachments.forEach((a, i) => {
+        params[`attachments[${i}][filename]`] = a.filename;
+        params[`attachments[${i}][content_type]`] = a.content_type;
+        params[`attachments[${i}][size]`] = String(a.size);
+        params[`attachments[${i}][data]`] = a.data;
+      });
+    }
+  }
+  return encoding === 'BodyAsJSON'
+    ? // Rails' to_json (ActiveSupport escapes <, >, &, U+2028 and U+2029).
+      { contentType: 'application/json', body: railsJson(params) }
+    : { contentType: 'application/x-www-form-urlencoded', body: rubyEncodeWwwForm(params) };
 }

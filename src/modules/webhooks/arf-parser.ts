@@ -1,17 +1,21 @@
 /**
  * Pure parser for complaint reports that Postal routes from the feedback-loop/abuse address to
- * `POST /api/v1/inbound/postal` (SPEC §4.4, §9.3). No DI, no I/O.
+ * `POST /api/v1/inbound/postal` (README: Postal set-up, feedback loops). No DI, no I/O.
  *
  * Accepted shapes, strongest evidence first:
  * 1. ARF (RFC 5965): `multipart/report; report-type=feedback-report` with a
  *    `message/feedback-report` part and the original as `message/rfc822` (whole message) or
- *    `text/rfc822-headers` (headers only).
+ *    `text/rfc822-headers` (headers only; the singular `text/rfc822-header` some reporters
+ *    write is read too). A message may carry several reports: several report parts (each
+ *    paired with the original that follows it) or whole reports attached as `message/rfc822`.
+ *    RFC 6591 `auth-failure` reports also give their authentication fields.
  * 2. A non-ARF message that carries the original (Microsoft JMRP style: the original attached as
  *    `message/rfc822` with no report part): a complaint of type `abuse`.
  * 3. The original forwarded inline: an `X-Email-Id:` header line anywhere in the decoded text.
  *
- * The original is matched through the `X-Email-Id` header the service puts on every message
- * (SPEC §6) and, failing that, through its `Message-ID`.
+ * The original is matched through the `X-Email-Id` header the service puts on every message,
+ * its `Message-ID`, or the `X-Postal-MsgID` header (Postal's message token) Postal adds.
+ * Line endings may be CRLF, LF or CR alone.
  *
  * Postal's HTTP endpoint (`app/senders/http_sender.rb`) posts either the raw message
  * (`RawMessage`: `{id, rcpt_to, mail_from, message: base64, base64: true, size}`) or parsed
@@ -39,6 +43,23 @@ export interface ArfComplaint {
   emailId: string | null;
   /** The original message's `Message-ID`, without angle brackets (Postal stores it that way). */
   postalMessageId: string | null;
+  /** The original's `X-Postal-MsgID` (Postal's message token); absent when it has none. */
+  postalToken?: string;
+  /** RFC 6591 fields, present only for `Feedback-Type: auth-failure`. */
+  authFailure?: AuthFailureFields;
+}
+
+/** What an RFC 6591 authentication-failure report says failed (each null when not given). */
+export interface AuthFailureFields {
+  /** `Auth-Failure`: adsp, bodyhash, revoked, signature, spf, dmarc, ... */
+  authFailure: string | null;
+  authenticationResults: string | null;
+  dkimDomain: string | null;
+  dkimIdentity: string | null;
+  dkimSelector: string | null;
+  spfDns: string | null;
+  deliveryResult: string | null;
+  identityAlignment: string | null;
 }
 
 /** The input is not a complaint report we can read. Map it to a 4xx, never a 500. */
@@ -56,6 +77,8 @@ export const ARF_MAX_BYTES = 10 * 1024 * 1024;
 const MAX_NESTING = 3;
 /** Caps on parser work for hostile input; real reports have 3 to 10 parts. */
 const MAX_MIME_PARTS = 200;
+/** Reports read from one message at most (a digest of several). */
+const MAX_REPORTS = 100;
 const MAX_HEAD_BYTES = 256 * 1024;
 const MAX_FIELD_LENGTH = 998; // RFC 5322 line limit
 /** Longest (unfolded) field value kept; also bounds the work of the value regexes. */
@@ -74,34 +97,69 @@ type HeaderFields = Map<string, string[]>;
 
 /** The MIME-independent pieces a report is judged from. */
 interface ReportParts {
-  /** Content of the `message/feedback-report` part, if any. */
-  report: string | null;
+  /** Contents of the `message/feedback-report` parts, in order. */
+  reports: string[];
   /** Whole original messages or header blocks (`message/rfc822`, `text/rfc822-headers`). */
   originals: string[];
   /** Decoded human-readable text, searched for an inline original. */
   texts: string[];
 }
 
-/** Parses a raw RFC 822 message received at the feedback-loop address. */
+/** Parses a raw RFC 822 message received at the feedback-loop address (its first report). */
 export async function parseArf(raw: Buffer | string): Promise<ArfComplaint> {
+  return (await parseArfReports(raw))[0];
+}
+
+/** Every report in a raw message, in order (at least one; otherwise ArfParseError). */
+export function parseArfReports(raw: Buffer | string): Promise<ArfComplaint[]> {
   return parseMessage(raw, 0);
 }
 
-/** Parses the JSON Postal's HTTP endpoint posts (raw or hash format). */
+/** Parses the payload Postal's HTTP endpoint posts (raw or hash format): its first report. */
 export async function parseInboundPostalPayload(body: unknown): Promise<ArfComplaint> {
+  return (await parseInboundPostalReports(body))[0];
+}
+
+/**
+ * Every report in the payload Postal's HTTP endpoint posts: the JSON object (BodyAsJSON) or
+ * the decoded form fields (FormData), in the RawMessage or the Hash format.
+ */
+export async function parseInboundPostalReports(body: unknown): Promise<ArfComplaint[]> {
   if (!isRecord(body)) throw new ArfParseError('payload is not a JSON object');
 
   const message = body['message'];
   if (typeof message === 'string') {
     const isBase64 = body['base64'] === true || body['base64'] === 'true';
-    return parseArf(isBase64 ? decodeBase64(message, 'message') : message);
+    return parseArfReports(isBase64 ? decodeBase64(message, 'message') : message);
   }
   if (message !== undefined) throw new ArfParseError('payload message is not a string');
 
   return analyse(partsFromPostalHash(body), 0);
 }
 
-async function parseMessage(raw: Buffer | string, depth: number): Promise<ArfComplaint> {
+/** The raw message itself from a Postal RawMessage payload (null for the hash format). */
+export function rawMessageOf(body: unknown): Buffer | null {
+  if (!isRecord(body) || typeof body['message'] !== 'string') return null;
+  const message = body['message'];
+  const isBase64 = body['base64'] === true || body['base64'] === 'true';
+  try {
+    return isBase64 ? decodeBase64(message, 'message') : Buffer.from(message, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** CR alone or LF alone → CRLF, byte for byte (mailparser splits lines at LF only). */
+function toCrlf(raw: Buffer | string): Buffer | string {
+  if (typeof raw === 'string')
+    return /\r(?!\n)|(?<!\r)\n/.test(raw) ? raw.replace(/\r\n?|\n/g, '\r\n') : raw;
+  const text = raw.toString('latin1');
+  return /\r(?!\n)|(?<!\r)\n/.test(text)
+    ? Buffer.from(text.replace(/\r\n?|\n/g, '\r\n'), 'latin1')
+    : raw;
+}
+
+async function parseMessage(raw: Buffer | string, depth: number): Promise<ArfComplaint[]> {
   if (typeof raw !== 'string' && !Buffer.isBuffer(raw)) {
     throw new ArfParseError('message is not a string or a Buffer');
   }
@@ -111,7 +169,7 @@ async function parseMessage(raw: Buffer | string, depth: number): Promise<ArfCom
   if (size === 0 || (typeof raw === 'string' ? raw : raw.toString('latin1')).trim() === '') {
     throw new ArfParseError('message is empty');
   }
-  return analyse(await partsFromMime(raw), depth);
+  return analyse(await partsFromMime(toCrlf(raw)), depth);
 }
 
 async function partsFromMime(raw: Buffer | string): Promise<ReportParts> {
@@ -132,7 +190,7 @@ async function partsFromMime(raw: Buffer | string): Promise<ReportParts> {
     throw new ArfParseError(`unreadable MIME message: ${errorMessage(err)}`);
   }
 
-  const parts: ReportParts = { report: null, originals: [], texts: [] };
+  const parts: ReportParts = { reports: [], originals: [], texts: [] };
   if (mail.text) parts.texts.push(mail.text);
   for (const attachment of mail.attachments) {
     // A part whose Content-Type header is cut off has none (mailparser's typing says string).
@@ -140,7 +198,7 @@ async function partsFromMime(raw: Buffer | string): Promise<ReportParts> {
       typeof attachment.contentType === 'string' ? attachment.contentType.toLowerCase() : '';
     const content = attachment.content.toString('utf8');
     if (type === 'message/feedback-report') {
-      parts.report ??= content;
+      parts.reports.push(content);
     } else if (isOriginalType(type, attachment.filename)) {
       parts.originals.push(content);
     } else if (type.startsWith('text/')) {
@@ -156,7 +214,7 @@ async function partsFromMime(raw: Buffer | string): Promise<ReportParts> {
  * text/plain part (`config/initializers/mail_extensions.rb`).
  */
 function partsFromPostalHash(body: Record<string, unknown>): ReportParts {
-  const parts: ReportParts = { report: null, originals: [], texts: [] };
+  const parts: ReportParts = { reports: [], originals: [], texts: [] };
   let total = 0;
   const take = (text: string): string => {
     total += Buffer.byteLength(text);
@@ -178,13 +236,13 @@ function partsFromPostalHash(body: Record<string, unknown>): ReportParts {
     if (typeof data !== 'string') continue;
     const content = take(decodeBase64(data, `attachments[${index}].data`).toString('utf8'));
     const mime = type.split(';')[0].trim().toLowerCase();
-    if (mime === 'message/feedback-report') parts.report ??= content;
+    if (mime === 'message/feedback-report') parts.reports.push(content);
     else if (isOriginalType(mime, filename)) parts.originals.push(content);
     else if (mime.startsWith('text/'))
       parts.texts.push(mime === 'text/html' ? htmlText(content) : content);
   }
 
-  if (parts.report === null && parts.originals.length === 0 && parts.texts.length === 0) {
+  if (parts.reports.length === 0 && parts.originals.length === 0 && parts.texts.length === 0) {
     throw new ArfParseError('payload has neither a raw message nor a body or attachments');
   }
   return parts;
@@ -209,22 +267,49 @@ function postalAttachments(body: Record<string, unknown>): Record<string, unknow
   return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, attachment]) => attachment);
 }
 
-async function analyse(parts: ReportParts, depth: number): Promise<ArfComplaint> {
-  const report = parts.report === null ? null : parseHeaderFields(parts.report, false);
-
-  // A report forwarded as an attachment: read the report itself.
-  if (report === null && depth < MAX_NESTING) {
+async function analyse(parts: ReportParts, depth: number): Promise<ArfComplaint[]> {
+  // Reports forwarded as attachments (one, or a digest of several): read each report itself.
+  if (parts.reports.length === 0 && depth < MAX_NESTING) {
+    const forwarded: ArfComplaint[] = [];
+    let failure: unknown = null;
     for (const original of parts.originals) {
+      if (forwarded.length >= MAX_REPORTS) break;
       const contentType = first(parseHeaderFields(original, true), 'content-type') ?? '';
-      if (/^\s*multipart\/report\b/i.test(contentType) && /feedback-report/i.test(contentType)) {
-        return parseMessage(original, depth + 1);
+      if (!/^\s*multipart\/report\b/i.test(contentType) || !/feedback-report/i.test(contentType)) {
+        continue;
+      }
+      try {
+        forwarded.push(...(await parseMessage(original, depth + 1)));
+      } catch (err) {
+        if (!(err instanceof ArfParseError)) throw err;
+        failure ??= err;
       }
     }
+    if (forwarded.length > 0) return forwarded.slice(0, MAX_REPORTS);
+    if (failure !== null) throw failure;
   }
 
-  const originalHeaders = parts.originals.map((text) => parseHeaderFields(text, true));
+  if (parts.reports.length <= 1) {
+    return [complaintFrom(parts.reports[0] ?? null, parts.originals, parts.texts)];
+  }
+  // Several report parts in one message: each goes with the original part at its position.
+  return parts.reports
+    .slice(0, MAX_REPORTS)
+    .map((report, i) =>
+      complaintFrom(report, i < parts.originals.length ? [parts.originals[i]] : [], []),
+    );
+}
+
+function complaintFrom(
+  reportText: string | null,
+  originals: string[],
+  texts: string[],
+): ArfComplaint {
+  const report = reportText === null ? null : parseHeaderFields(reportText, false);
+  const originalHeaders = originals.map((text) => parseHeaderFields(text, true));
   let emailId = pickFirst(originalHeaders, (h) => toUuid(first(h, 'x-email-id')));
   let postalMessageId = pickFirst(originalHeaders, (h) => toMessageId(first(h, 'message-id')));
+  let postalToken = pickFirst(originalHeaders, (h) => toPostalToken(first(h, 'x-postal-msgid')));
   let originalTo = pickFirst(
     originalHeaders,
     (h) =>
@@ -233,23 +318,25 @@ async function analyse(parts: ReportParts, depth: number): Promise<ArfComplaint>
   );
 
   if (emailId === null) {
-    for (const text of [...parts.texts, ...parts.originals]) {
+    for (const text of [...texts, ...originals]) {
       const inline = findInlineOriginal(text);
       if (!inline) continue;
       emailId = inline.emailId;
       postalMessageId ??= toMessageId(first(inline.headers, 'message-id'));
+      postalToken ??= toPostalToken(first(inline.headers, 'x-postal-msgid'));
       originalTo ??= toAddress(first(inline.headers, 'to'));
       break;
     }
   }
 
-  if (report === null && emailId === null && postalMessageId === null) {
+  if (report === null && emailId === null && postalMessageId === null && postalToken === null) {
     throw new ArfParseError('no feedback report and no recognisable original message');
   }
 
   const field = (name: string) => (report === null ? null : first(report, name));
-  return {
-    feedbackType: toFeedbackType(field('feedback-type')),
+  const feedbackType = toFeedbackType(field('feedback-type'));
+  const complaint: ArfComplaint = {
+    feedbackType,
     userAgent: cap(field('user-agent')),
     originalRecipient:
       toAddress(field('original-rcpt-to')) ?? toAddress(field('removal-recipient')) ?? originalTo,
@@ -261,6 +348,21 @@ async function analyse(parts: ReportParts, depth: number): Promise<ArfComplaint>
     emailId,
     postalMessageId,
   };
+  if (postalToken !== null) complaint.postalToken = postalToken;
+  if (feedbackType === 'auth-failure') {
+    // RFC 6591 §3.1 fields.
+    complaint.authFailure = {
+      authFailure: cap(field('auth-failure')?.toLowerCase() ?? null),
+      authenticationResults: cap(field('authentication-results')),
+      dkimDomain: toDomain(field('dkim-domain')),
+      dkimIdentity: cap(field('dkim-identity')),
+      dkimSelector: cap(field('dkim-selector')),
+      spfDns: cap(field('spf-dns')),
+      deliveryResult: cap(field('delivery-result')?.toLowerCase() ?? null),
+      identityAlignment: cap(field('identity-alignment')),
+    };
+  }
+  return complaint;
 }
 
 /**
@@ -333,6 +435,9 @@ function isOriginalType(type: string, filename: string | undefined): boolean {
   return (
     type === 'message/rfc822' ||
     type === 'text/rfc822-headers' ||
+    // The singular is a common misspelling among reporters.
+    type === 'text/rfc822-header' ||
+    type === 'message/rfc822-header' ||
     type === 'message/rfc822-headers' ||
     type === 'message/global' ||
     type === 'message/global-headers' ||
@@ -362,6 +467,12 @@ function toFeedbackType(value: string | null): string {
 function toUuid(value: string | null): string | null {
   const id = (value ?? '').trim().replace(/^<(.*)>$/, '$1');
   return UUID.test(id) ? id.toLowerCase() : null;
+}
+
+/** Postal's message token: `SecureRandom.alphanumeric(16)` (lib/postal/message_db/message.rb). */
+function toPostalToken(value: string | null): string | null {
+  const token = (value ?? '').trim();
+  return /^[A-Za-z0-9_-]{1,64}$/.test(token) ? token : null;
 }
 
 function toMessageId(value: string | null): string | null {

@@ -1,14 +1,20 @@
 import { Body, Controller, HttpCode, Logger, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { Public, SkipIpLimit } from 'src/common/decorators/route-policy.decorators';
 import { AppError, UnauthorizedError, ValidationFailedError } from 'src/common/errors/app-error';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
 import type { RequestWithRawBody } from 'src/common/http/http-edge';
-import { checkBasicAuth } from 'src/common/http/basic-auth';
+import { inboundSecretMatches } from 'src/common/http/inbound-auth';
 import { AppConfig } from 'src/config/app-config';
-import { parseInboundPostalPayload, ArfParseError } from 'src/modules/webhooks/arf-parser';
+import {
+  ArfParseError,
+  parseInboundPostalReports,
+  rawMessageOf,
+} from 'src/modules/webhooks/arf-parser';
 import { ComplaintsService } from 'src/modules/webhooks/complaints.service';
+import type { FeedbackOutcome } from 'src/modules/webhooks/feedback-report.entity';
+import { FeedbackReportsService } from 'src/modules/webhooks/feedback-reports.service';
+import { decodeInboundBody, inboundRequestKind } from 'src/modules/webhooks/inbound-body';
 import { ComplaintCreateDto, ComplaintResponseDto } from 'src/modules/webhooks/dto/complaint.dto';
 import {
   WebhookSignatureVerifier,
@@ -23,8 +29,6 @@ class WebhookNotConfiguredError extends AppError {
   }
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
 @ApiTags('webhooks')
 @Controller('api/v1')
 export class WebhooksController {
@@ -34,6 +38,7 @@ export class WebhooksController {
     private readonly webhooks: WebhooksService,
     private readonly verifier: WebhookSignatureVerifier,
     private readonly complaints: ComplaintsService,
+    private readonly feedback: FeedbackReportsService,
     private readonly config: AppConfig,
   ) {}
 
@@ -57,41 +62,76 @@ export class WebhooksController {
   @SkipIpLimit()
   @HttpCode(200)
   @ApiOperation({
-    summary: "Postal's inbound HTTP endpoint for the abuse/FBL address: ARF complaint reports",
+    summary: "Postal's inbound HTTP endpoint for the abuse/FBL address: ARF feedback reports",
     description:
-      'Authenticated by a Postal signature, /inbound/postal/<INBOUND_SECRET>, or Basic auth with INBOUND_SECRET as the password.',
+      'Authenticated by /inbound/postal/<INBOUND_SECRET>, Basic auth with INBOUND_SECRET as the ' +
+      'password, or a Postal signature; a request with none of them is refused before its ' +
+      'body is read. Takes every HTTP endpoint setting of Postal: BodyAsJSON or FormData, ' +
+      'RawMessage or Hash. Every report is kept (GET /api/v1/feedback-reports); an ' +
+      'authenticated request that cannot be read is kept too and still answered 200, since ' +
+      'Postal never retries a 4xx.',
   })
-  @ApiErrorResponses(400, 401)
+  @ApiErrorResponses(401)
   async inbound(
     @Req() req: RequestWithRawBody,
     @Param('token') token?: string,
   ): Promise<{
-    status: 'complained' | 'already_complained' | 'unmatched' | 'ignored';
+    status: FeedbackOutcome;
     message_id?: string | null;
     reason?: string;
+    reports?: { status: FeedbackOutcome; message_id: string | null }[];
   }> {
-    const raw = this.inboundSecretMatches(req, token) ? this.rawOf(req) : await this.verified(req);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new ValidationFailedError('Malformed JSON in inbound body');
+    const raw = inboundSecretMatches(
+      this.config.postal.inboundSecret,
+      token,
+      req.headers.authorization,
+    )
+      ? (req.rawBody ?? Buffer.alloc(0))
+      : await this.verified(req);
+    const contentType = String(req.headers['content-type'] ?? '');
+    const context = { request: inboundRequestKind(contentType) };
+
+    const body = decodeInboundBody(raw, contentType);
+    if (body.error !== undefined) {
+      // Authenticated but unreadable: kept for an operator, answered 2xx (Postal treats a 4xx
+      // other than 429 as final and would never retry it).
+      this.logger.warn(`inbound request not readable: ${body.error}`);
+      await this.feedback.record({
+        outcome: 'unreadable',
+        error: body.error,
+        raw,
+        details: context,
+      });
+      return { status: 'unreadable', reason: body.error };
     }
-    let report;
+
+    let reports;
     try {
-      report = await parseInboundPostalPayload(body);
+      reports = await parseInboundPostalReports(body.value);
     } catch (err) {
       if (!(err instanceof ArfParseError)) throw err;
-      // Mail to the abuse address that is not a report: accept it (no Postal retries), log it.
+      // Mail to the abuse address that is not a report: kept for review, answered 200.
       this.logger.warn(`inbound message ignored: ${err.message}`);
+      await this.feedback.record({
+        outcome: 'ignored',
+        error: err.message,
+        raw: rawMessageOf(body.value) ?? raw,
+        details: context,
+      });
       return { status: 'ignored', reason: err.message };
     }
-    const result = await this.complaints.fromArf(report);
-    if (!result.matched) return { status: 'unmatched', message_id: null };
-    return {
-      status: result.complained ? 'complained' : 'already_complained',
-      message_id: result.message_id,
-    };
+
+    const message = rawMessageOf(body.value) ?? raw;
+    const results = [];
+    for (const [i, report] of reports.entries()) {
+      // The message is kept once, with the first of its reports.
+      const result = await this.complaints.fromArf(report, i === 0 ? message : null, {
+        ...context,
+        ...(reports.length > 1 ? { report_index: i, reports_in_message: reports.length } : {}),
+      });
+      results.push({ status: result.outcome, message_id: result.message_id });
+    }
+    return results.length === 1 ? results[0] : { ...results[0], reports: results };
   }
 
   @Post('complaints')
@@ -131,16 +171,5 @@ export class WebhooksController {
       );
     }
     return raw;
-  }
-
-  private inboundSecretMatches(req: RequestWithRawBody, token: string | undefined): boolean {
-    const secret = this.config.postal.inboundSecret;
-    if (!secret) return false;
-    if (token !== undefined) return timingSafeEqual(digest(token), digest(secret));
-    const auth = req.headers.authorization;
-    if (!auth) return false;
-    const user = /^Basic\s+(\S+)/i.exec(auth)?.[1];
-    const name = user ? Buffer.from(user, 'base64').toString('utf8').split(':')[0] : '';
-    return checkBasicAuth(auth, name, secret);
   }
 }

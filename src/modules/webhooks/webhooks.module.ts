@@ -6,6 +6,9 @@ import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 import { ComplaintsService } from 'src/modules/webhooks/complaints.service';
+import { FeedbackReport } from 'src/modules/webhooks/feedback-report.entity';
+import { FeedbackReportsController } from 'src/modules/webhooks/feedback-reports.controller';
+import { FeedbackReportsService } from 'src/modules/webhooks/feedback-reports.service';
 import { PostalEventsService } from 'src/modules/webhooks/postal-events.service';
 import { SandboxSimulatorService } from 'src/modules/webhooks/sandbox-simulator.service';
 import { WebhookEvent } from 'src/modules/webhooks/webhook-event.entity';
@@ -17,23 +20,24 @@ import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
 @Module({
   imports: [
-    TypeOrmModule.forFeature([WebhookEvent]),
+    TypeOrmModule.forFeature([WebhookEvent, FeedbackReport]),
     EmailsModule,
     BlacklistModule,
     RateControlModule,
     DiagnosticsModule,
   ],
-  controllers: [WebhooksController],
+  controllers: [WebhooksController, FeedbackReportsController],
   providers: [
     WebhooksService,
     WebhookEventRepository,
     PostalEventsService,
     SandboxSimulatorService,
     ComplaintsService,
+    FeedbackReportsService,
     WebhookSignatureVerifier,
     PostalJwksClient,
     PostalClient,
   ],
-  exports: [WebhooksService, SandboxSimulatorService],
+  exports: [WebhooksService, SandboxSimulatorService, FeedbackReportsService],
 })
 export class WebhooksModule {}

@@ -8,6 +8,7 @@ import {
   DIAGNOSTIC_SEVERITIES,
 } from 'src/modules/diagnostics/diagnostic-report.entity';
 import { HourlyStat } from 'src/modules/analytics/hourly-stat.entity';
+import { FEEDBACK_OUTCOMES } from 'src/modules/webhooks/feedback-report.entity';
 import { EMAIL_EVENT_TYPES, EmailEvent } from 'src/modules/emails/email-event.entity';
 import { BOUNCE_TYPES, EMAIL_STATUSES, EmailLog } from 'src/modules/emails/email-log.entity';
 import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
@@ -21,6 +22,7 @@ const APP_TABLES = [
   'email_events',
   'email_logs',
   'email_templates',
+  'feedback_reports',
   'hourly_stats',
   'idempotency_keys',
   'webhook_events',
@@ -86,6 +88,7 @@ describe('InitialSchema1764307200000', () => {
     ['diagnostic_reports_report_type_check', DIAGNOSTIC_REPORT_TYPES],
     ['diagnostic_reports_severity_check', DIAGNOSTIC_SEVERITIES],
     ['diagnostic_reports_status_check', DIAGNOSTIC_REPORT_STATUSES],
+    ['feedback_reports_outcome_check', FEEDBACK_OUTCOMES],
   ])('%s allows exactly the values the entity exports', async (name, values) => {
     const [check] = await dataSource.query(
       `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
@@ -241,6 +244,7 @@ describe('InitialSchema1764307200000', () => {
     expect(migrated.map((m) => m.name)).toEqual([
       'InitialSchema1764307200000',
       'EventRecipientDomain1764400000000',
+      'FeedbackReports1764460000000',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);
