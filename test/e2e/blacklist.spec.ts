@@ -89,9 +89,12 @@ describe('Blacklist API (e2e)', () => {
 
     it('replaces the entry when the same address is added again in another spelling', async () => {
       const email = address();
-      await post({ email, reason: 'hard_bounce' }).expect(201);
-      const res = await post({ email: email.toUpperCase(), reason: 'unsubscribe' }).expect(201);
-      expect(res.body).toMatchObject({ email, reason: 'unsubscribe' });
+      await post({ email, reason: 'unsubscribe' }).expect(201);
+      const res = await post({ email: email.toUpperCase(), reason: 'hard_bounce' }).expect(201);
+      expect(res.body).toMatchObject({ email, reason: 'hard_bounce' });
+      // A weaker reason does not replace a stronger one (README "Management").
+      const again = await post({ email, reason: 'unsubscribe' }).expect(201);
+      expect(again.body).toMatchObject({ email, reason: 'hard_bounce' });
       const [{ n }] = await t.dataSource.query(
         `SELECT count(*)::int AS n FROM blacklists WHERE email = $1`,
         [email],

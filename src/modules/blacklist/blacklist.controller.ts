@@ -28,7 +28,9 @@ export class BlacklistController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Suppress an address (a re-add replaces the entry)' })
+  @ApiOperation({
+    summary: 'Suppress an address (a re-add never replaces a stronger reason)',
+  })
   @ApiErrorResponses(400, 401, 403, 429)
   create(@Body() body: BlacklistCreateDto): Promise<BlacklistEntryResponseDto> {
     return this.blacklist.addEntry({

@@ -39,11 +39,36 @@ const COLUMNS = `id, email, email_hash, reason, source, details, expires_at, cre
 const ACTIVE = `(expires_at IS NULL OR expires_at > now())`;
 
 /**
- * Upsert on email_hash. Reason, source and details: the newest call wins. Expiry: a
- * `manual` call (an operator's decision) or a re-add of a lapsed entry sets it as given;
- * any other reason never weakens a live entry (permanent stays permanent, otherwise the
- * later expiry wins), so an automatic signal cannot shorten a suppression. A lapsed entry
- * that is added again counts as new (created_at restarts).
+ * How strong a suppression reason is (README "Management"): a mailbox that hard-bounced, is a
+ * spam trap or complained must never be downgraded to a weaker reason by a later signal.
+ */
+export const REASON_STRENGTH: Readonly<Record<BlacklistReason, number>> = {
+  hard_bounce: 3,
+  spam_trap: 3,
+  complaint: 3,
+  fbl: 2,
+  unsubscribe: 1,
+  manual: 0,
+};
+
+const strength = (column: string): string =>
+  `CASE ${column} ${Object.entries(REASON_STRENGTH)
+    .map(([reason, n]) => `WHEN '${reason}' THEN ${n}`)
+    .join(' ')} ELSE 0 END`;
+
+/** The live entry holds a stronger reason than the incoming one: it keeps its own. */
+const KEEPS_OWN = `(b.expires_at IS NULL OR b.expires_at > now())
+      AND ${strength('b.reason')} > ${strength('EXCLUDED.reason')}`;
+
+/**
+ * Upsert on email_hash. Reason, source and details: the strongest reason wins
+ * (REASON_STRENGTH); between equals the newest call wins; a lapsed entry is replaced outright.
+ * Deciding it in the statement (ON CONFLICT sees the row as last committed, under its lock)
+ * makes concurrent writers — API, CSV import, webhooks, unsubscribe links — agree.
+ * Expiry: an entry never gets weaker. A `manual` call on a `manual` entry (an operator's
+ * decision) or a re-add of a lapsed entry sets it as given; otherwise permanent stays
+ * permanent and the later expiry wins. A lapsed entry that is added again counts as new
+ * (created_at restarts).
  */
 const UPSERT = `
   INSERT INTO blacklists AS b (email, email_hash, reason, source, details, expires_at)
@@ -54,11 +79,12 @@ const UPSERT = `
        AS u(email, email_hash, reason, source, details, expires_in_s)
   ON CONFLICT (email_hash) DO UPDATE SET
     email = EXCLUDED.email,
-    reason = EXCLUDED.reason,
-    source = EXCLUDED.source,
-    details = EXCLUDED.details,
+    reason = CASE WHEN ${KEEPS_OWN} THEN b.reason ELSE EXCLUDED.reason END,
+    source = CASE WHEN ${KEEPS_OWN} THEN b.source ELSE EXCLUDED.source END,
+    details = CASE WHEN ${KEEPS_OWN} THEN b.details ELSE EXCLUDED.details END,
     expires_at = CASE
-      WHEN EXCLUDED.reason = 'manual' OR b.expires_at <= now() THEN EXCLUDED.expires_at
+      WHEN b.expires_at <= now() THEN EXCLUDED.expires_at
+      WHEN EXCLUDED.reason = 'manual' AND b.reason = 'manual' THEN EXCLUDED.expires_at
       WHEN b.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
       ELSE GREATEST(b.expires_at, EXCLUDED.expires_at)
     END,

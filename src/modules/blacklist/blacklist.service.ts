@@ -11,6 +11,7 @@ import {
   BlacklistRepository,
   BlacklistRow,
   BlacklistUpsertRow,
+  REASON_STRENGTH,
 } from 'src/modules/blacklist/blacklist.repository';
 import {
   BLACKLIST_EMAIL_MAX_LENGTH,
@@ -62,14 +63,16 @@ export const FIND_SUPPRESSED_CHUNK = 10_000;
 const MAX_EXPIRES_IN_S = 100 * 365 * 24 * 3600;
 
 /**
- * The suppression list (SPEC §9.2). Addresses match case-insensitively on the trimmed
- * address; an entry whose expires_at has passed counts as absent everywhere.
+ * The suppression list (README "Management"). Addresses match case-insensitively on the
+ * trimmed address; an entry whose expires_at has passed counts as absent everywhere.
  *
- * Re-adding an address (add/addMany) replaces reason, source and details (newest wins).
- * Its expiry is replaced only by a `manual` call (an operator's decision) or when the old
- * entry had lapsed; any other reason never weakens a live entry: a permanent one stays
- * permanent and of two expiries the later one holds. So an automatic signal (bounce,
- * complaint, unsubscribe) can never turn a permanent suppression into an expiring one.
+ * Re-adding an address (add/addMany) never weakens a live entry. The strongest reason stands
+ * (hard_bounce, spam_trap, complaint > fbl > unsubscribe > manual; between equals the newest
+ * wins, with its source and details), so an unsubscribe or an operator's `manual` add cannot
+ * replace a complaint. Its expiry is replaced only by a `manual` call on a `manual` entry or
+ * when the old entry had lapsed; otherwise a permanent entry stays permanent and of two
+ * expiries the later one holds. The rule lives in the upsert statement, so concurrent writers
+ * (API, CSV import, webhooks, unsubscribe links) agree.
  */
 @Injectable()
 export class BlacklistService {
@@ -115,13 +118,16 @@ export class BlacklistService {
   }
 
   /**
-   * Set-based upsert of many entries (imports, batches). A repeated address counts once and
-   * its last occurrence wins. Answers the number of addresses inserted or updated.
+   * Set-based upsert of many entries (imports, batches). A repeated address counts once: its
+   * strongest reason wins, and between equals its last occurrence (as in the upsert). Answers
+   * the number of addresses inserted or updated.
    */
   async addMany(inputs: SuppressionInput[]): Promise<number> {
     const rows = new Map<string, BlacklistUpsertRow>();
     for (const input of inputs) {
       const row = toUpsertRow(input);
+      const seen = rows.get(row.emailHash);
+      if (seen && REASON_STRENGTH[seen.reason] > REASON_STRENGTH[row.reason]) continue;
       rows.delete(row.emailHash); // keep insertion order = last occurrence
       rows.set(row.emailHash, row);
     }

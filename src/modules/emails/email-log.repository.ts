@@ -216,7 +216,10 @@ export class EmailLogRepository {
         : null;
     if (!match.messageId && postalId !== null) {
       const found = await this.byPostalId.submit(postalId);
-      if (found) return found;
+      // Postal's webhook names its message by id and token (README "How mail flows"): with
+      // both, both must match the same row; a mismatch matches nothing (no fallback).
+      if (match.token) return found && found.token === match.token ? found.target : null;
+      if (found) return found.target;
     }
     const tries: Array<[string, unknown]> = [];
     if (match.messageId) tries.push(['external_message_id', match.messageId]);
@@ -239,16 +242,21 @@ export class EmailLogRepository {
   }
 
   private readonly byPostalId = new MicroBatcher(
-    async (ids: string[]): Promise<Array<EventTarget | null>> => {
+    async (ids: string[]): Promise<Array<{ target: EventTarget; token: unknown } | null>> => {
       const rows: Array<Record<string, unknown>> = await this.ds.query(
         `SELECT DISTINCT ON (provider_message_id)
                 provider_message_id, id, external_message_id, status, recipient, recipient_domain,
-                campaign_id, retry_count
+                campaign_id, retry_count, provider_token
            FROM email_logs WHERE provider_message_id = ANY($1::varchar[])
           ORDER BY provider_message_id, id DESC`,
         [[...new Set(ids)]],
       );
-      const byId = new Map(rows.map((r) => [String(r.provider_message_id), toEventTarget(r)]));
+      const byId = new Map(
+        rows.map((r) => [
+          String(r.provider_message_id),
+          { target: toEventTarget(r), token: r.provider_token },
+        ]),
+      );
       return ids.map((id) => byId.get(id) ?? null);
     },
     DELIVERY_BATCHING,
@@ -597,6 +605,21 @@ export class EmailLogRepository {
   ): Promise<void> {
     await this.ds.query(
       `INSERT INTO email_events (email_log_id, event_type, details) VALUES ($1, $2, $3)`,
+      [id, type, JSON.stringify(details)],
+    );
+  }
+
+  /** Adds the event unless the message already has one of this type. */
+  async addEventOnce(
+    id: string,
+    type: EmailEventType,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT $1::bigint, $2::text, $3::jsonb
+        WHERE NOT EXISTS (SELECT 1 FROM email_events
+                           WHERE email_log_id = $1::bigint AND event_type = $2::text)`,
       [id, type, JSON.stringify(details)],
     );
   }

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { RedisService } from 'src/infra/redis/redis.service';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
 import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
 import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
@@ -18,31 +20,69 @@ h1{font-size:1.25rem;margin:0 0 1rem}button{font:inherit;background:#111827;colo
 .muted{color:#6b7280;font-size:.9rem}</style></head><body><main>${body}</main></body></html>`;
 }
 
-/** Opens, clicks and unsubscribes (SPEC §10): signed tokens in, events and suppressions out. */
+/**
+ * A replayed open or click (a prefetching proxy, a link scanner, someone reloading the pixel)
+ * within this many seconds of the last recorded one of the same message, kind and link adds no
+ * event (README "Security"). The first always counts, and a click on another link counts;
+ * statistics count distinct messages, so they do not change.
+ */
+export const ENGAGEMENT_DEDUPE_WINDOW_S = 300;
+
+/** Opens, clicks and unsubscribes: signed tokens in, events and suppressions out. */
 @Injectable()
 export class TrackingService {
+  private readonly logger = new Logger(TrackingService.name);
+
   constructor(
     private readonly links: TrackingLinksService,
     private readonly logs: EmailLogRepository,
     private readonly blacklist: BlacklistService,
+    private readonly redis: RedisService,
   ) {}
 
   async recordOpen(token: string, info: Record<string, unknown>): Promise<boolean> {
     const p = this.links.verify(token, 'open');
     if (!p) return false;
-    return this.logs.recordEngagement(p.messageId, 'opened', { ...info, source: 'pixel' });
+    return this.recordOnce(p.messageId, 'opened', '', { ...info, source: 'pixel' });
   }
 
   /** The signed target URL, or null for a bad token. The click is recorded either way it can be. */
   async recordClick(token: string, info: Record<string, unknown>): Promise<string | null> {
     const p = this.links.verify(token, 'click');
     if (!p?.url) return null;
-    await this.logs.recordEngagement(p.messageId, 'clicked', {
-      ...info,
-      url: p.url,
-      source: 'link',
-    });
+    await this.recordOnce(p.messageId, 'clicked', p.url, { ...info, url: p.url, source: 'link' });
     return p.url;
+  }
+
+  /**
+   * Records the event unless the same message, kind and link was recorded within
+   * ENGAGEMENT_DEDUPE_WINDOW_S. SET NX in Redis decides, so the dedupe holds across API
+   * processes; while Redis is down every hit is recorded (fail open, like the rate limits).
+   */
+  private async recordOnce(
+    messageId: string,
+    type: 'opened' | 'clicked',
+    link: string,
+    details: Record<string, unknown>,
+  ): Promise<boolean> {
+    const linkId = createHash('sha256').update(link).digest('base64url').slice(0, 22);
+    const key = this.redis.key('engagement', type, messageId, linkId);
+    let claimed: boolean;
+    try {
+      claimed =
+        (await this.redis.client.set(key, '1', 'EX', ENGAGEMENT_DEDUPE_WINDOW_S, 'NX')) === 'OK';
+    } catch (err) {
+      this.logger.warn(`engagement dedupe unavailable: ${(err as Error).message}`);
+      return this.logs.recordEngagement(messageId, type, details);
+    }
+    if (!claimed) return true;
+    try {
+      return await this.logs.recordEngagement(messageId, type, details);
+    } catch (err) {
+      // Not recorded: let the next hit try again.
+      await this.redis.client.del(key).catch(() => 0);
+      throw err;
+    }
   }
 
   async unsubscribeTarget(token: string): Promise<{ logId: string; email: string } | null> {
@@ -52,7 +92,10 @@ export class TrackingService {
     return log ? { logId: log.id, email: log.recipient } : null;
   }
 
-  /** Idempotent: the address is suppressed (`unsubscribe`) and one `unsubscribed` event is kept. */
+  /**
+   * Idempotent: the address is suppressed (`unsubscribe`, unless a stronger reason such as a
+   * complaint already holds it) and the message keeps one `unsubscribed` event.
+   */
   async unsubscribe(
     token: string,
     info: Record<string, unknown>,
@@ -66,7 +109,7 @@ export class TrackingService {
         reason: 'unsubscribe',
         source: 'unsubscribe_link',
       });
-      await this.logs.addEvent(target.logId, 'unsubscribed', info);
+      await this.logs.addEventOnce(target.logId, 'unsubscribed', info);
     }
     return { email: target.email };
   }

@@ -133,14 +133,23 @@ describe(BlacklistImportCommand.name, () => {
       expect(n).toBe(2500);
     });
 
-    it('updates addresses that are already suppressed', async () => {
-      await service.add({ email: 'hal@example.com', reason: 'hard_bounce', source: 'postal' });
-      const path = await csvFile('email,details\nHAL@example.com,re-imported\n');
-      await expect(run([path])).resolves.toBe('imported 1, skipped 0 (invalid)\n');
+    it('updates addresses that are already suppressed, never to a weaker reason', async () => {
+      await service.add({ email: 'hal@example.com', reason: 'manual', source: 'api' });
+      await service.add({ email: 'hank@example.com', reason: 'hard_bounce', source: 'postal' });
+      const path = await csvFile(
+        'email,details\nHAL@example.com,re-imported\nhank@example.com,re-imported\n',
+      );
+      await expect(run([path])).resolves.toBe('imported 2, skipped 0 (invalid)\n');
       await expect(stored('hal@example.com')).resolves.toMatchObject({
         reason: 'manual',
         source: 'import',
         details: 're-imported',
+      });
+      // A manual import does not downgrade a hard bounce (README "Management").
+      await expect(stored('hank@example.com')).resolves.toMatchObject({
+        reason: 'hard_bounce',
+        source: 'postal',
+        details: null,
       });
     });
 

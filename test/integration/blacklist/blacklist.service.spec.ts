@@ -152,19 +152,26 @@ describe(BlacklistService.name, () => {
       });
     });
 
-    it('replaces reason, source and details on a re-add (newest wins)', async () => {
+    it('replaces reason, source and details on a re-add of equal or greater strength', async () => {
       const email = address();
-      await service.addMany([{ email, reason: 'hard_bounce', source: 'postal', details: 'a' }]);
+      await service.addMany([{ email, reason: 'unsubscribe', source: 'link', details: 'a' }]);
       const before = await stored(email);
-      await service.addMany([{ email, reason: 'unsubscribe' }]);
+      await service.addMany([{ email, reason: 'hard_bounce' }]);
       const after = await stored(email);
       expect(after).toMatchObject({
-        reason: 'unsubscribe',
+        reason: 'hard_bounce',
         source: null,
         details: null,
         is_permanent: true,
       });
       expect(after!.created_at).toEqual(before!.created_at);
+      // A weaker reason leaves all three as they are (test/integration/blacklist/suppression-strength.spec.ts).
+      await service.addMany([{ email, reason: 'unsubscribe', source: 'link', details: 'b' }]);
+      await expect(stored(email)).resolves.toMatchObject({
+        reason: 'hard_bounce',
+        source: null,
+        details: null,
+      });
     });
 
     it('keeps a permanent entry permanent when an automatic reason brings an expiry', async () => {
@@ -177,14 +184,22 @@ describe(BlacklistService.name, () => {
       });
     });
 
-    it('lets a manual re-add turn a permanent entry into an expiring one', async () => {
+    it('lets a manual re-add turn a permanent manual entry into an expiring one', async () => {
       const email = address();
-      await service.addMany([{ email, reason: 'hard_bounce' }]);
+      await service.addMany([{ email, reason: 'manual' }]);
       await service.addMany([{ email, reason: 'manual', expiresInS: 3600 }]);
       const row = await stored(email);
       expect(row).toMatchObject({ reason: 'manual', is_permanent: false });
       expect(row!.expires_in_s).toBeGreaterThan(3500);
       expect(row!.expires_in_s).toBeLessThanOrEqual(3600);
+      // …but not a stronger one: a hard bounce stays a permanent hard bounce.
+      const bounced = address();
+      await service.addMany([{ email: bounced, reason: 'hard_bounce' }]);
+      await service.addMany([{ email: bounced, reason: 'manual', expiresInS: 3600 }]);
+      await expect(stored(bounced)).resolves.toMatchObject({
+        reason: 'hard_bounce',
+        is_permanent: true,
+      });
     });
 
     it('makes an expiring entry permanent when re-added without expiry', async () => {

@@ -1,6 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateBy,
+} from 'class-validator';
+import { parsePositiveInt4 } from 'src/common/validation/db-int';
 import {
   DIAGNOSTIC_REPORT_STATUSES,
   DIAGNOSTIC_REPORT_TYPES,
@@ -37,7 +47,14 @@ export class ReportListQueryDto {
   @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
   @IsOptional()
   @IsString()
-  @Matches(/^\d{1,10}$/, { message: 'cursor is invalid' })
+  // Range-checked against diagnostic_reports.id (integer) before it reaches SQL.
+  @ValidateBy({
+    name: 'isReportCursor',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && parsePositiveInt4(v) !== null,
+      defaultMessage: () => 'cursor is invalid',
+    },
+  })
   cursor?: string;
 }
 

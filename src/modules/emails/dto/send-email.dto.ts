@@ -9,7 +9,7 @@ import {
   NO_CRLF,
 } from 'src/modules/emails/dto/email-validators';
 
-const crlf = { message: '$property must not contain CR or LF' };
+const crlf = { message: '$property must not contain a line break' };
 
 /** Content and options shared by single sends and batches (SPEC §4.1). */
 export class EmailContentDto {
