@@ -5,7 +5,15 @@ import { Injectable } from '@nestjs/common';
 import Handlebars from 'handlebars';
 
 /** The pages of the dashboard, one `views/<name>.hbs` each. */
-export const DASHBOARD_VIEWS = ['overview', 'logs', 'message', 'report', 'error'] as const;
+export const DASHBOARD_VIEWS = [
+  'overview',
+  'logs',
+  'message',
+  'report',
+  'feedback',
+  'feedback-report',
+  'error',
+] as const;
 export type DashboardView = (typeof DASHBOARD_VIEWS)[number];
 
 /** Partials the pages use: `{{#> layout}}` wraps every page. */

@@ -3,11 +3,13 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from 'src/common/decorators/route-policy.decorators';
 import { DashboardCsrf } from 'src/modules/dashboard/dashboard-csrf';
+import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
 import { dashboardCsp } from 'src/modules/dashboard/dashboard-http';
 import { DashboardViews } from 'src/modules/dashboard/dashboard-views';
 import { DashboardService, noticeText } from 'src/modules/dashboard/dashboard.service';
 import { DashboardLogsQueryDto } from 'src/modules/dashboard/dto/dashboard-logs-query.dto';
+import { FeedbackReportListQueryDto } from 'src/modules/webhooks/dto/feedback-report.dto';
 
 const HTML = 'text/html; charset=utf-8';
 
@@ -24,6 +26,7 @@ export class DashboardController {
     private readonly dashboard: DashboardService,
     private readonly views: DashboardViews,
     private readonly csrf: DashboardCsrf,
+    private readonly feedbackPages: DashboardFeedbackPages,
   ) {}
 
   @Get()
@@ -67,6 +70,32 @@ export class DashboardController {
     // The sandboxed preview inherits this policy: allow exactly the email's own inline styles.
     res.setHeader('Content-Security-Policy', dashboardCsp(styleHashes));
     return this.views.render('message', model);
+  }
+
+  @Get('feedback')
+  @Header('Content-Type', HTML)
+  async feedback(
+    @Query() query: FeedbackReportListQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base('Feedback reports', this.csrf.issue(req, res), 'feedback');
+    return this.views.render('feedback', await this.feedbackPages.list(base, query));
+  }
+
+  @Get('feedback/:id')
+  @Header('Content-Type', HTML)
+  async feedbackReport(
+    @Param('id') id: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base(
+      `Feedback report #${id}`,
+      this.csrf.issue(req, res),
+      'feedback',
+    );
+    return this.views.render('feedback-report', await this.feedbackPages.one(base, id));
   }
 
   @Get('reports/:id')

@@ -5,6 +5,7 @@ import { AnalyticsModule } from 'src/modules/analytics/analytics.module';
 import { DashboardActionsController } from 'src/modules/dashboard/dashboard-actions.controller';
 import { DashboardCsrf, DashboardCsrfGuard } from 'src/modules/dashboard/dashboard-csrf';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
+import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { dashboardSecurityHeaders } from 'src/modules/dashboard/dashboard-http';
 import { DashboardMessageRepository } from 'src/modules/dashboard/dashboard-message.repository';
 import { DashboardViews } from 'src/modules/dashboard/dashboard-views';
@@ -13,13 +14,14 @@ import { DashboardService } from 'src/modules/dashboard/dashboard.service';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
+import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 
 /**
  * The operator dashboard at /dashboard (SPEC §12): server-rendered Handlebars pages over the
  * services that own the data, behind the operator's Basic auth. API role only.
  */
 @Module({
-  imports: [AnalyticsModule, DiagnosticsModule, EmailsModule, RateControlModule],
+  imports: [AnalyticsModule, DiagnosticsModule, EmailsModule, RateControlModule, WebhooksModule],
   // The actions controller holds the catch-all 404 route, so it is registered last.
   controllers: [DashboardController, DashboardActionsController],
   providers: [
@@ -28,6 +30,7 @@ import { RateControlModule } from 'src/modules/rate-control/rate-control.module'
     DashboardCsrf,
     DashboardCsrfGuard,
     DashboardExceptionFilter,
+    DashboardFeedbackPages,
     DashboardMessageRepository,
   ],
 })

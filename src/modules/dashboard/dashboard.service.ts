@@ -41,7 +41,7 @@ import { isHostname } from 'src/modules/rate-control/dto/rate-control-domain.dto
 export interface PageBase {
   pageTitle: string;
   cssHref: string;
-  nav: { overview: boolean; logs: boolean };
+  nav: { overview: boolean; logs: boolean; feedback: boolean };
   notice: string | null;
   csrf: string;
 }
@@ -95,13 +95,17 @@ export class DashboardService {
   base(
     pageTitle: string,
     csrf: string,
-    active: 'overview' | 'logs' | null,
+    active: 'overview' | 'logs' | 'feedback' | null,
     notice: string | null = null,
   ): PageBase {
     return {
       pageTitle,
       cssHref: `/dashboard/assets/dashboard.css?v=${this.views.stylesheetVersion}`,
-      nav: { overview: active === 'overview', logs: active === 'logs' },
+      nav: {
+        overview: active === 'overview',
+        logs: active === 'logs',
+        feedback: active === 'feedback',
+      },
       notice,
       csrf,
     };

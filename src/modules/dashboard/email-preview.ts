@@ -178,7 +178,8 @@ function serializeIteratively(document: Node): string {
   type Step = Node | { close: string };
   const children = (node: Node): Node[] => {
     if (defaultTreeAdapter.isElementNode(node) && node.tagName === 'template') {
-      return defaultTreeAdapter.getTemplateContent(node).childNodes;
+      return defaultTreeAdapter.getTemplateContent(node as DefaultTreeAdapterTypes.Template)
+        .childNodes;
     }
     return 'childNodes' in node ? node.childNodes : [];
   };
