@@ -416,6 +416,247 @@ describe(classifyBounce.name, () => {
     });
   });
 
+  // Issue 12: a DSN's per-recipient fields (RFC 3464 §2.3) are classified directly.
+  describe('DSN per-recipient fields', () => {
+    it('Status outranks the wording: 5.1.1 makes generic "User unknown" hard', () => {
+      expect(classifyBounce({ status: '5.1.1', diagnosticCode: 'smtp; 550 User unknown' })).toEqual(
+        {
+          bounce_type: 'hard',
+          bounce_reason: 'user_unknown',
+          smtp_code: '550',
+          enhanced_code: '5.1.1',
+        },
+      );
+    });
+
+    it('Status 5.7.1 keeps "user unknown" wording soft (policy code, not an address code)', () => {
+      expectVerdict(
+        { status: '5.7.1', diagnosticCode: 'smtp; 550 User unknown' },
+        'soft',
+        'policy',
+      );
+    });
+
+    it('Diagnostic-Code outranks Postal output and details', () => {
+      expectVerdict(
+        {
+          diagnosticCode: 'smtp; 552 5.2.2 Mailbox full',
+          output: '250 2.0.0 OK',
+          details: 'Permanent SMTP delivery error when sending to mx.example.com',
+        },
+        'soft',
+        'mailbox_full',
+      );
+    });
+
+    it('reads a Diagnostic-Code given without its type', () => {
+      expectVerdict(
+        { status: '5.1.10', diagnosticCode: '550 5.1.10 RESOLVER.ADR.RecipientNotFound' },
+        'hard',
+        'user_unknown',
+      );
+    });
+
+    it('Action: delayed is never hard, whatever the codes say', () => {
+      expect(
+        classifyBounce({
+          action: 'delayed',
+          status: '5.1.1',
+          diagnosticCode: 'smtp; 550 5.1.1 User unknown',
+        }).bounce_type,
+      ).toBe('soft');
+    });
+
+    it.each(['delivered', 'relayed', 'expanded'])('Action: %s is not a failure', (action) => {
+      expectVerdict(
+        { action, status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 User unknown' },
+        'soft',
+        'unknown',
+      );
+    });
+
+    it('Remote-MTA alone does not change the verdict', () => {
+      const fields = { status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 User unknown' };
+      expect(classifyBounce({ ...fields, remoteMta: 'dns; mx.example.com' })).toEqual(
+        classifyBounce(fields),
+      );
+    });
+
+    it('when Status and the remote reply disagree on hard/soft, soft wins (ties to soft)', () => {
+      expectVerdict(
+        { status: '5.1.1', diagnosticCode: 'smtp; 552 5.2.2 Over quota' },
+        'soft',
+        'mailbox_full',
+      );
+      expectVerdict(
+        { status: '5.2.2', diagnosticCode: 'smtp; 550 5.1.1 User unknown' },
+        'soft',
+        'mailbox_full',
+      );
+    });
+
+    it('a class 4 code in the remote reply makes it transient even with a 5.x.x Status', () => {
+      expect(
+        classifyBounce({ status: '5.1.1', diagnosticCode: 'smtp; 450 4.1.1 User unknown' })
+          .bounce_type,
+      ).toBe('soft');
+    });
+
+    it('a generic Status (5.0.0) lets a specific reply code decide', () => {
+      expectVerdict(
+        { status: '5.0.0', diagnosticCode: 'smtp; 550 5.1.1 <ann@example.com>... User unknown' },
+        'hard',
+        'user_unknown',
+      );
+    });
+
+    it('keeps `classifyBounce(input)` working with the old fields only', () => {
+      hardOutput('550 5.1.1 User unknown', 'user_unknown');
+    });
+  });
+
+  // Held-out MTAs showed live addresses suppressed: text proving the mailbox exists, or that
+  // the failure was on our side or temporary, outranks a hard code (RFC 3463 codes are often
+  // misused; a wrong soft costs one more bounce, a wrong hard loses a reader).
+  describe('text that proves the mailbox exists outranks a hard code', () => {
+    it.each<[string, BounceReason]>([
+      ['550 5.1.1 The email account that you tried to reach is disabled.', 'suspended'],
+      ['550 5.1.1 <ann@example.com>: account is suspended', 'suspended'],
+      ['550 5.1.1 Message too large for this recipient', 'message_too_large'],
+      ['550 5.1.1 Rate limit exceeded for this recipient, try again later', 'rate_limited'],
+      ['550 5.1.1 Delivery time expired', 'expired'],
+      ['procmail: Couldn\'t create "/var/spool/mail/ann": No such user (#5.1.1)', 'system_error'],
+    ])('%s → soft %s', (output, reason) => {
+      softOutput(output, reason);
+    });
+
+    it('with the same code given as a DSN Status', () => {
+      expectVerdict(
+        { status: '5.1.1', diagnosticCode: 'smtp; 550 mailbox for user is suspended' },
+        'soft',
+        'suspended',
+      );
+    });
+
+    it('"inactive email address" stays with its 5.1.1 code (a dead address)', () => {
+      hardOutput('550 5.1.1 <ann@icloud.com>: inactive email address', 'user_unknown');
+    });
+  });
+
+  // RFC 3464 §2.3.4: `Status:` is per recipient, while one Diagnostic-Code may quote the
+  // replies for every recipient of the message (GMX, Mail.ru and Exim transcripts do).
+  describe('a Diagnostic-Code quoting several recipients: the reply with our Status decides', () => {
+    const twoRecipients =
+      'smtp; "ann@example.com": SMTP error from remote server after RCPT command: host: mx.example.com 5.2.1 <ann@example.com>... User Unknown ' +
+      '"bob@example.com": SMTP error from remote server after RCPT command: host: mx.example.com 5.2.2 <bob@example.com>... Mailbox Full';
+    const fullFirst =
+      'bob@example.com SMTP error from remote mail server after RCPT TO:<bob@example.com>: host mx.example.com [192.0.2.12]: 550 5.2.2 <bob@example.com>... Mailbox Full ' +
+      'ann@example.com SMTP error from remote mail server after RCPT TO:<ann@example.com>: host mx.example.com [192.0.2.12]: 550 5.2.1 <ann@example.com>... User Unknown';
+
+    it.each([twoRecipients, fullFirst])(
+      'Status 5.2.1 reads the "User Unknown" reply: hard (%#)',
+      (text) => {
+        expect(
+          classifyBounce({ action: 'failed', status: '5.2.1', diagnosticCode: text }),
+        ).toMatchObject({
+          bounce_type: 'hard',
+          bounce_reason: 'user_unknown',
+          enhanced_code: '5.2.1',
+        });
+      },
+    );
+
+    it.each([twoRecipients, fullFirst])(
+      'Status 5.2.2 reads the "Mailbox Full" reply: soft (%#)',
+      (text) => {
+        expectVerdict({ status: '5.2.2', diagnosticCode: text }, 'soft', 'mailbox_full');
+      },
+    );
+
+    it('the same in a whole DSN body', () => {
+      const text = [
+        'Final-Recipient: rfc822; ann@example.com',
+        'Action: failed',
+        'Status: 5.2.1',
+        `Diagnostic-Code: ${fullFirst}`,
+      ].join('\n');
+      expectVerdict({ text }, 'hard', 'user_unknown');
+    });
+
+    it('a reply code of the same recipient is not dropped (multi-line reply, "250 2.1.0" lines)', () => {
+      expectVerdict(
+        {
+          status: '5.1.1',
+          diagnosticCode:
+            '250 2.1.0 Sender ok; 550-5.1.1 No such mailbox here 550 5.1.1 by that name',
+        },
+        'hard',
+        'user_unknown',
+      );
+    });
+
+    it('with no Status the text is read whole, so the first reply still decides', () => {
+      expectVerdict({ diagnosticCode: fullFirst }, 'soft', 'mailbox_full');
+    });
+  });
+
+  // A Status that the remote reply does not carry is the reporting MTA's translation of a basic
+  // reply code (Bigfoot reports "553 Invalid recipient" as 5.7.1): what the remote said decides
+  // when it is enough on its own; when the remote gave its own enhanced code, that code stands.
+  describe('a DSN Status that the remote reply does not carry', () => {
+    it.each([
+      'smtp; 553 Invalid recipient ann@example.org (Mode: normal)',
+      'smtp; 550 Recipient does not exist here',
+      '553 <ann@example.org>... No such user here',
+      'SMTP error from remote mail server after RCPT TO:<ann@example.org>: 550 User unknown',
+    ])('Status 5.7.1 + "%s" is hard', (diagnosticCode) => {
+      expectVerdict({ status: '5.7.1', diagnosticCode }, 'hard', 'user_unknown');
+    });
+
+    it('the same with Postal output and an enhanced code known from elsewhere', () => {
+      expectVerdict(
+        { output: '553 Invalid recipient ann@example.org', enhancedCode: '5.7.1' },
+        'hard',
+        'user_unknown',
+      );
+    });
+
+    it.each([
+      // the remote's own 5.7.1: a policy reject, whatever the wording
+      ['smtp; 553 5.7.1 Invalid recipient ann@example.org', 'policy'],
+      // generic wording without corroboration stays with the Status
+      ['smtp; 550 User unknown', 'policy'],
+      // after DATA the recipients were accepted: a filter
+      ['SMTP error from remote mail server after end of data: 553 Invalid recipient', 'policy'],
+    ] as const)('Status 5.7.1 + "%s" stays soft %s', (diagnosticCode, reason) => {
+      expectVerdict({ status: '5.7.1', diagnosticCode }, 'soft', reason);
+    });
+  });
+
+  describe('our side of the exchange is never the address', () => {
+    it.each([
+      '550 5.7.1 Helo command rejected: Host not found',
+      '554 Helo command rejected: host not found',
+      '550 Mail from address rejected: domain does not exist',
+      '550 Sender domain does not exist',
+      '550 Our system does not accept mail from your IP address',
+    ])('%s is soft', (output) => {
+      expect(classifyBounce({ output }).bounce_type).toBe('soft');
+    });
+
+    it('a null-MX "does not accept mail" is still hard', () => {
+      hardOutput('556 5.1.10 Domain example.com does not accept mail', 'host_unknown');
+      hardOutput('example.com does not accept mail (null MX)', 'host_unknown');
+    });
+
+    it('a domain that does not resolve is hard even in a transcript that went past DATA', () => {
+      hardOutput(
+        '>>> DATA <<< 550 Rejected. 554 <bob@nowhere.example>... 550 Host unknown (Authoritative answer from name server)',
+        'host_unknown',
+      );
+    });
+  });
+
   describe('properties', () => {
     const reasons: readonly string[] = BOUNCE_REASONS;
     const optionalText = fc.option(fc.string({ unit: 'binary', maxLength: 400 }), {
@@ -428,6 +669,10 @@ describe(classifyBounce.name, () => {
         text: optionalText,
         smtpCode: fc.option(fc.oneof(fc.integer(), fc.string({ maxLength: 5 }))),
         enhancedCode: fc.option(fc.string({ maxLength: 12 })),
+        status: fc.option(fc.string({ maxLength: 12 })),
+        diagnosticCode: optionalText,
+        action: fc.option(fc.string({ maxLength: 12 })),
+        remoteMta: fc.option(fc.string({ maxLength: 40 })),
       },
       { requiredKeys: [] },
     );
