@@ -65,6 +65,8 @@ export class AppConfig {
   readonly mailTransport: 'postal' | 'sandbox';
   readonly postal: {
     readonly timeoutMs: number;
+    /** Days Postal keeps an address on its own suppression list (mirrored here). */
+    readonly suppressionDays: number;
     readonly url?: string;
     readonly apiKey?: string;
     readonly webhookPublicKey?: string;
@@ -247,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mailTransport: transport,
     postal: {
       timeoutMs: e.POSTAL_TIMEOUT_MS ?? 15000,
+      suppressionDays: e.POSTAL_SUPPRESSION_DAYS ?? 30,
       url: e.POSTAL_URL ? stripTrailingSlash(e.POSTAL_URL) : undefined,
       apiKey: e.POSTAL_API_KEY,
       webhookPublicKey: e.POSTAL_WEBHOOK_PUBLIC_KEY,

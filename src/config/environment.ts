@@ -391,4 +391,12 @@ export class Environment {
   @Min(100)
   @Max(120000)
   POSTAL_TIMEOUT_MS?: number;
+
+  /** Postal's `default_suppression_list_automatic_removal_days` (30 unless configured there). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  POSTAL_SUPPRESSION_DAYS?: number;
 }

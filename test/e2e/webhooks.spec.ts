@@ -3,6 +3,7 @@ import request from 'supertest';
 import { RetryService } from 'src/modules/emails/retry.service';
 import { buildArfReport, postalRawPayload } from 'test/fakes/arf-message';
 import { FakePostal, ReceivedMessage } from 'test/fakes/fake-postal';
+import { postalDomainDnsError, postalStoredRaw, postfixBounce } from 'test/fakes/postal-payloads';
 import { signPostalWebhook } from 'test/fakes/postal-webhook-signer';
 import { railsJson } from 'test/fakes/rails-json';
 import { bootTestApp, TestApp } from 'test/utils/test-app';
@@ -463,11 +464,22 @@ describe('Postal webhooks (e2e)', () => {
       expect((await row(id)).status).toBe('held');
     });
 
-    it('MessageBounced → the bounce text is fetched from Postal and classified', async () => {
+    it('MessageBounced → the bounce is fetched from Postal (raw message) and classified', async () => {
       const a = await sendOne();
-      postal.plainBodies.set(
+      // As Postal stores the bounce it received (lib/postal/message_db/message.rb raw_message).
+      postal.rawMessages.set(
         777001,
-        'This is the mail system at host mx.example.\n\n<x@y>: host mx.example said: 550 5.1.1 <x@y>: Recipient address rejected: User unknown',
+        postalStoredRaw(
+          postfixBounce({
+            recipient: a.m.body.to[0],
+            token: a.m.token,
+            status: '5.1.1',
+            remoteMta: 'dns; mx.example',
+            diagnosticCode: 'smtp; 550 5.1.1 <x@y>: Recipient address rejected: User unknown',
+            humanLine:
+              '<x@y>: host mx.example said: 550 5.1.1 <x@y>: Recipient address rejected: User unknown',
+          }),
+        ),
       );
       const u1 = randomUUID();
       await post(
@@ -558,17 +570,10 @@ describe('Postal webhooks (e2e)', () => {
     it.each([
       [
         'DomainDNSError',
-        {
-          server: { uuid: 's', name: 'Main', permalink: 'main', organization: 'o' },
-          domain: {
-            name: 'shop.example',
-            spf_status: 'Missing',
-            spf_error: 'No SPF record',
-            dkim_status: 'OK',
-            mx_status: 'OK',
-            return_path_status: 'OK',
-          },
-        },
+        // app/models/concerns/has_dns_checks.rb: `domain` is the name, checks at the top level.
+        postalDomainDnsError('shop.example', {
+          spf: { status: 'Missing', error: 'No SPF record exists for this domain' },
+        }),
         'critical',
       ],
       ['SendLimitApproaching', { server: { name: 'Main' }, volume: 900, limit: 1000 }, 'warning'],

@@ -1,6 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { simpleParser } from 'mailparser';
+import { rubyEncode64 } from 'test/fakes/postal-payloads';
+
+async function firstTextPart(raw: string): Promise<string | null> {
+  const mail = await simpleParser(raw, { keepDeliveryStatus: true, skipTextToHtml: true });
+  return mail.text ?? null;
+}
 
 /** What a test can make the next send request(s) do. */
 export type PostalScript =
@@ -48,7 +55,7 @@ export interface FakePostalOptions {
 export type PostalOutageMode = 'refuse' | 'http-503';
 
 /**
- * A local Postal speaking its real wire format (SPEC §7): HTTP 200 for errors too, with a
+ * A local Postal speaking its real wire format (app/controllers/legacy_api/base_controller.rb): HTTP 200 for errors too, with a
  * `status` of `success`, `error` or `parameter-error`; per-recipient `id` and `token`.
  */
 export class FakePostal {
@@ -73,6 +80,13 @@ export class FakePostal {
   private port = 0;
   /** Bodies returned by `POST /api/v1/messages/message` (bounce lookups), by id. */
   readonly plainBodies = new Map<number, string>();
+  /**
+   * Stored raw messages (as Postal's `Message#raw_message` returns them, see
+   * test/fakes/postal-payloads.ts `postalStoredRaw`) served as the `raw_message` expansion.
+   */
+  readonly rawMessages = new Map<number, string>();
+  /** Requests to `POST /api/v1/messages/message`, answered or not. */
+  messageLookups = 0;
   private readonly script: PostalScript[] = [];
   private nextId = 1000;
   private server?: Server;
@@ -157,6 +171,56 @@ export class FakePostal {
     res.end(JSON.stringify(body));
   }
 
+  /**
+   * `POST /api/v1/messages/message` as Postal answers it (app/controllers/legacy_api/
+   * messages_controller.rb `message`, base_controller.rb `render_*`): `{id, token}` plus the
+   * requested `_expansions` (an array, or `true` for all); `raw_message` is Ruby's
+   * `Base64.encode64` of the stored message; an unknown id is `MessageNotFound` with the id as
+   * given; a blank id a parameter-error.
+   */
+  private async message(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    this.messageLookups += 1;
+    if (this.outage) {
+      res.writeHead(503, { 'Content-Type': 'text/html' });
+      res.end('<h1>503 Service Unavailable</h1>');
+      return;
+    }
+    const rawId = body.id;
+    if (rawId === undefined || rawId === null || String(rawId).trim() === '') {
+      return this.json(res, 200, {
+        status: 'parameter-error',
+        time: 0,
+        flags: {},
+        data: { message: '`id` parameter is required but is missing' },
+      });
+    }
+    const id = Number(rawId);
+    const plain = this.plainBodies.get(id);
+    const raw = this.rawMessages.get(id);
+    if (plain === undefined && raw === undefined) {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0,
+        flags: {},
+        data: {
+          message: 'No message found matching provided ID',
+          id: rawId,
+          code: 'MessageNotFound',
+        },
+      });
+    }
+    const expansions = body._expansions;
+    const wants = (name: string) =>
+      expansions === true || (Array.isArray(expansions) && expansions.includes(name));
+    const data: Record<string, unknown> = { id, token: `tok${id}` };
+    // `Mail::Message#plain_body` (config/initializers/mail_extensions.rb): the first
+    // text/plain part — of a delivery report, the human-readable notification only.
+    if (wants('plain_body')) data.plain_body = plain ?? (raw ? await firstTextPart(raw) : null);
+    // A message whose raw data is gone is "\r\n\r\n" (message.rb `raw_message`).
+    if (wants('raw_message')) data.raw_message = rubyEncode64(raw ?? '\r\n\r\n');
+    return this.json(res, 200, { status: 'success', time: 0.002, flags: {}, data });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -184,24 +248,7 @@ export class FakePostal {
         data: { message: 'Invalid JSON' },
       });
     }
-    if (req.url === '/api/v1/messages/message') {
-      const id = Number(body.id);
-      const plain = this.plainBodies.get(id);
-      if (plain === undefined) {
-        return this.json(res, 200, {
-          status: 'error',
-          time: 0,
-          flags: {},
-          data: { code: 'MessageNotFound', message: `No message found matching provided ID ${id}` },
-        });
-      }
-      return this.json(res, 200, {
-        status: 'success',
-        time: 0,
-        flags: {},
-        data: { id, token: 'x', plain_body: plain },
-      });
-    }
+    if (req.url === '/api/v1/messages/message') return void (await this.message(res, body));
     if (req.url !== '/api/v1/send/message') return this.json(res, 404, { status: 'error' });
 
     this.attempts += 1;

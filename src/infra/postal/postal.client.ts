@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Agent, request } from 'undici';
 import { AppConfig } from 'src/config/app-config';
 
-/** Body of Postal's `POST /api/v1/send/message` (SPEC §7). */
+/** Body of Postal's `POST /api/v1/send/message` (README "Postal set-up"). */
 export interface PostalSendMessage {
   to: string[];
   cc?: string[];
@@ -82,6 +82,19 @@ export class PostalClient {
   /** A message with the requested expansions, e.g. `['plain_body']` (used for bounces). */
   async getMessage(id: number, expansions: string[]): Promise<Record<string, unknown>> {
     return this.call('/api/v1/messages/message', { id, _expansions: expansions });
+  }
+
+  /**
+   * A message exactly as Postal stored it: the `raw_message` expansion of
+   * `POST /api/v1/messages/message` (Base64 with line breaks). Null when Postal no longer has
+   * its raw data (it then answers the empty `"\r\n\r\n"`). Throws PostalApiError
+   * (`MessageNotFound`, …) or PostalUnavailableError like every call.
+   */
+  async getRawMessage(id: number): Promise<Buffer | null> {
+    const data = await this.getMessage(id, ['raw_message']);
+    const encoded = typeof data.raw_message === 'string' ? data.raw_message : '';
+    const raw = Buffer.from(encoded.replace(/\s+/g, ''), 'base64');
+    return raw.toString('latin1').trim() === '' ? null : raw;
   }
 
   private async call(path: string, body: unknown): Promise<Record<string, unknown>> {

@@ -72,6 +72,19 @@ export class AnalyticsMaintenanceRepository {
     );
   }
 
+  /**
+   * Suppressions past their `expires_at` (they already count as absent everywhere): e.g. the
+   * entries mirrored from Postal's own suppression list (README "How mail flows").
+   */
+  pruneExpiredSuppressions(): Promise<number> {
+    return this.deleteInBatches(
+      `DELETE FROM blacklists
+        WHERE id = ANY(ARRAY(SELECT id FROM blacklists WHERE expires_at <= now() LIMIT $1))
+          AND expires_at <= now()`,
+      [],
+    );
+  }
+
   pruneWebhookEvents(before: Date): Promise<number> {
     return this.deleteInBatches(
       `DELETE FROM webhook_events

@@ -34,6 +34,7 @@ export interface PruneCounts {
   webhookEvents: number;
   emailEvents: number;
   hourlyStats: number;
+  expiredSuppressions: number;
 }
 
 export interface DailyResult {
@@ -108,7 +109,8 @@ export class AnalyticsService {
 
   /**
    * Deletes what is past retention, in batches: expired idempotency keys, webhook events and
-   * email events older than their configured days, hourly stats older than 400 days.
+   * email events older than their configured days, hourly stats older than 400 days, and
+   * suppressions past their expiry.
    */
   async prune(now = new Date()): Promise<PruneCounts> {
     const daysAgo = (days: number) => new Date(now.getTime() - days * DAY_MS);
@@ -118,6 +120,7 @@ export class AnalyticsService {
       webhookEvents: await this.maintenance.pruneWebhookEvents(daysAgo(webhookEventsDays)),
       emailEvents: await this.maintenance.pruneEmailEvents(daysAgo(eventsDays)),
       hourlyStats: await this.maintenance.pruneHourlyStats(daysAgo(HOURLY_STATS_RETENTION_DAYS)),
+      expiredSuppressions: await this.maintenance.pruneExpiredSuppressions(),
     };
   }
 

@@ -23,6 +23,11 @@ export interface ReportInput {
   urgency?: string | null;
   /** Alert operators (Telegram/Slack) about it; the same alert is not repeated within 30 min. */
   alert?: boolean;
+  /**
+   * Counts occurrences: `stats[countAs]` of the open report grows by one with every call (1 on
+   * a new report), under the same lock, so concurrent workers never lose a count.
+   */
+  countAs?: string;
 }
 
 export interface ReportRef {
@@ -52,16 +57,25 @@ export class DiagnosticsService {
   async upsertOpenReport(input: ReportInput): Promise<ReportRef> {
     const ref = await this.ds.transaction(async (em) => {
       await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`report:${input.fingerprint}`]);
-      const open: Array<{ id: number; severity: DiagnosticSeverity }> = await em.query(
-        `SELECT id, severity FROM diagnostic_reports
+      const open: Array<{
+        id: number;
+        severity: DiagnosticSeverity;
+        stats: Record<string, unknown> | null;
+      }> = await em.query(
+        `SELECT id, severity, stats FROM diagnostic_reports
           WHERE fingerprint = $1 AND status IN ('pending', 'acknowledged')
           ORDER BY id DESC LIMIT 1`,
         [input.fingerprint],
       );
+      let stats = input.stats ?? {};
+      if (input.countAs) {
+        const before = Number(open[0]?.stats?.[input.countAs] ?? 0);
+        stats = { ...stats, [input.countAs]: (Number.isFinite(before) ? before : 0) + 1 };
+      }
       const values = [
         input.severity,
         JSON.stringify(input.anomalies ?? []),
-        JSON.stringify(input.stats ?? {}),
+        JSON.stringify(stats),
         JSON.stringify(input.context ?? {}),
         input.summary,
         input.rootCause ?? null,

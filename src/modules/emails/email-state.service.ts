@@ -83,6 +83,7 @@ export class EmailStateService {
     t: EventTarget,
     b: BounceOutcome,
     details: Record<string, unknown>,
+    opts: { retry?: boolean } = {},
   ): Promise<BounceResult> {
     const errorMessage = String(details.output ?? details.details ?? b.bounce_reason).slice(
       0,
@@ -116,7 +117,8 @@ export class EmailStateService {
       return 'hard';
     }
     const delayS = SOFT_BOUNCE_RETRY_DELAYS_S[t.retryCount];
-    if (delayS === undefined) return 'bounced';
+    // `retry: false`: a resend could not succeed (e.g. Postal suppressed the address itself).
+    if (delayS === undefined || opts.retry === false) return 'bounced';
     const nextRetryAt = new Date(Date.now() + delayS * 1000);
     await this.logs.transition(
       t.id,
@@ -127,6 +129,56 @@ export class EmailStateService {
       { next_retry_at: nextRetryAt.toISOString(), retry: t.retryCount + 1 },
     );
     return 'retry_scheduled';
+  }
+
+  /**
+   * A final failure decided by the provider itself (Postal's maximum delivery attempts, its
+   * outbound spam threshold, …): `failed` with the reason, never retried (README "How mail
+   * flows", outcomes). Only from an in-flight state: late events never move a message back.
+   */
+  markFailed(
+    t: EventTarget,
+    b: BounceOutcome,
+    errorMessage: string,
+    details: Record<string, unknown>,
+  ): Promise<boolean> {
+    const error = errorMessage.slice(0, 1000);
+    return this.logs.transition(
+      t.id,
+      'failed',
+      IN_FLIGHT,
+      'failed',
+      {
+        bounce_type: b.bounce_type,
+        bounce_reason: b.bounce_reason,
+        smtp_code: b.smtp_code,
+        error_message: error,
+      },
+      {
+        ...details,
+        error,
+        bounce_type: b.bounce_type,
+        bounce_reason: b.bounce_reason,
+        enhanced_code: b.enhanced_code,
+      },
+    );
+  }
+
+  /**
+   * Mirrors a suppression the provider added on its side (Postal's own suppression list), with
+   * the provider's expiry, so the reason is visible here and sends are refused up front.
+   */
+  async suppressLikeProvider(
+    t: EventTarget,
+    s: { source: string; details: string; expiresInS: number },
+  ): Promise<void> {
+    await this.blacklist.add({
+      email: t.recipient,
+      reason: 'hard_bounce',
+      source: s.source,
+      details: s.details.slice(0, 500),
+      expiresInS: s.expiresInS,
+    });
   }
 
   /**
@@ -149,6 +201,22 @@ export class EmailStateService {
     });
     if (changed && t.campaignId) await this.checkCampaignComplaintRate(t.campaignId);
     return changed;
+  }
+
+  /**
+   * An opt-out (an ARF `opt-out` report): the recipient is suppressed as `unsubscribe` unless
+   * already suppressed for any reason, and one `unsubscribed` event is kept. The message's
+   * status is unchanged: an opt-out is not a complaint.
+   */
+  async markUnsubscribed(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
+    if (await this.blacklist.check(t.recipient)) return false;
+    await this.blacklist.add({
+      email: t.recipient,
+      reason: 'unsubscribe',
+      source: String(details.source ?? 'unsubscribe'),
+    });
+    await this.logs.addEvent(t.id, 'unsubscribed', details);
+    return true;
   }
 
   /** Over 0.1 % → warning, over 0.5 % → critical; only with COMPLAINT_MIN_VOLUME sent. */

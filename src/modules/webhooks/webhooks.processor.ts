@@ -45,7 +45,9 @@ export class WebhooksProcessor extends WorkerHost {
   ): Promise<ProcessResult> {
     const tries = job.data.unknownRetries ?? 0;
     try {
-      return await this.webhooks.process(job.data.webhookEventId, tries);
+      return await this.webhooks.process(job.data.webhookEventId, tries, {
+        finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+      });
     } catch (err) {
       if (!(err instanceof UnknownMessageYetError)) throw err;
       // Not a failure: look again shortly without using an attempt.

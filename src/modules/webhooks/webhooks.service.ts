@@ -58,7 +58,7 @@ export function parseEnvelope(raw: Buffer): Envelope {
   };
 }
 
-/** Ingestion (store once, answer at once) and processing of Postal webhooks (SPEC §7). */
+/** Ingestion (store once, answer at once) and processing of Postal webhooks (README "How mail flows"). */
 @Injectable()
 export class WebhooksService {
   private readonly logger = new Logger(WebhooksService.name);
@@ -129,13 +129,24 @@ export class WebhooksService {
     }
   }
 
-  /** Processes a stored event once. Throws UnknownMessageYetError to be retried a little later. */
-  async process(id: string, unknownRetries: number): Promise<ProcessResult> {
+  /**
+   * Processes a stored event once. Throws UnknownMessageYetError to be retried a little later,
+   * and lets a retryable failure (Postal unreachable) throw, so the job is retried; on the
+   * job's `finalAttempt` the event falls back to its own fields instead.
+   */
+  async process(
+    id: string,
+    unknownRetries: number,
+    opts: { finalAttempt?: boolean } = {},
+  ): Promise<ProcessResult> {
     const stored = await this.repo.find(id);
     if (!stored) return { outcome: 'missing' };
     if (stored.processedAt) return { outcome: 'already_processed' };
     const payload = (stored.payload.payload ?? {}) as Record<string, unknown>;
-    const result = await this.events.process(stored.event, payload, { source: 'postal' });
+    const result = await this.events.process(stored.event, payload, {
+      source: 'postal',
+      finalAttempt: opts.finalAttempt ?? true,
+    });
     if (result.error === 'unknown_message' && unknownRetries < UNKNOWN_MESSAGE_RETRIES) {
       throw new UnknownMessageYetError(`no message matches webhook ${stored.uuid} yet`);
     }

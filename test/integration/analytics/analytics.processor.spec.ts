@@ -66,7 +66,13 @@ describe(`${AnalyticsProcessor.name} (statistics jobs)`, () => {
 
       await expect(job.waitUntilFinished(events)).resolves.toEqual({
         campaigns: 1,
-        pruned: { idempotencyKeys: 0, webhookEvents: 0, emailEvents: 0, hourlyStats: 0 },
+        pruned: {
+          idempotencyKeys: 0,
+          webhookEvents: 0,
+          emailEvents: 0,
+          hourlyStats: 0,
+          expiredSuppressions: 0,
+        },
       });
       await expect(
         t.dataSource.query(`SELECT campaign_id, total_sent FROM campaign_stats`),

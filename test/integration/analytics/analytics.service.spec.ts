@@ -448,12 +448,25 @@ describe(AnalyticsService.name, () => {
         [new Date(Math.floor(ago(401).getTime() / HOUR_MS) * HOUR_MS), ago(399)],
       );
 
+      // Suppressions past their expiry (e.g. mirrored from Postal's list) are pruned too.
+      await ds.query(
+        `INSERT INTO blacklists (email, email_hash, reason, expires_at)
+         VALUES ('gone@x.test', repeat('a', 64), 'hard_bounce', now() - interval '1 second'),
+                ('live@x.test', repeat('b', 64), 'hard_bounce', now() + interval '1 day'),
+                ('forever@x.test', repeat('c', 64), 'complaint', NULL)`,
+      );
+
       await expect(service.prune(now)).resolves.toEqual({
         idempotencyKeys: 2,
         webhookEvents: 2,
         emailEvents: 10005,
         hourlyStats: 2,
+        expiredSuppressions: 1,
       });
+      await expect(ds.query(`SELECT email FROM blacklists ORDER BY email`)).resolves.toEqual([
+        { email: 'forever@x.test' },
+        { email: 'live@x.test' },
+      ]);
 
       await expect(ds.query(`SELECT key FROM idempotency_keys`)).resolves.toEqual([
         { key: 'live' },
@@ -473,6 +486,7 @@ describe(AnalyticsService.name, () => {
         webhookEvents: 0,
         emailEvents: 0,
         hourlyStats: 0,
+        expiredSuppressions: 0,
       });
     });
   });
@@ -481,7 +495,13 @@ describe(AnalyticsService.name, () => {
     it('refreshes campaign stats and prunes, returning both counts', async () => {
       await expect(service.runDaily()).resolves.toEqual({
         campaigns: 1,
-        pruned: { idempotencyKeys: 0, webhookEvents: 0, emailEvents: 0, hourlyStats: 0 },
+        pruned: {
+          idempotencyKeys: 0,
+          webhookEvents: 0,
+          emailEvents: 0,
+          hourlyStats: 0,
+          expiredSuppressions: 0,
+        },
       });
     });
   });
