@@ -9,6 +9,7 @@ import { formatTable, ReportLine } from 'bench/lib/stats';
 import { BatchAcceptResult, runBatchAccept } from 'bench/scenarios/batch-accept';
 import { PipelineResult, PipelineSide, runPipeline } from 'bench/scenarios/pipeline';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+import { runTemplateAbuse, TemplateAbuseResult } from 'bench/scenarios/template-abuse';
 import { runWebhookIngest, WebhookIngestResult } from 'bench/scenarios/webhook-ingest';
 
 /** Targets of the performance requirement; a missed target is reported, never fatal. */
@@ -51,7 +52,9 @@ const SETTINGS = {
  * BENCH_ONLY=batch,pipeline,send runs a subset; under a profiler BENCH_PIPELINE_SIDES=app (or
  * raw) keeps one side of (b) apart from the other.
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'batch,pipeline,send,webhooks').split(','));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'batch,pipeline,send,templates,webhooks').split(','),
+);
 const SIDES = new Set((process.env.BENCH_PIPELINE_SIDES ?? 'app,raw').split(','));
 
 const t0 = Date.now();
@@ -210,6 +213,7 @@ async function main(): Promise<void> {
     let b: PipelineResult | undefined;
     let c: SendLatencyResult | undefined;
     let cApiOnly: SendLatencyResult | undefined;
+    let tAbuse: TemplateAbuseResult | undefined;
     let w: WebhookIngestResult | undefined;
     let wApiOnly: WebhookIngestResult | undefined;
     if (ONLY.has('batch')) {
@@ -239,6 +243,22 @@ async function main(): Promise<void> {
       c = await run(runSendLatency(env, { ...opts, workersRunning: true }));
       log('(c) the same with the delivery worker paused (api only)…');
       cApiOnly = await run(runSendLatency(env, { ...opts, workersRunning: false }));
+    }
+    if (ONLY.has('templates')) {
+      log('(t) /send and /health/live under a stream of hostile templates…');
+      tAbuse = await run(
+        runTemplateAbuse(env, {
+          connections: SETTINGS.sendConnections,
+          durationS: SETTINGS.sendSeconds,
+          warmupS: SETTINGS.sendWarmupSeconds,
+          hostileConcurrency: 4,
+        }),
+      );
+      log(
+        `(t) /health/live p99 ${tAbuse.healthLive.p99} ms (target < 100), /send p99 ` +
+          `${tAbuse.send.latencyMs.p99} ms (target ≤ 2 × (c) ${c?.latencyMs.p99 ?? '?'} ms); ` +
+          `hostile sends ${JSON.stringify(tAbuse.hostile.byStatus)}`,
+      );
     }
     if (ONLY.has('webhooks')) {
       await env.appWorker.resume();
@@ -303,6 +323,7 @@ async function main(): Promise<void> {
       pipeline: b,
       send_latency: c,
       send_latency_api_only: cApiOnly,
+      template_abuse: tAbuse,
       webhook_ingest: w,
       webhook_ingest_api_only: wApiOnly,
       memory: {

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'recipient_suppressed'
   | 'template_invalid'
+  | 'template_too_complex'
   | 'rate_limit_exceeded'
   | 'service_unavailable'
   | 'internal_error';
@@ -112,6 +113,13 @@ export class RecipientSuppressedError extends AppError {
 export class TemplateInvalidError extends AppError {
   constructor(message: string, details?: ErrorDetail[]) {
     super(HttpStatus.UNPROCESSABLE_ENTITY, 'template_invalid', message, details);
+  }
+}
+
+/** 422: a template over one of the TEMPLATE_* limits (README "Security"); details name it. */
+export class TemplateTooComplexError extends AppError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super(HttpStatus.UNPROCESSABLE_ENTITY, 'template_too_complex', message, details);
   }
 }
 

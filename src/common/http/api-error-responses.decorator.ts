@@ -22,6 +22,7 @@ export class ErrorObjectDto {
       'payload_too_large',
       'recipient_suppressed',
       'template_invalid',
+      'template_too_complex',
       'rate_limit_exceeded',
       'service_unavailable',
       'internal_error',
@@ -55,7 +56,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'not_found / template_not_found',
   409: 'idempotency_key_conflict',
   413: 'payload_too_large',
-  422: 'recipient_suppressed / template_invalid / validation_error',
+  422: 'recipient_suppressed / template_invalid / template_too_complex / validation_error',
   429: 'rate_limit_exceeded (see Retry-After)',
   503: 'service_unavailable',
 };

@@ -13,7 +13,7 @@ import {
   TransportError,
   TransportResult,
 } from 'src/modules/emails/transport/mail-transport';
-import { TemplateRenderError } from 'src/modules/templates/templates.service';
+import { TemplateLimitError, TemplateRenderError } from 'src/modules/templates/templates.service';
 
 /** A `processing` claim older than this was abandoned (the transport times out long before). */
 export const STALE_CLAIM_S = 300;
@@ -96,6 +96,14 @@ export class DeliveryService {
     try {
       outgoing = await this.composer.compose(msg);
     } catch (err) {
+      // Over a template limit (README "Security"): this message fails, nothing else waits.
+      if (err instanceof TemplateLimitError) {
+        await this.logs.markFailed(msg.id, `template_too_complex: ${err.message}`, {
+          code: 'template_too_complex',
+          limit: err.limit,
+        });
+        throw new PermanentDeliveryError(`template_too_complex: ${err.message}`);
+      }
       if (err instanceof TemplateRenderError || err instanceof TemplateUnavailableError) {
         await this.logs.markFailed(msg.id, `template_render_error: ${err.message}`, {
           code: 'template_render_error',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { parsePositiveInt8 } from 'src/common/validation/db-int';
 import {
   NotFoundError,
   RecipientSuppressedError,
@@ -85,7 +86,7 @@ export class EmailsService {
         const suppressed = await this.blacklist.check(recipient);
         if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
       }
-      const content = await this.resolveContent(dto);
+      const content = await this.resolveContent(dto, [dto.variables]);
       const message = this.newMessage(
         ctx,
         dto,
@@ -124,7 +125,11 @@ export class EmailsService {
 
   async sendBatch(ctx: AcceptContext, dto: SendBatchDto): Promise<Accepted<SendBatchResponseDto>> {
     return this.idempotent(ctx, '/api/v1/batch', dto, async (complete) => {
-      const content = await this.resolveContent(dto);
+      // Every recipient's variables bound the render cost (README "Security": template limits).
+      const content = await this.resolveContent(dto, [
+        dto.variables,
+        ...dto.recipients.map((r) => (r as { variables?: unknown }).variables),
+      ]);
       const rejected: BatchRejectDto[] = [];
       const candidates: Array<{
         index: number;
@@ -253,7 +258,11 @@ export class EmailsService {
     };
   }
 
-  private async resolveContent(dto: EmailContentDto): Promise<ResolvedContent> {
+  /** `variableSets`: every set of variables the content will be rendered with. */
+  private async resolveContent(
+    dto: EmailContentDto,
+    variableSets: ReadonlyArray<unknown>,
+  ): Promise<ResolvedContent> {
     const from = dto.from ?? this.config.defaultFrom;
     if (!from) {
       throw new ValidationFailedError('from is required (no DEFAULT_FROM is configured)', [
@@ -270,7 +279,10 @@ export class EmailsService {
       }
       const template = await this.templates.findActive(dto.template_id);
       if (!template) throw new TemplateNotFoundError(dto.template_id);
-      if (dto.subject !== undefined) this.templates.assertCompiles({ subject: dto.subject });
+      if (dto.subject !== undefined) {
+        await this.templates.assertCompiles({ subject: dto.subject }, variableSets);
+      }
+      await this.templates.assertRenderable(template, variableSets);
       return {
         templateId: template.id,
         templateExternalId: template.externalId,
@@ -289,7 +301,7 @@ export class EmailsService {
       ]);
     }
     const src = { subject: dto.subject, html: dto.html ?? null, text: dto.text ?? null };
-    this.templates.assertCompiles(src);
+    await this.templates.assertCompiles(src, variableSets);
     const templateId = await this.templates.upsertInline(src);
     return {
       templateId,
@@ -403,11 +415,13 @@ function encodeCursor(log: EmailLog): string {
   return Buffer.from(`m:${log.id}`).toString('base64url');
 }
 
+/** The id behind a cursor, range-checked against email_logs.id (bigint). */
 function decodeCursor(cursor: string): string {
   const m = /^m:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m)
+  const id = m ? parsePositiveInt8(m[1]) : null;
+  if (id === null)
     throw new ValidationFailedError('cursor is invalid', [
       { field: 'cursor', message: 'cursor is invalid' },
     ]);
-  return m[1];
+  return id;
 }

@@ -23,7 +23,10 @@ export class MessageComposer {
     private readonly links: TrackingLinksService,
   ) {}
 
-  /** Throws TemplateRenderError / TemplateUnavailableError for content that must not be sent. */
+  /**
+   * Throws TemplateRenderError / TemplateUnavailableError / TemplateLimitError (over a
+   * TEMPLATE_* limit) for content that must not be sent.
+   */
   async compose(m: ClaimedMessage): Promise<OutgoingMessage> {
     if (m.templateId === null) throw new TemplateUnavailableError('the message has no template');
     const template = await this.templates.getForRender(m.templateId);
@@ -37,9 +40,9 @@ export class MessageComposer {
       unsubscribe_url: unsubscribeUrl ?? '',
       campaign_id: m.campaignId,
     };
-    const rendered = this.templates.render(template, vars);
+    const rendered = await this.templates.render(template, vars);
     const subject = m.details.subject_override
-      ? this.templates.renderInline({ subject: m.details.subject_override }, vars).subject
+      ? (await this.templates.renderInline({ subject: m.details.subject_override }, vars)).subject
       : rendered.subject;
 
     let html = rendered.html;

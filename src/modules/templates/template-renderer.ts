@@ -1,8 +1,16 @@
 import Handlebars from 'handlebars';
 import { compile as compileHtmlToText } from 'html-to-text';
 import { quoteAttributeMustaches } from 'src/modules/templates/quote-attribute-mustaches';
+import {
+  assertOutputWithin,
+  FieldProfile,
+  profileOf,
+  TemplateField,
+  TemplateLimitError,
+  TemplateProfile,
+} from 'src/modules/templates/template-limits';
 
-export type TemplateField = 'subject' | 'html' | 'text';
+export type { TemplateField };
 
 /** A template that does not compile; surfaced at create/update time (SPEC §5: a 422). */
 export class TemplateCompileError extends Error {
@@ -43,9 +51,21 @@ export interface RenderedTemplate {
   text: string | null;
 }
 
+/** Limits enforced while a render runs (README "Security": template limits). */
+export interface RenderGuard {
+  /** Date.now() after which the render stops with a TemplateLimitError. */
+  deadline: number;
+  /** Helper calls and loop passes allowed. */
+  maxSteps: number;
+  /** UTF-8 bytes each rendered field may have. */
+  maxOutputBytes: number;
+}
+
 export interface CompiledTemplate {
-  /** Throws TemplateRenderError. */
-  render(vars: Record<string, unknown>): RenderedTemplate;
+  /** What rendering it can cost (see template-limits.ts). */
+  readonly profile: TemplateProfile;
+  /** Throws TemplateRenderError, or TemplateLimitError when over a limit of `guard`. */
+  render(vars: Record<string, unknown>, guard?: RenderGuard): RenderedTemplate;
 }
 
 type HandlebarsEnvironment = ReturnType<typeof Handlebars.create>;
@@ -67,6 +87,63 @@ const RUNTIME_OPTIONS: Handlebars.RuntimeOptions = {
   allowProtoMethodsByDefault: false,
 };
 
+/** The guard of the render running now (rendering is synchronous: one at a time per thread). */
+let activeGuard: { guard: RenderGuard; steps: number; field: TemplateField } | null = null;
+
+/** Counts a helper call or loop pass against the active guard; checks the clock now and then. */
+function tick(): void {
+  const g = activeGuard;
+  if (g === null) return;
+  g.steps += 1;
+  if (g.steps > g.guard.maxSteps) {
+    throw new TemplateLimitError(
+      `${g.field} took more than ${g.guard.maxSteps} evaluations (TEMPLATE_MAX_RENDER_STEPS)`,
+      'TEMPLATE_MAX_RENDER_STEPS',
+      g.field,
+      g.guard.maxSteps,
+      null,
+    );
+  }
+  if ((g.steps & 255) === 0 && Date.now() > g.guard.deadline) {
+    throw new TemplateLimitError(
+      `${g.field} took longer than its time budget (TEMPLATE_RENDER_TIMEOUT_MS)`,
+      'TEMPLATE_RENDER_TIMEOUT_MS',
+      g.field,
+      null,
+      null,
+    );
+  }
+}
+
+type HelperFn = (...args: unknown[]) => unknown;
+interface HelperOptions {
+  fn?: HelperFn;
+  inverse?: HelperFn;
+}
+
+/** Wraps a built-in helper so each call and each pass over its block counts as a step. */
+function guarded(helper: HelperFn): HelperFn {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    tick();
+    const options = args[args.length - 1] as HelperOptions | undefined;
+    if (options && typeof options === 'object') {
+      for (const key of ['fn', 'inverse'] as const) {
+        const body = options[key];
+        if (typeof body !== 'function') continue;
+        const wrapped = function (this: unknown, ...bodyArgs: unknown[]): unknown {
+          tick();
+          return body.apply(this, bodyArgs);
+        };
+        options[key] = Object.assign(wrapped, body);
+      }
+    }
+    return helper.apply(this, args);
+  };
+}
+
+/** The built-in helpers that take blocks or look values up: every loop goes through them. */
+const GUARDED_HELPERS = ['each', 'if', 'unless', 'with', 'lookup', 'blockHelperMissing'];
+
 /**
  * Compiles and renders stored templates (SPEC §5) in an isolated Handlebars environment with
  * no partials registered and no prototype access, keeping compiled templates in a bounded LRU.
@@ -86,6 +163,11 @@ export class TemplateRenderer {
     this.handlebars = Handlebars.create();
     // Template authors must not be able to write to the service's logs.
     this.handlebars.unregisterHelper('log');
+    // Every loop pass is counted and the clock checked (README "Security": template limits).
+    for (const name of GUARDED_HELPERS) {
+      const helper = this.handlebars.helpers[name] as HelperFn | undefined;
+      if (helper) this.handlebars.registerHelper(name, guarded(helper));
+    }
   }
 
   /**
@@ -114,26 +196,51 @@ export class TemplateRenderer {
 
   /** Throws TemplateCompileError for the first part that does not compile. */
   assertCompiles(src: TemplateSource): void {
+    this.analyze(src);
+  }
+
+  /**
+   * Compiles every part (without keeping it) and returns what rendering it can cost. Throws
+   * TemplateCompileError for the first part that does not compile.
+   */
+  analyze(src: TemplateSource): TemplateProfile {
+    const profile: TemplateProfile = {};
     for (const field of ['subject', 'html', 'text'] as const) {
       const source = src[field];
-      if (source) this.precompile(field, source);
+      if (!source) continue;
+      this.precompile(field, source);
+      profile[field] = this.profileField(field, source);
     }
+    return profile;
   }
 
   private compileUncached(src: TemplateSource): CompiledTemplate {
     const subject = this.compileField('subject', src.subject ?? '');
     const html = src.html ? this.compileField('html', src.html) : null;
     const text = src.text ? this.compileField('text', src.text) : null;
+    const profile: TemplateProfile = { subject: subject.profile };
+    if (html) profile.html = html.profile;
+    if (text) profile.text = text.profile;
 
     return {
-      render: (vars) => {
-        const renderedHtml = html ? renderField('html', html, vars) : null;
+      profile,
+      render: (vars, guard) => {
+        const state = guard ? { guard, steps: 0, field: 'subject' as TemplateField } : null;
+        const run = (field: TemplateField, fn: TemplateFn): string => {
+          if (state) state.field = field;
+          const out = renderField(field, fn, vars, state);
+          if (guard) assertOutputWithin(field, out, guard.maxOutputBytes);
+          return out;
+        };
+        const renderedSubject = run('subject', subject.fn);
+        const renderedHtml = html ? run('html', html.fn) : null;
         let renderedText: string | null = null;
-        if (text) renderedText = renderField('text', text, vars);
+        if (text) renderedText = run('text', text.fn);
         else if (renderedHtml !== null) renderedText = htmlToPlainText(renderedHtml);
         return {
-          // A line break in a header value would start a new header (header injection).
-          subject: renderField('subject', subject, vars).replace(/\r\n|[\r\n]/g, ' '),
+          // A line break in a header value would start a new header (header injection);
+          // VT, FF, NEL, U+2028 and U+2029 count as line breaks too (README "API overview").
+          subject: renderedSubject.replace(/\r\n|[\r\n\v\f\u0085\u2028\u2029]/g, ' '),
           html: renderedHtml,
           text: renderedText,
         };
@@ -141,11 +248,25 @@ export class TemplateRenderer {
     };
   }
 
-  private compileField(field: TemplateField, source: string): TemplateFn {
+  private compileField(
+    field: TemplateField,
+    source: string,
+  ): { fn: TemplateFn; profile: FieldProfile } {
     // Handlebars.compile is lazy; precompile runs the whole parser and compiler now.
     this.precompile(field, source);
     const compiled = field === 'html' ? quoteAttributeMustaches(source) : source;
-    return this.handlebars.compile<Record<string, unknown>>(compiled, COMPILE_OPTIONS[field]);
+    return {
+      fn: this.handlebars.compile<Record<string, unknown>>(compiled, COMPILE_OPTIONS[field]),
+      profile: this.profileField(field, source),
+    };
+  }
+
+  private profileField(field: TemplateField, source: string): FieldProfile {
+    try {
+      return profileOf(this.handlebars.parse(source));
+    } catch (error) {
+      throw toCompileError(field, error);
+    }
   }
 
   private precompile(field: TemplateField, source: string): void {
@@ -157,12 +278,32 @@ export class TemplateRenderer {
   }
 }
 
-function renderField(field: TemplateField, template: TemplateFn, vars: Record<string, unknown>) {
+function renderField(
+  field: TemplateField,
+  template: TemplateFn,
+  vars: Record<string, unknown>,
+  state: typeof activeGuard,
+): string {
+  const outer = activeGuard;
+  activeGuard = state;
   try {
     return template(vars, RUNTIME_OPTIONS);
   } catch (error) {
+    if (error instanceof TemplateLimitError) throw error;
+    if (state && error instanceof RangeError && /Invalid string length/.test(error.message)) {
+      throw new TemplateLimitError(
+        `${field} renders to more than ${state.guard.maxOutputBytes} bytes ` +
+          '(TEMPLATE_MAX_OUTPUT_BYTES)',
+        'TEMPLATE_MAX_OUTPUT_BYTES',
+        field,
+        state.guard.maxOutputBytes,
+        null,
+      );
+    }
     const reason = error instanceof Error ? error.message : String(error);
     throw new TemplateRenderError(`${field}: ${reason}`, field, { cause: error });
+  } finally {
+    activeGuard = outer;
   }
 }
 

@@ -1,10 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { parsePositiveInt4 } from 'src/common/validation/db-int';
 import type Redis from 'ioredis';
 import {
   ErrorDetail,
+  ServiceUnavailableError,
   TemplateInvalidError,
   TemplateNotFoundError,
+  TemplateTooComplexError,
   UnprocessableValidationError,
   ValidationFailedError,
 } from 'src/common/errors/app-error';
@@ -31,17 +34,19 @@ import {
   INLINE_EXTERNAL_ID_PREFIX,
   SendableTemplate,
 } from 'src/modules/templates/email-template.repository';
+import { TemplateEngine } from 'src/modules/templates/template-engine';
+import { TemplateLimitError } from 'src/modules/templates/template-limits';
+import { TemplatePool, TemplatePoolBusyError } from 'src/modules/templates/template-pool';
 import {
   RenderedTemplate,
   TemplateCompileError,
   TemplateField,
-  TemplateRenderer,
   TemplateRenderError,
   TemplateSource,
 } from 'src/modules/templates/template-renderer';
 
 /** Re-exported so other modules catch render failures without reaching into this module. */
-export { TemplateRenderError };
+export { TemplateLimitError, TemplatePoolBusyError, TemplateRenderError };
 export type { RenderedTemplate, TemplateSource };
 
 /** A stored, active template as sending needs it. */
@@ -62,6 +67,8 @@ export const FIND_ACTIVE_TTL_MS = 5000;
 const LOOKUP_CACHE_SIZE = 1000;
 const SUBSCRIBE_TIMEOUT_MS = 5000;
 const DEFAULT_LIST_LIMIT = 50;
+/** Template tasks that may wait for a worker thread before new ones are refused (503/retry). */
+const TEMPLATE_POOL_MAX_WAITING = 256;
 
 /** The request fields a part of a stored template comes from (errors name these). */
 const STORED_FIELD_NAMES: Record<TemplateField, string> = {
@@ -87,13 +94,13 @@ const emptyToNull = (s: string | null | undefined): string | null => (s ? s : nu
 @Injectable()
 export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TemplatesService.name);
-  private readonly renderer = new TemplateRenderer();
+  /** Compiles and renders within the TEMPLATE_* limits (README "Security"). */
+  private readonly engine: TemplateEngine;
   private readonly channel: string;
   private subscriber?: Redis;
   private readonly byExternalId = new LookupCache<string>();
   private readonly byId = new LookupCache<number>();
   private readonly inlineIds = new Map<string, number>();
-  private readonly compiledInline = new Map<string, true>();
 
   constructor(
     private readonly templates: EmailTemplateRepository,
@@ -101,6 +108,16 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     private readonly config: AppConfig,
   ) {
     this.channel = redis.key('templates', 'invalidate');
+    const limits = config.templates;
+    this.engine = new TemplateEngine(
+      limits,
+      new TemplatePool({
+        threads: limits.workerThreads,
+        memoryMb: limits.workerMemoryMb,
+        timeoutMs: limits.timeoutMs,
+        maxWaiting: TEMPLATE_POOL_MAX_WAITING,
+      }),
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -127,9 +144,11 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
       .finally(() => clearTimeout(timer));
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     // A subscriber has nothing to flush; QUIT could wait on a down Redis (offline queue).
     this.subscriber?.disconnect();
+    // The template worker threads would otherwise keep the process alive.
+    await this.engine.close();
   }
 
   // ---- API for other modules ------------------------------------------------------------
@@ -174,30 +193,46 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     return id;
   }
 
-  /** Renders a stored template. Throws TemplateRenderError (also if it no longer compiles). */
-  render(t: ResolvedTemplate, vars: Record<string, unknown>): RenderedTemplate {
-    return this.renderCached(
+  /**
+   * Renders a stored template within the TEMPLATE_* limits. Throws TemplateRenderError (also
+   * if it no longer compiles), TemplateLimitError (over a limit: the message fails as
+   * template_too_complex) or TemplatePoolBusyError (retry later).
+   */
+  render(t: ResolvedTemplate, vars: Record<string, unknown>): Promise<RenderedTemplate> {
+    return this.engine.render(
       { subject: t.subject, html: t.html, text: t.text },
       `${t.id}:${t.updatedAt.getTime()}`,
       vars,
     );
   }
 
-  /** Renders inline content of a send request. Throws TemplateRenderError. */
-  renderInline(src: TemplateSource, vars: Record<string, unknown>): RenderedTemplate {
-    return this.renderCached(src, `inline:${inlineDigest(src)}`, vars);
+  /** Renders inline content of a send request; throws as `render` does. */
+  renderInline(src: TemplateSource, vars: Record<string, unknown>): Promise<RenderedTemplate> {
+    return this.engine.render(src, `inline:${inlineDigest(src)}`, vars);
   }
 
   /**
-   * Throws TemplateInvalidError (422 template_invalid) naming the inline request field
-   * (`subject`, `html`, `text`) that does not compile.
+   * Accept-time check of inline content (`subject`, `html`, `text` of a send or batch): throws
+   * TemplateInvalidError (422 template_invalid) for a field that does not compile, and
+   * TemplateTooComplexError (422 template_too_complex) for one over a TEMPLATE_* limit — with
+   * `variables` (every set the content will be rendered with), the estimated render cost too.
    */
-  assertCompiles(src: TemplateSource): void {
-    // The same inline content (one app's notification template) is checked once per process.
-    const digest = inlineDigest(src);
-    if (this.compiledInline.has(digest)) return;
-    this.checkCompiles(src, INLINE_FIELD_NAMES);
-    remember(this.compiledInline, digest, true, INLINE_CACHE_SIZE);
+  async assertCompiles(src: TemplateSource, variables?: ReadonlyArray<unknown>): Promise<void> {
+    // The same inline content (one app's notification template) is compiled once per process.
+    await this.checkContent(src, `inline:${inlineDigest(src)}`, INLINE_FIELD_NAMES, variables);
+  }
+
+  /**
+   * Accept-time check of a send with a stored template: the estimated cost of rendering it
+   * with `variables` (every set it will be rendered with). Throws TemplateTooComplexError.
+   */
+  async assertRenderable(t: ResolvedTemplate, variables: ReadonlyArray<unknown>): Promise<void> {
+    await this.checkContent(
+      { subject: t.subject, html: t.html, text: t.text },
+      `${t.id}:${t.updatedAt.getTime()}`,
+      STORED_FIELD_NAMES,
+      variables,
+    );
   }
 
   // ---- HTTP API -------------------------------------------------------------------------
@@ -206,7 +241,7 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     const html = emptyToNull(dto.html_content);
     const text = emptyToNull(dto.plain_content);
     assertHasBody(html, text);
-    this.checkCompiles({ subject: dto.subject, html, text }, STORED_FIELD_NAMES);
+    await this.checkCompiles({ subject: dto.subject, html, text }, STORED_FIELD_NAMES);
 
     const row = await this.templates.insert({
       externalId: dto.external_id,
@@ -261,7 +296,7 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
       html: patch.htmlContent,
       text: patch.plainContent,
     };
-    this.checkCompiles(changed, STORED_FIELD_NAMES);
+    await this.checkCompiles(changed, STORED_FIELD_NAMES);
 
     const row = await this.templates.updateByExternalId(externalId, patch, (merged) =>
       assertHasBody(merged.htmlContent, merged.plainContent),
@@ -293,8 +328,10 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
       ...variables,
     };
     try {
-      return this.render(toResolved(row), vars);
+      return await this.render(toResolved(row), vars);
     } catch (error) {
+      if (error instanceof TemplateLimitError) throw toTooComplexError(error, STORED_FIELD_NAMES);
+      if (error instanceof TemplatePoolBusyError) throw new ServiceUnavailableError(error.message);
       if (!(error instanceof TemplateRenderError)) throw error;
       const field = error.field ? STORED_FIELD_NAMES[error.field] : undefined;
       throw new TemplateInvalidError(
@@ -314,27 +351,27 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     return row;
   }
 
-  private renderCached(
+  /** Create/update: compiles and checks the static limits (no variables are known yet). */
+  private async checkCompiles(
     src: TemplateSource,
-    cacheKey: string,
-    vars: Record<string, unknown>,
-  ): RenderedTemplate {
-    let compiled;
-    try {
-      compiled = this.renderer.compile(src, cacheKey);
-    } catch (error) {
-      if (!(error instanceof TemplateCompileError)) throw error;
-      throw new TemplateRenderError(error.message, error.field, { cause: error });
-    }
-    return compiled.render(vars);
+    names: Record<TemplateField, string>,
+  ): Promise<void> {
+    await this.checkContent(src, `stored:${inlineDigest(src)}`, names);
   }
 
-  private checkCompiles(src: TemplateSource, names: Record<TemplateField, string>): void {
+  private async checkContent(
+    src: TemplateSource,
+    key: string,
+    names: Record<TemplateField, string>,
+    variables?: ReadonlyArray<unknown>,
+  ): Promise<void> {
     try {
-      this.renderer.assertCompiles(src);
+      await this.engine.check(src, key, variables);
     } catch (error) {
-      if (!(error instanceof TemplateCompileError)) throw error;
-      throw toInvalidError(error, names[error.field]);
+      if (error instanceof TemplateCompileError) throw toInvalidError(error, names[error.field]);
+      if (error instanceof TemplateLimitError) throw toTooComplexError(error, names);
+      if (error instanceof TemplatePoolBusyError) throw new ServiceUnavailableError(error.message);
+      throw error;
     }
   }
 
@@ -426,14 +463,32 @@ function toInvalidError(error: TemplateCompileError, field: string): TemplateInv
   return new TemplateInvalidError(`${field} does not compile${at}: ${reason}`, [detail]);
 }
 
+/** 422 template_too_complex naming the request field and the limit (its variable name). */
+function toTooComplexError(
+  error: TemplateLimitError,
+  names: Record<TemplateField, string>,
+): TemplateTooComplexError {
+  const field = error.field ? names[error.field] : undefined;
+  // The limit code prefixes its own part name ("html …"); callers know the request field.
+  const message =
+    field && error.field
+      ? error.message.replace(new RegExp(`^${error.field}\\b`), field)
+      : error.message;
+  const detail: ErrorDetail = { ...(field ? { field } : {}), message, limit: error.limit };
+  if (error.max !== null) detail.max = error.max;
+  if (error.actual !== null) detail.actual = error.actual;
+  return new TemplateTooComplexError(`The template is too complex: ${message}`, [detail]);
+}
+
 function encodeCursor(id: number): string {
   return Buffer.from(String(id)).toString('base64url');
 }
 
 function decodeCursor(cursor: string): number {
   const raw = Buffer.from(cursor, 'base64url').toString();
-  const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id) || encodeCursor(id) !== cursor) {
+  // Range-checked against email_templates.id (integer); only the canonical spelling counts.
+  const id = /^[1-9]\d{0,9}$/.test(raw) ? parsePositiveInt4(raw) : null;
+  if (id === null || encodeCursor(id) !== cursor) {
     throw new ValidationFailedError('cursor is invalid', [
       { field: 'cursor', message: 'cursor is invalid' },
     ]);

@@ -162,9 +162,10 @@ describe('template rendering of variables (fuzz)', () => {
             text: `${safeAround}{{value}}\n{{{value}}}`,
           })
           .render({ value: v });
-        // A line break in the subject would start a new header: it becomes a space.
+        // A line break in the subject would start a new header: it becomes a space. VT, FF,
+        // NEL, U+2028 and U+2029 count as line breaks too (README, Security).
         expect(rendered.subject).toBe(
-          `${safeAround}${v}${safeAround}`.replace(/\r\n|[\r\n]/g, ' '),
+          `${safeAround}${v}${safeAround}`.replace(/\r\n|[\r\n\v\f\u0085\u2028\u2029]/g, ' '),
         );
         expect(rendered.text).toBe(`${safeAround}${v}\n${v}`);
       }),

@@ -1,0 +1,117 @@
+import type { BenchEnv } from 'bench/lib/harness';
+import { round, sleep } from 'bench/lib/stats';
+import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+
+/**
+ * (t) Hostile templates (README "Security": template limits; issue 11's probe): while one loop
+ * posts hostile sends — loops nested over @root lists, 30,000 mustaches, an 820 KB template,
+ * and templates just under the limits with fresh content each time (nothing cached) — the
+ * normal POST /api/v1/send load of (c) runs and /health/live is polled every 20 ms.
+ * Targets: /health/live p99 < 100 ms; /send p99 within 2× of (c) measured alone.
+ */
+export interface TemplateAbuseResult {
+  hostile: { sent: number; byStatus: Record<string, number> };
+  healthLive: { probes: number; p50: number; p99: number; max: number; failures: number };
+  send: SendLatencyResult;
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const items = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** One hostile body per call, rotating through the shapes; `n` makes the content unique. */
+function hostileBody(n: number): Record<string, unknown> {
+  const to = `hostile-${n}@bench.example`;
+  switch (n % 4) {
+    case 0:
+      return {
+        to,
+        subject: 'x',
+        html: '{{#each @root.a}}'.repeat(4) + `${n}{{@index}}` + '{{/each}}'.repeat(4),
+        variables: { a: items(100) },
+      };
+    case 1:
+      return { to, subject: 'x', html: `${n}` + '{{a}}{{b}}'.repeat(15_000) };
+    case 2:
+      return { to, subject: 'x', html: `${n}` + '<p>{{name}}</p>'.repeat(55_000) };
+    default:
+      // Just under the default limits: 1,900 distinct mustaches, compiled in a worker thread.
+      return {
+        to,
+        subject: 'x',
+        html: Array.from({ length: 1900 }, (_, i) => `<p>{{v${n}_${i}}}</p>`).join(''),
+      };
+  }
+}
+
+export async function runTemplateAbuse(
+  env: BenchEnv,
+  opts: { connections: number; durationS: number; warmupS: number; hostileConcurrency: number },
+): Promise<TemplateAbuseResult> {
+  let stop = false;
+  const byStatus: Record<string, number> = {};
+  let sent = 0;
+  const hostileLoop = async (): Promise<void> => {
+    while (!stop) {
+      const n = sent++;
+      try {
+        const res = await fetch(`${env.baseUrl}/api/v1/send`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${env.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(hostileBody(n)),
+        });
+        await res.arrayBuffer();
+        byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
+      } catch {
+        byStatus.error = (byStatus.error ?? 0) + 1;
+      }
+    }
+  };
+  const health: number[] = [];
+  let failures = 0;
+  const healthLoop = async (): Promise<void> => {
+    while (!stop) {
+      const started = performance.now();
+      try {
+        const res = await fetch(`${env.baseUrl}/health/live`);
+        await res.arrayBuffer();
+        if (res.status !== 200) failures++;
+      } catch {
+        failures++;
+      }
+      health.push(performance.now() - started);
+      await sleep(20);
+    }
+  };
+
+  const loops = [
+    ...Array.from({ length: opts.hostileConcurrency }, () => hostileLoop()),
+    healthLoop(),
+  ];
+  try {
+    const send = await runSendLatency(env, {
+      connections: opts.connections,
+      durationS: opts.durationS,
+      warmupS: opts.warmupS,
+      workersRunning: true,
+    });
+    return {
+      hostile: { sent, byStatus },
+      healthLive: {
+        probes: health.length,
+        p50: round(percentile(health, 50), 1),
+        p99: round(percentile(health, 99), 1),
+        max: round(Math.max(0, ...health), 1),
+        failures,
+      },
+      send,
+    };
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+  }
+}
