@@ -168,11 +168,14 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
     });
   });
 
-  it('falls back to the token when the Postal id is unknown', async () => {
+  it('finds a message by its token alone, but an unknown Postal id with a known token matches nothing', async () => {
     const log = await makeEmailLog(ds, { status: 'sent', providerToken: `tok-${logs0}` });
-    expect((await repo.findForEvent({ postalId: 'unknown-id', token: `tok-${logs0}` }))?.id).toBe(
-      log.id,
-    );
+    expect((await repo.findForEvent({ token: `tok-${logs0}` }))?.id).toBe(log.id);
+    // Postal names its message by id and token together: both must match one row (README,
+    // "How mail flows"), so a forged or stale id cannot be paired with a known token.
+    await expect(
+      repo.findForEvent({ postalId: 'unknown-id', token: `tok-${logs0}` }),
+    ).resolves.toBeNull();
   });
 
   it('marks concurrent deliveries once each, only from the statuses given', async () => {
