@@ -89,6 +89,7 @@ function reportLines(
   w: WebhookIngestResult | undefined,
   wApiOnly: WebhookIngestResult | undefined,
   memory: MemoryFigures,
+  t?: TemplateAbuseResult,
 ): ReportLine[] {
   const lines: ReportLine[] = [];
   if (a) {
@@ -142,6 +143,34 @@ function reportLines(
       pass: s.errors + s.non2xx + s.timeouts === 0,
     });
   }
+  if (t) {
+    const by = t.hostile.byStatus;
+    const refused = by['422'] ?? 0;
+    const accepted = by['202'] ?? 0;
+    const other = t.hostile.sent - refused - accepted;
+    lines.push({
+      figure: '(t) /health/live p99 under a stream of hostile templates',
+      target: '< 100 ms',
+      measured: `${t.healthLive.p99} ms (p50 ${t.healthLive.p50}, max ${t.healthLive.max}; ${t.healthLive.probes} probes, ${t.healthLive.failures} failed)`,
+      baseline: '-',
+      pass: t.healthLive.p99 < 100 && t.healthLive.failures === 0,
+    });
+    lines.push({
+      figure: '(t) normal /send p99 meanwhile, vs (c) api+worker',
+      target: '<= 2 x (c)',
+      measured: `${t.send.latencyMs.p99} ms (p50 ${t.send.latencyMs.p50}; ${t.send.reqPerSec} req/s)`,
+      baseline: c ? `${c.latencyMs.p99} ms` : '-',
+      pass: c ? t.send.latencyMs.p99 <= 2 * c.latencyMs.p99 : null,
+    });
+    lines.push({
+      figure: '(t) hostile sends: 422 template_too_complex / 202 (just under) / other',
+      target: 'other = 0',
+      measured: `${refused} / ${accepted} / ${other} of ${t.hostile.sent}`,
+      baseline: '-',
+      pass: other === 0 && refused > 0,
+    });
+  }
+
   for (const [x, label] of [
     [w, 'processed meanwhile'],
     [wApiOnly, 'api only'],
@@ -297,7 +326,7 @@ async function main(): Promise<void> {
       })),
       bench: { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) },
     };
-    const lines = reportLines(a, b, c, cApiOnly, w, wApiOnly, memory);
+    const lines = reportLines(a, b, c, cApiOnly, w, wApiOnly, memory, tAbuse);
     process.stdout.write(`\n${formatTable(lines)}\n\n`);
 
     const finishedAt = new Date();

@@ -1,3 +1,4 @@
+import { CONTENT } from 'bench/lib/content';
 import type { BenchEnv } from 'bench/lib/harness';
 import { round, sleep } from 'bench/lib/stats';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
@@ -23,8 +24,17 @@ function percentile(values: number[], p: number): number {
 
 const items = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
-/** One hostile body per call, rotating through the shapes; `n` makes the content unique. */
+/**
+ * One hostile body per call, rotating through the shapes; `n` makes the content unique. Each
+ * is otherwise a valid send (sender included), so it reaches the template checks: three of the
+ * four shapes must be refused with 422 `template_too_complex`, the fourth (just under the
+ * limits) is accepted and rendered in a worker thread at delivery.
+ */
 function hostileBody(n: number): Record<string, unknown> {
+  return { from: CONTENT.from, ...hostileContent(n) };
+}
+
+function hostileContent(n: number): Record<string, unknown> {
   const to = `hostile-${n}@bench.example`;
   switch (n % 4) {
     case 0:

@@ -219,7 +219,8 @@ describe('Template limits at delivery (e2e)', () => {
       .expect(202);
 
   async function finalStatus(id: string): Promise<{ status: string; error: string | null }> {
-    return waitFor(
+    // waitFor resolves only with a truthy value (it throws on timeout).
+    const final = await waitFor(
       async () => {
         const [row] = await t.dataSource.query(
           'SELECT status, error_message FROM email_logs WHERE external_message_id = $1',
@@ -232,6 +233,7 @@ describe('Template limits at delivery (e2e)', () => {
       `message ${id} final`,
       30_000,
     );
+    return final!;
   }
 
   it('fails a render over its time budget as template_too_complex; /health/live keeps answering and other mail is delivered', async () => {
