@@ -9,11 +9,19 @@ const base = {
   },
   // ESM-only packages are compiled to CommonJS (see esm-transformer.js); the rest pass as is.
   transformIgnorePatterns: [],
-  moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
+  moduleNameMapper: {
+    '^src/(.*)$': '<rootDir>/src/$1',
+    '^test/(.*)$': '<rootDir>/test/$1',
+    '^(clients|examples)/(.*)$': '<rootDir>/$1/$2',
+  },
 };
 
 module.exports = {
   globalSetup: '<rootDir>/test/utils/global-setup.ts',
+  // A safety net for a hung test, not a speed check: booting an app (database clone, Redis,
+  // Nest) takes well under a second on a quiet machine but several on a loaded 2-core one,
+  // and a slower machine must not fail a correct test. Speed is measured in bench/.
+  testTimeout: 60_000,
   maxWorkers: 2,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
@@ -26,6 +34,11 @@ module.exports = {
       ...base,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'],
+    },
+    {
+      ...base,
+      displayName: 'contract',
+      testMatch: ['<rootDir>/test/contract/**/*.spec.ts'],
     },
   ],
 };
