@@ -11,9 +11,10 @@ import { createTestDatabase, TestDatabase, testRedisPrefix } from 'test/utils/te
 
 jest.setTimeout(120_000);
 
-/** A one-shot command must exit by itself: open connections would keep it alive. */
-// A one-shot command that kept a connection open would never exit: this bound catches that, and
-// is wide enough for a start-up on a loaded 2-core machine (a few seconds when quiet).
+/**
+ * A one-shot command must exit by itself: open connections would keep it alive. The bound
+ * catches that, and is wide enough for a start-up on a loaded 2-core machine.
+ */
 const EXIT_WITHIN_MS = 45_000;
 
 describe(JobsRunCommand.name, () => {
