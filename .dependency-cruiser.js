@@ -1,7 +1,7 @@
 /**
- * Module boundaries (STYLE.md "Layout"): a feature module exports only its module class,
- * its service(s), its DTOs and a few pure helpers; other modules never reach into its
- * entities, repositories, processors or controllers. Run by `npm run lint`:
+ * Module boundaries (docs/ARCHITECTURE.md "Module map"): a feature module exports only its
+ * module class, its service(s), its DTOs and a few pure helpers; other modules never reach
+ * into its entities, repositories, processors or controllers. Run by `npm run lint`:
  *   npx depcruise src --config .dependency-cruiser.js
  */
 
@@ -15,8 +15,9 @@ const CROSS_MODULE_ALLOWED = [
   '^src/modules/[^/]+/.*\\.service\\.ts$',
   '^src/modules/[^/]+/dto/',
   // Pure helpers (no I/O, no entities) that other modules may share.
-  '^src/modules/[^/]+/bounce-classifier\\.ts$',
   '^src/modules/[^/]+/anomaly-rules\\.ts$',
+  // The one definition of "suppressed" (hash + SQL fragments), used by accept and the claim.
+  '^src/modules/blacklist/suppression\\.ts$',
 ];
 
 /** Files nothing imports on purpose: entry points, the TypeORM CLI data source, tests, migrations. */
@@ -44,6 +45,51 @@ module.exports = {
       to: {
         path: '^src/modules/[^/]+/',
         pathNot: ['^src/modules/$1/', ...CROSS_MODULE_ALLOWED],
+      },
+    },
+    {
+      name: 'emails-not-to-webhooks',
+      comment:
+        'The emails module owns the message lifecycle and must not depend on the webhooks ' +
+        'module (which imports it): a transport reaches the ingestion path through the ' +
+        'PostalEventIngress port in src/common/ports (docs/ARCHITECTURE.md).',
+      severity: 'error',
+      from: { path: '^src/modules/emails/' },
+      to: { path: '^src/modules/webhooks/' },
+    },
+    {
+      name: 'webhooks-no-interpretation',
+      comment:
+        'The webhooks module verifies, stores, queues and hands over; what a Postal event or a ' +
+        'feedback report means lives in src/modules/emails/lifecycle/postal/ and is reached ' +
+        'only through its services (docs/ARCHITECTURE.md "Postal events").',
+      severity: 'error',
+      from: { path: '^src/modules/webhooks/' },
+      to: {
+        path: '^src/modules/emails/lifecycle/postal/',
+        pathNot: '^src/modules/emails/lifecycle/postal/[^/]+\\.service\\.ts$',
+      },
+    },
+    {
+      name: 'lifecycle-writers-only',
+      comment:
+        'Only the message lifecycle changes a status: the repositories that issue status ' +
+        'UPDATEs (emails/lifecycle/*transitions.repository.ts) are used by the lifecycle ' +
+        'folder and the services that own a lifecycle step — delivery, state, outbox, ' +
+        'retries — never by another file (docs/ARCHITECTURE.md "Message lifecycle"). ' +
+        '`import type` (a row shape) is allowed.',
+      severity: 'error',
+      from: {
+        path: '^src/',
+        pathNot: [
+          '^src/modules/emails/lifecycle/',
+          '^src/modules/emails/emails\\.module\\.ts$',
+          '^src/modules/emails/(delivery|email-state|outbox|retry)\\.service\\.ts$',
+        ],
+      },
+      to: {
+        path: '^src/modules/emails/lifecycle/[^/]*transitions\\.repository\\.ts$',
+        dependencyTypesNot: ['type-only'],
       },
     },
     {

@@ -11,5 +11,5 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUB
 export const AllowSendScope = (): MethodDecorator & ClassDecorator =>
   SetMetadata(ALLOW_SEND_SCOPE, true);
 
-/** Exempt from the per-IP request limit (SPEC §4.5: health, webhook, tracking, unsubscribe). */
+/** Not IP-limited (README "Unauthenticated": health, webhook, tracking, unsubscribe). */
 export const SkipIpLimit = (): MethodDecorator & ClassDecorator => SetMetadata(SKIP_IP_LIMIT, true);

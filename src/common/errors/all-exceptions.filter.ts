@@ -9,14 +9,17 @@ import {
 import type { Request, Response } from 'express';
 import { AppError, ErrorCode, ErrorDetail } from 'src/common/errors/app-error';
 import { isUnavailableError } from 'src/common/errors/unavailable';
+import { httpStatusOf } from 'src/common/http/error-status';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'validation_error',
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
+  405: 'method_not_allowed',
   409: 'idempotency_key_conflict',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
   422: 'validation_error',
   429: 'rate_limit_exceeded',
   503: 'service_unavailable',
@@ -27,14 +30,14 @@ export interface ErrorBody {
   request_id: string;
 }
 
-/** Renders any thrown value as the one error body of SPEC §4. */
+/** Renders any thrown value as the one error body (README "API overview"). */
 export function toErrorBody(
   exception: unknown,
   requestId: string,
 ): { status: number; body: ErrorBody } {
   if (exception instanceof AppError) {
     return {
-      status: exception.status,
+      status: httpStatusOf(exception),
       body: {
         error: {
           code: exception.code,

@@ -1,14 +1,14 @@
-import { HttpStatus } from '@nestjs/common';
-
 export type ErrorCode =
   | 'validation_error'
   | 'unauthorized'
   | 'forbidden'
   | 'blocked'
   | 'not_found'
+  | 'method_not_allowed'
   | 'template_not_found'
   | 'idempotency_key_conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'recipient_suppressed'
   | 'template_invalid'
   | 'template_too_complex'
@@ -22,10 +22,13 @@ export interface ErrorDetail {
   [extra: string]: unknown;
 }
 
-/** A domain error with a stable `code` (SPEC §4); the global filter renders it. */
+/**
+ * A domain error with a stable `code` (README "API overview": error codes). It knows nothing of
+ * HTTP: the edge maps its code to a status (src/common/http/error-status.ts) and the global
+ * filter renders it.
+ */
 export class AppError extends Error {
   constructor(
-    readonly status: number,
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
@@ -39,33 +42,25 @@ export class AppError extends Error {
 
 export class ValidationFailedError extends AppError {
   constructor(message: string, details?: ErrorDetail[]) {
-    super(HttpStatus.BAD_REQUEST, 'validation_error', message, details);
-  }
-}
-
-/** 422 validation_error: the original API's shape for duplicates and missing fields. */
-export class UnprocessableValidationError extends AppError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(HttpStatus.UNPROCESSABLE_ENTITY, 'validation_error', message, details);
+    super('validation_error', message, details);
   }
 }
 
 export class UnauthorizedError extends AppError {
   constructor(message = 'A valid API key is required') {
-    super(HttpStatus.UNAUTHORIZED, 'unauthorized', message);
+    super('unauthorized', message);
   }
 }
 
 export class ForbiddenError extends AppError {
   constructor(message = 'This API key may not call this route') {
-    super(HttpStatus.FORBIDDEN, 'forbidden', message);
+    super('forbidden', message);
   }
 }
 
 export class BlockedError extends AppError {
   constructor(retryAfterS: number) {
     super(
-      HttpStatus.FORBIDDEN,
       'blocked',
       'Too many failed authentication attempts from this address; try again later',
       undefined,
@@ -76,32 +71,48 @@ export class BlockedError extends AppError {
 
 export class NotFoundError extends AppError {
   constructor(message = 'Not found') {
-    super(HttpStatus.NOT_FOUND, 'not_found', message);
+    super('not_found', message);
+  }
+}
+
+/** 405: the path exists, not with this method; `allow` is what the `Allow` header lists. */
+export class MethodNotAllowedError extends AppError {
+  constructor(
+    method: string,
+    readonly allow: string[],
+  ) {
+    super('method_not_allowed', `${method} is not allowed here; allowed: ${allow.join(', ')}`);
   }
 }
 
 export class TemplateNotFoundError extends AppError {
   constructor(templateId: string) {
-    super(HttpStatus.NOT_FOUND, 'template_not_found', `Template "${templateId}" not found`);
+    super('template_not_found', `Template "${templateId}" not found`);
   }
 }
 
 export class IdempotencyConflictError extends AppError {
   constructor(message: string) {
-    super(HttpStatus.CONFLICT, 'idempotency_key_conflict', message);
+    super('idempotency_key_conflict', message);
   }
 }
 
 export class PayloadTooLargeError extends AppError {
   constructor(limit: string) {
-    super(HttpStatus.PAYLOAD_TOO_LARGE, 'payload_too_large', `Request body exceeds ${limit}`);
+    super('payload_too_large', `Request body exceeds ${limit}`);
+  }
+}
+
+/** 415: a request body that is not `application/json` (README "API overview"). */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message = 'The request body must be application/json') {
+    super('unsupported_media_type', message);
   }
 }
 
 export class RecipientSuppressedError extends AppError {
   constructor(reason: string) {
     super(
-      HttpStatus.UNPROCESSABLE_ENTITY,
       'recipient_suppressed',
       `The recipient is on the suppression list (${reason})`,
       undefined,
@@ -112,20 +123,20 @@ export class RecipientSuppressedError extends AppError {
 
 export class TemplateInvalidError extends AppError {
   constructor(message: string, details?: ErrorDetail[]) {
-    super(HttpStatus.UNPROCESSABLE_ENTITY, 'template_invalid', message, details);
+    super('template_invalid', message, details);
   }
 }
 
 /** 422: a template over one of the TEMPLATE_* limits (README "Security"); details name it. */
 export class TemplateTooComplexError extends AppError {
   constructor(message: string, details?: ErrorDetail[]) {
-    super(HttpStatus.UNPROCESSABLE_ENTITY, 'template_too_complex', message, details);
+    super('template_too_complex', message, details);
   }
 }
 
 export class RateLimitExceededError extends AppError {
   constructor(readonly retryAfterS: number) {
-    super(HttpStatus.TOO_MANY_REQUESTS, 'rate_limit_exceeded', 'Rate limit exceeded', undefined, {
+    super('rate_limit_exceeded', 'Rate limit exceeded', undefined, {
       retry_after: retryAfterS,
     });
   }
@@ -133,6 +144,6 @@ export class RateLimitExceededError extends AppError {
 
 export class ServiceUnavailableError extends AppError {
   constructor(message = 'A backing service is unavailable; retry shortly') {
-    super(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', message);
+    super('service_unavailable', message);
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Agent, request } from 'undici';
 import { AppConfig } from 'src/config/app-config';
 
@@ -54,11 +54,12 @@ interface PostalEnvelope {
 }
 
 /**
- * Postal's server HTTP API. One keep-alive connection pool per process. Postal answers HTTP
- * 200 for failures too: the JSON `status` says `success`, `error` or `parameter-error`.
+ * Postal's server HTTP API. One keep-alive connection pool per process (provided once, by
+ * PostalModule), closed when the application shuts down. Postal answers HTTP 200 for failures
+ * too: the JSON `status` says `success`, `error` or `parameter-error`.
  */
 @Injectable()
-export class PostalClient {
+export class PostalClient implements OnApplicationShutdown {
   private readonly agent: Agent;
 
   constructor(private readonly config: AppConfig) {
@@ -148,7 +149,12 @@ export class PostalClient {
     );
   }
 
+  /** Closes the pool: waits for requests in flight, then refuses new ones. Idempotent. */
   async close(): Promise<void> {
-    await this.agent.close();
+    if (!this.agent.closed) await this.agent.close();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 }

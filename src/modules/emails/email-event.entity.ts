@@ -1,4 +1,5 @@
 import { Check, Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { EmailStatus } from 'src/modules/emails/email-log.entity';
 
 export const EMAIL_EVENT_TYPES = [
   'queued',
@@ -23,6 +24,8 @@ export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
 )
 @Index('idx_email_events_log_occurred_at', ['emailLogId', 'occurredAt'])
 @Index('idx_email_events_type_occurred_at', ['eventType', 'occurredAt'])
+// The transition outbox's read order (partial: only transitions; see the migration).
+@Index('idx_email_events_outbox', { synchronize: false })
 export class EmailEvent {
   /** bigint: pg returns it as a string. */
   @PrimaryGeneratedColumn('identity', {
@@ -49,6 +52,26 @@ export class EmailEvent {
 
   @Column({ name: 'event_type', type: 'varchar', length: 32 })
   eventType: EmailEventType;
+
+  /**
+   * A status change: the status it left (null for accept) and why (a TransitionCause of
+   * lifecycle/transitions.ts). Null cause: an event without a status change (opened, …).
+   */
+  @Column({ name: 'from_status', type: 'varchar', length: 32, nullable: true })
+  fromStatus: EmailStatus | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  cause: string | null;
+
+  /** The inserting transaction (pg_current_xact_id, see the migration): the outbox's read order. */
+  @Column({
+    type: 'bigint',
+    nullable: true,
+    default: () => 'current_xact_id_bigint()',
+    insert: false,
+    update: false,
+  })
+  tx: string | null;
 
   /** SMTP output, url, ip, user agent, source. */
   @Column({ type: 'jsonb', default: () => "'{}'" })

@@ -2,12 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from 'src/config/app-config';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
 import { DiagnosticsService } from 'src/modules/diagnostics/diagnostics.service';
+import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
+import { sourcesFor } from 'src/modules/emails/lifecycle/transitions';
 import {
-  EmailLogRepository,
   EventTarget,
   MessageMatch,
-} from 'src/modules/emails/email-log.repository';
-import type { EmailStatus } from 'src/modules/emails/email-log.entity';
+  MessageReadsRepository,
+} from 'src/modules/emails/message-reads.repository';
+import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
+
+export type { EventTarget, MessageMatch };
 
 export interface BounceOutcome {
   bounce_type: 'hard' | 'soft';
@@ -18,22 +22,25 @@ export interface BounceOutcome {
 
 export type BounceResult = 'hard' | 'retry_scheduled' | 'bounced' | 'ignored';
 
-/** SPEC §9.4: soft bounces are retried after 1 h, 4 h and 24 h, then left bounced. */
+/** README "How mail flows", 4: soft bounces are retried after 1 h, 4 h and 24 h, then left bounced. */
 export const SOFT_BOUNCE_RETRY_DELAYS_S = [3600, 4 * 3600, 24 * 3600];
 
-/** Statuses a delivery outcome may leave; anything later is final for that outcome. */
-const IN_FLIGHT: EmailStatus[] = ['processing', 'sent', 'held'];
+/** A deferral is recorded only while the message is in flight (the statuses `delivered` may leave). */
+const IN_FLIGHT = sourcesFor('delivered');
 
 /**
- * The state transitions driven by delivery outcomes (SPEC §7, §8, §9). Postal webhooks, the
- * sandbox simulator and the complaints API all go through these, so they behave the same.
- * Each transition names the states it may leave: late or repeated events never move a
- * message backwards.
+ * The state transitions driven by delivery outcomes (docs/ARCHITECTURE.md "Message
+ * lifecycle"). Postal webhooks, the sandbox and the complaints API all go through these, so
+ * they behave the same. Each names a cause of the transition table (lifecycle/transitions.ts),
+ * which decides the statuses it may leave: late or repeated events never move a message
+ * backwards. Every change is published after it commits (lifecycle/transition-publisher.ts).
  */
 @Injectable()
 export class EmailStateService {
   constructor(
-    private readonly logs: EmailLogRepository,
+    private readonly logs: MessageReadsRepository,
+    private readonly writes: MessageWritesRepository,
+    private readonly transitions: TransitionsRepository,
     private readonly blacklist: BlacklistService,
     private readonly diagnostics: DiagnosticsService,
     private readonly config: AppConfig,
@@ -55,23 +62,23 @@ export class EmailStateService {
     type: 'opened' | 'clicked',
     details: Record<string, unknown>,
   ): Promise<boolean> {
-    return this.logs.recordEngagement(t.messageId, type, details);
+    return this.writes.recordEngagement(t.messageId, type, details);
   }
 
   /** MessageSent. */
   markDelivered(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
-    return this.logs.markDelivered(t.id, IN_FLIGHT, new Date(), details);
+    return this.transitions.markDelivered(t.id, new Date(), details);
   }
 
   /** MessageHeld: Postal's own suppression list or send limit kept it. */
   markHeld(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
-    return this.logs.transition(t.id, 'held', ['processing', 'sent'], 'held', {}, details);
+    return this.transitions.transition(t.id, 'held', {}, details);
   }
 
   /** MessageDelayed: Postal retries by itself, so only an event; never a resend. */
   async recordDeferral(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
     if (!IN_FLIGHT.includes(t.status)) return false;
-    await this.logs.addEvent(t.id, 'delayed', details);
+    await this.writes.addEvent(t.id, 'delayed', details);
     return true;
   }
 
@@ -102,9 +109,7 @@ export class EmailStateService {
       smtp_code: b.smtp_code,
       enhanced_code: b.enhanced_code,
     };
-    const from: EmailStatus[] = [...IN_FLIGHT, 'delivered'];
-    if (!(await this.logs.transition(t.id, 'bounced', from, 'bounced', set, eventDetails)))
-      return 'ignored';
+    if (!(await this.transitions.transition(t.id, 'bounce', set, eventDetails))) return 'ignored';
     if (b.bounce_type === 'hard') {
       await this.blacklist.add({
         email: t.recipient,
@@ -120,11 +125,9 @@ export class EmailStateService {
     // `retry: false`: a resend could not succeed (e.g. Postal suppressed the address itself).
     if (delayS === undefined || opts.retry === false) return 'bounced';
     const nextRetryAt = new Date(Date.now() + delayS * 1000);
-    await this.logs.transition(
+    await this.transitions.transition(
       t.id,
-      'retry_scheduled',
-      ['bounced'],
-      'retry_scheduled',
+      'schedule_retry',
       { next_retry_at: nextRetryAt },
       { next_retry_at: nextRetryAt.toISOString(), retry: t.retryCount + 1 },
     );
@@ -143,11 +146,9 @@ export class EmailStateService {
     details: Record<string, unknown>,
   ): Promise<boolean> {
     const error = errorMessage.slice(0, 1000);
-    return this.logs.transition(
+    return this.transitions.transition(
       t.id,
-      'failed',
-      IN_FLIGHT,
-      'failed',
+      'provider_failed',
       {
         bounce_type: b.bounce_type,
         bounce_reason: b.bounce_reason,
@@ -183,17 +184,10 @@ export class EmailStateService {
 
   /**
    * A complaint (API, ARF report, sandbox): `complained`, suppressed, then the campaign's
-   * complaint rate is checked (SPEC §9.3). Idempotent.
+   * complaint rate is checked (README "How mail flows"). Idempotent.
    */
   async markComplained(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
-    const changed = await this.logs.transition(
-      t.id,
-      'complained',
-      ['sent', 'delivered', 'held', 'bounced', 'retry_scheduled', 'processing'],
-      'complained',
-      {},
-      details,
-    );
+    const changed = await this.transitions.transition(t.id, 'complaint', {}, details);
     await this.blacklist.add({
       email: t.recipient,
       reason: 'complaint',
@@ -215,7 +209,7 @@ export class EmailStateService {
       reason: 'unsubscribe',
       source: String(details.source ?? 'unsubscribe'),
     });
-    await this.logs.addEvent(t.id, 'unsubscribed', details);
+    await this.writes.addEvent(t.id, 'unsubscribed', details);
     return true;
   }
 

@@ -17,6 +17,7 @@ export class FeedbackReportsController {
 
   @Get()
   @ApiOperation({
+    operationId: 'listFeedbackReports',
     summary:
       'Feedback (ARF) reports received, newest first, with what was done (filter: outcome); unmatched, recipient_mismatch, not_spam, auth_failure, ignored and unreadable ones changed nothing',
   })
@@ -27,7 +28,10 @@ export class FeedbackReportsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One feedback report with the message as received' })
+  @ApiOperation({
+    operationId: 'getFeedbackReport',
+    summary: 'One feedback report with the message as received',
+  })
   @ApiResponse({ status: 200, type: FeedbackReportDetailDto })
   @ApiErrorResponses(401, 403, 404, 429)
   get(@Param('id') id: string): Promise<FeedbackReportDetailDto> {

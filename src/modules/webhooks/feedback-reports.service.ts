@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { NotFoundError, ValidationFailedError } from 'src/common/errors/app-error';
+import { NotFoundError } from 'src/common/errors/app-error';
+import { idCursor } from 'src/common/pagination/keyset-cursor';
 import { toStorableString } from 'src/common/text/storable-text';
 import {
   FEEDBACK_LIST_DEFAULT_LIMIT,
@@ -74,12 +75,13 @@ export class FeedbackReportsService {
       .limit(limit + 1);
     if (query.outcome) qb.andWhere('f.outcome = :outcome', { outcome: query.outcome });
     if (query.cursor !== undefined)
-      qb.andWhere('f.id < :after', { after: decodeCursor(query.cursor) });
+      qb.andWhere('f.id < :after', { after: FEEDBACK_CURSOR.decode(query.cursor) });
     const rows = await qb.getMany();
     const page = rows.slice(0, limit);
     return {
       data: page.map(toDto),
-      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+      next_cursor:
+        rows.length > limit ? FEEDBACK_CURSOR.encode(String(page[page.length - 1].id)) : null,
     };
   }
 
@@ -116,16 +118,5 @@ function toDto(r: FeedbackReport): FeedbackReportResponseDto {
   };
 }
 
-function encodeCursor(id: string): string {
-  return Buffer.from(String(id)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const id = /^[A-Za-z0-9_-]{1,32}$/.test(cursor)
-    ? Buffer.from(cursor, 'base64url').toString('utf8')
-    : '';
-  if (/^[1-9]\d{0,17}$/.test(id)) return id;
-  throw new ValidationFailedError('cursor is invalid', [
-    { field: 'cursor', message: 'cursor must be a next_cursor from this endpoint' },
-  ]);
-}
+/** `GET /api/v1/feedback-reports`: the last row's feedback_reports.id (bigint). */
+const FEEDBACK_CURSOR = idCursor('bigint');

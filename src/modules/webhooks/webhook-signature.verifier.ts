@@ -7,7 +7,7 @@ export type SignatureCheck =
   | { ok: true; method: 'rsa-sha256' | 'rsa-sha1' | 'hmac-sha256'; kid?: string }
   | { ok: false; reason: 'missing' | 'invalid' | 'unknown_key' };
 
-/** No key source at all (SPEC §7): the webhook endpoint answers 500 and logs. */
+/** No key source at all (README "Postal set-up"): the webhook endpoint answers 500 and logs. */
 export class WebhookVerificationNotConfiguredError extends Error {
   constructor() {
     super(
@@ -96,7 +96,7 @@ function rsaVerify(algorithm: RsaAlgorithm, body: Buffer, key: KeyObject, sig: B
 }
 
 /**
- * Checks Postal's webhook signatures (SPEC §7) over the raw request bytes: RSA PKCS#1 v1.5
+ * Checks Postal's webhook signatures (README "Postal set-up") over the raw request: RSA PKCS#1 v1.5
  * SHA-256 (`X-Postal-Signature-256`) or SHA-1 (`X-Postal-Signature`, older Postals) with one
  * key for the whole install, or a hex HMAC-SHA256 from a signing proxy when POSTAL_SIGNING_KEY
  * is set. Never throws on request input.

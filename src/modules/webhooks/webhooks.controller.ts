@@ -6,26 +6,25 @@ import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator
 import type { RequestWithRawBody } from 'src/common/http/http-edge';
 import { inboundSecretMatches } from 'src/common/http/inbound-auth';
 import { AppConfig } from 'src/config/app-config';
-import {
-  ArfParseError,
-  parseInboundPostalReports,
-  rawMessageOf,
-} from 'src/modules/webhooks/arf-parser';
-import { ComplaintsService } from 'src/modules/webhooks/complaints.service';
+import { ComplaintsService } from 'src/modules/emails/lifecycle/postal/complaints.service';
 import type { FeedbackOutcome } from 'src/modules/webhooks/feedback-report.entity';
 import { FeedbackReportsService } from 'src/modules/webhooks/feedback-reports.service';
 import { decodeInboundBody, inboundRequestKind } from 'src/modules/webhooks/inbound-body';
 import { ComplaintCreateDto, ComplaintResponseDto } from 'src/modules/webhooks/dto/complaint.dto';
+import {
+  InboundResponseDto,
+  WebhookReceivedResponseDto,
+} from 'src/modules/webhooks/dto/webhook-response.dto';
 import {
   WebhookSignatureVerifier,
   WebhookVerificationNotConfiguredError,
 } from 'src/modules/webhooks/webhook-signature.verifier';
 import { parseEnvelope, WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
-/** 500 when no verification key is configured at all (SPEC §7): an operator must fix it. */
+/** 500 when no verification key is configured at all (README "Postal set-up"): operators fix it. */
 class WebhookNotConfiguredError extends AppError {
   constructor() {
-    super(500, 'internal_error', 'Webhook signature verification is not configured');
+    super('internal_error', 'Webhook signature verification is not configured');
   }
 }
 
@@ -47,9 +46,11 @@ export class WebhooksController {
   @SkipIpLimit()
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'receivePostalWebhook',
     summary:
       "Postal's webhooks (RSA-signed over the raw body); stored, answered at once, processed in a queue",
   })
+  @ApiResponse({ status: 200, type: WebhookReceivedResponseDto })
   @ApiErrorResponses(400, 401)
   async postal(@Req() req: RequestWithRawBody): Promise<{ status: 'ok' | 'duplicate' }> {
     const raw = await this.verified(req);
@@ -62,6 +63,7 @@ export class WebhooksController {
   @SkipIpLimit()
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'receiveInboundReport',
     summary: "Postal's inbound HTTP endpoint for the abuse/FBL address: ARF feedback reports",
     description:
       'Authenticated by /inbound/postal/<INBOUND_SECRET>, Basic auth with INBOUND_SECRET as the ' +
@@ -71,6 +73,7 @@ export class WebhooksController {
       'authenticated request that cannot be read is kept too and still answered 200, since ' +
       'Postal never retries a 4xx.',
   })
+  @ApiResponse({ status: 200, type: InboundResponseDto })
   @ApiErrorResponses(401)
   async inbound(
     @Req() req: RequestWithRawBody,
@@ -105,31 +108,37 @@ export class WebhooksController {
       return { status: 'unreadable', reason: body.error };
     }
 
-    let reports;
-    try {
-      reports = await parseInboundPostalReports(body.value);
-    } catch (err) {
-      if (!(err instanceof ArfParseError)) throw err;
+    // Hand over: what the reports mean is decided by the emails module (docs/ARCHITECTURE.md
+    // "Postal events"); each report is then stored here with its outcome.
+    const inbound = await this.complaints.readInbound(body.value);
+    if (inbound.ignored !== undefined) {
       // Mail to the abuse address that is not a report: kept for review, answered 200.
-      this.logger.warn(`inbound message ignored: ${err.message}`);
+      this.logger.warn(`inbound message ignored: ${inbound.ignored}`);
       await this.feedback.record({
         outcome: 'ignored',
-        error: err.message,
-        raw: rawMessageOf(body.value) ?? raw,
+        error: inbound.ignored,
+        raw: inbound.message ?? raw,
         details: context,
       });
-      return { status: 'ignored', reason: err.message };
+      return { status: 'ignored', reason: inbound.ignored };
     }
 
-    const message = rawMessageOf(body.value) ?? raw;
+    const { reports } = inbound;
+    const message = inbound.message ?? raw;
     const results = [];
     for (const [i, report] of reports.entries()) {
-      // The message is kept once, with the first of its reports.
-      const result = await this.complaints.fromArf(report, i === 0 ? message : null, {
-        ...context,
-        ...(reports.length > 1 ? { report_index: i, reports_in_message: reports.length } : {}),
+      const { details, ...decision } = await this.complaints.fromArf(report);
+      await this.feedback.record({
+        ...decision,
+        details: {
+          ...context,
+          ...(reports.length > 1 ? { report_index: i, reports_in_message: reports.length } : {}),
+          ...details,
+        },
+        // The message is kept once, with the first of its reports.
+        raw: i === 0 ? message : null,
       });
-      results.push({ status: result.outcome, message_id: result.message_id });
+      results.push({ status: decision.outcome, message_id: decision.messageId });
     }
     return results.length === 1 ? results[0] : { ...results[0], reports: results };
   }
@@ -137,7 +146,10 @@ export class WebhooksController {
   @Post('complaints')
   @HttpCode(200)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Record a complaint for a message or an address (suppresses it)' })
+  @ApiOperation({
+    operationId: 'createComplaint',
+    summary: 'Record a complaint for a message or an address (suppresses it)',
+  })
   @ApiResponse({ status: 200, type: ComplaintResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 429)
   complaint(@Body() dto: ComplaintCreateDto): Promise<ComplaintResponseDto> {

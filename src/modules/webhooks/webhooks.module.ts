@@ -1,16 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { PostalClient } from 'src/infra/postal/postal.client';
-import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
-import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
-import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
-import { ComplaintsService } from 'src/modules/webhooks/complaints.service';
 import { FeedbackReport } from 'src/modules/webhooks/feedback-report.entity';
 import { FeedbackReportsController } from 'src/modules/webhooks/feedback-reports.controller';
 import { FeedbackReportsService } from 'src/modules/webhooks/feedback-reports.service';
-import { PostalEventsService } from 'src/modules/webhooks/postal-events.service';
-import { SandboxSimulatorService } from 'src/modules/webhooks/sandbox-simulator.service';
 import { WebhookEvent } from 'src/modules/webhooks/webhook-event.entity';
 import { WebhookEventRepository } from 'src/modules/webhooks/webhook-event.repository';
 import { PostalJwksClient } from 'src/modules/webhooks/postal-jwks.client';
@@ -18,26 +11,21 @@ import { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-signature
 import { WebhooksController } from 'src/modules/webhooks/webhooks.controller';
 import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
+/**
+ * Postal's inbound traffic (docs/ARCHITECTURE.md "Module map"): verify → store → enqueue →
+ * hand over. What an event or a feedback report means is decided by the emails module
+ * (src/modules/emails/lifecycle/postal/), never here.
+ */
 @Module({
-  imports: [
-    TypeOrmModule.forFeature([WebhookEvent, FeedbackReport]),
-    EmailsModule,
-    BlacklistModule,
-    RateControlModule,
-    DiagnosticsModule,
-  ],
+  imports: [TypeOrmModule.forFeature([WebhookEvent, FeedbackReport]), EmailsModule],
   controllers: [WebhooksController, FeedbackReportsController],
   providers: [
     WebhooksService,
     WebhookEventRepository,
-    PostalEventsService,
-    SandboxSimulatorService,
-    ComplaintsService,
     FeedbackReportsService,
     WebhookSignatureVerifier,
     PostalJwksClient,
-    PostalClient,
   ],
-  exports: [WebhooksService, SandboxSimulatorService, FeedbackReportsService],
+  exports: [WebhooksService, FeedbackReportsService],
 })
 export class WebhooksModule {}

@@ -1,8 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
-import { ProcessResult } from 'src/modules/webhooks/postal-events.service';
-import { SandboxSimulatorService } from 'src/modules/webhooks/sandbox-simulator.service';
+import type { ProcessResult } from 'src/modules/emails/lifecycle/postal/postal-events.service';
 import {
   UNKNOWN_MESSAGE_RETRY_MS,
   UnknownMessageYetError,
@@ -11,27 +10,26 @@ import {
 
 type WebhooksQueueJob = Job<JobPayloads[WebhooksJob], unknown, WebhooksJob>;
 
-/** Worker of the `webhooks` queue: Postal events and the sandbox's simulated outcomes. */
+/**
+ * Worker of the `webhooks` queue: hands stored Postal events over to their interpretation
+ * (the emails module's PostalEventsService), and runs the webhooks module's own maintenance
+ * tick, the sweep of stored events that never got queued (docs/ARCHITECTURE.md).
+ */
 @Processor(QueueName.Webhooks, { concurrency: 20 })
 export class WebhooksProcessor extends WorkerHost {
-  constructor(
-    private readonly webhooks: WebhooksService,
-    private readonly simulator: SandboxSimulatorService,
-  ) {
+  constructor(private readonly webhooks: WebhooksService) {
     super();
   }
 
-  async process(job: WebhooksQueueJob, token?: string): Promise<ProcessResult | ProcessResult[]> {
+  async process(job: WebhooksQueueJob, token?: string): Promise<unknown> {
     switch (job.name) {
       case WebhooksJob.Process:
         return this.processEvent(
           job as Job<JobPayloads[WebhooksJob.Process] & { unknownRetries?: number }>,
           token,
         );
-      case WebhooksJob.SandboxOutcome:
-        return this.simulator.simulate(
-          (job.data as JobPayloads[WebhooksJob.SandboxOutcome]).messageId,
-        );
+      case WebhooksJob.SweepUnprocessed:
+        return { requeued: await this.webhooks.sweepUnprocessed() };
       default: {
         const unknown: never = job.name;
         throw new UnrecoverableError(`unknown job ${String(unknown)}`);

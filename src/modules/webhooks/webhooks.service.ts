@@ -1,12 +1,21 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { withTimeout } from 'src/common/async/timeout';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { ValidationFailedError } from 'src/common/errors/app-error';
 import { mayHoldUnstorableText, toStorableText } from 'src/common/text/storable-text';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { MetricsService } from 'src/infra/metrics/metrics.service';
-import { PostalEventsService, ProcessResult } from 'src/modules/webhooks/postal-events.service';
+import {
+  PostalEnvelope,
+  PostalEventIngress,
+  PostalEventSource,
+} from 'src/common/ports/postal-event-ingress';
+import {
+  PostalEventsService,
+  ProcessResult,
+} from 'src/modules/emails/lifecycle/postal/postal-events.service';
 import { WebhookEventRepository } from 'src/modules/webhooks/webhook-event.repository';
 
 const ENQUEUE_TIMEOUT_MS = 1500;
@@ -19,12 +28,7 @@ export const UNKNOWN_MESSAGE_RETRY_MS = 2000;
 
 export class UnknownMessageYetError extends Error {}
 
-export interface Envelope {
-  uuid: string;
-  event: string;
-  timestamp?: number;
-  payload: Record<string, unknown>;
-}
+export type Envelope = PostalEnvelope;
 
 /** Parses Postal's envelope `{event, timestamp, payload, uuid}` from the raw bytes. */
 export function parseEnvelope(raw: Buffer): Envelope {
@@ -58,9 +62,14 @@ export function parseEnvelope(raw: Buffer): Envelope {
   };
 }
 
-/** Ingestion (store once, answer at once) and processing of Postal webhooks (README "How mail flows"). */
+/**
+ * Ingestion of Postal's webhooks (README "How mail flows"; docs/ARCHITECTURE.md "Postal
+ * events"): verified by the controller, stored once per uuid, queued, and handed over to the
+ * emails module's PostalEventsService, which decides what each event means. The sandbox
+ * transport's events come in through `ingest` (the PostalEventIngress port).
+ */
 @Injectable()
-export class WebhooksService {
+export class WebhooksService implements PostalEventIngress {
   private readonly logger = new Logger(WebhooksService.name);
   private readonly received;
 
@@ -93,6 +102,29 @@ export class WebhooksService {
     return { duplicate: !stored.inserted };
   }
 
+  /**
+   * The PostalEventIngress port (the sandbox transport): stored like a webhook, with its
+   * source, and handed over at once so that a transport's events apply in their order; when
+   * that fails, the stored event is queued for the webhooks worker like any other.
+   */
+  async ingest(envelope: PostalEnvelope, source: PostalEventSource): Promise<void> {
+    const stored = await this.repo.store(envelope.uuid, envelope.event, {
+      event: envelope.event,
+      timestamp: envelope.timestamp ?? null,
+      payload: envelope.payload,
+      source,
+    });
+    if (stored.processed) return;
+    try {
+      await this.process(stored.id, UNKNOWN_MESSAGE_RETRIES);
+    } catch (err) {
+      this.logger.warn(
+        `${source} event ${envelope.uuid} stored, processing queued: ${(err as Error).message}`,
+      );
+      await this.enqueue(stored.id);
+    }
+  }
+
   /** Queues stored events' jobs; concurrent requests share one addBulk. Never throws. */
   private readonly enqueues = new MicroBatcher(
     async (ids: string[]) => {
@@ -111,21 +143,13 @@ export class WebhooksService {
       const data: JobPayloads[WebhooksJob.Process] = { webhookEventId: id };
       return { name: WebhooksJob.Process, data, opts: { jobId: `webhook-${id}` } };
     });
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.queue.addBulk(jobs),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('Redis did not answer')), ENQUEUE_TIMEOUT_MS);
-        }),
-      ]);
+      await withTimeout(this.queue.addBulk(jobs), ENQUEUE_TIMEOUT_MS, 'Redis did not answer');
     } catch (err) {
       // Stored: the outbox sweep queues unprocessed events later.
       this.logger.warn(
         `${ids.length} webhook event(s) stored, queueing deferred: ${(err as Error).message}`,
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -143,8 +167,10 @@ export class WebhooksService {
     if (!stored) return { outcome: 'missing' };
     if (stored.processedAt) return { outcome: 'already_processed' };
     const payload = (stored.payload.payload ?? {}) as Record<string, unknown>;
+    // `source` is set by `ingest` only: a webhook's own body is stored under `payload`.
+    const source: PostalEventSource = stored.payload.source === 'sandbox' ? 'sandbox' : 'postal';
     const result = await this.events.process(stored.event, payload, {
-      source: 'postal',
+      source,
       finalAttempt: opts.finalAttempt ?? true,
     });
     if (result.error === 'unknown_message' && unknownRetries < UNKNOWN_MESSAGE_RETRIES) {

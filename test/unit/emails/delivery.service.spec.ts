@@ -1,7 +1,9 @@
-import type { Queue } from 'bullmq';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
 import { DeliveryService } from 'src/modules/emails/delivery.service';
-import { ClaimedMessage, EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import {
+  ClaimedMessage,
+  DeliveryTransitionsRepository,
+} from 'src/modules/emails/lifecycle/delivery-transitions.repository';
 import { MessageComposer } from 'src/modules/emails/message-composer';
 import {
   MailTransport,
@@ -50,11 +52,15 @@ const shuttingDown = (): Error =>
 describe(DeliveryService.name, () => {
   let logs: jest.Mocked<
     Pick<
-      EmailLogRepository,
+      DeliveryTransitionsRepository,
       'claimForDelivery' | 'markSent' | 'markFailed' | 'release' | 'recordTransientError'
     >
   >;
-  let transport: { name: 'postal'; send: jest.Mock<Promise<TransportResult>, [OutgoingMessage]> };
+  let transport: {
+    name: 'postal';
+    send: jest.Mock<Promise<TransportResult>, [OutgoingMessage]>;
+    afterSent: jest.Mock<Promise<void>, [OutgoingMessage, TransportResult]>;
+  };
   let service: DeliveryService;
 
   beforeEach(() => {
@@ -65,12 +71,15 @@ describe(DeliveryService.name, () => {
       release: jest.fn(),
       recordTransientError: jest.fn(),
     };
-    transport = { name: 'postal', send: jest.fn().mockResolvedValue(sent) };
+    transport = {
+      name: 'postal',
+      send: jest.fn().mockResolvedValue(sent),
+      afterSent: jest.fn().mockResolvedValue(undefined),
+    };
     const rateControl = { acquire: jest.fn().mockResolvedValue({ granted: true }) };
     const composer = { compose: jest.fn().mockResolvedValue(outgoing) };
     service = new DeliveryService(
-      logs as unknown as EmailLogRepository,
-      {} as Queue,
+      logs as unknown as DeliveryTransitionsRepository,
       rateControl as unknown as RateControlService,
       composer as unknown as MessageComposer,
       transport as unknown as MailTransport,
@@ -93,7 +102,41 @@ describe(DeliveryService.name, () => {
       });
       expect(transport.send).toHaveBeenCalledTimes(1);
       expect(logs.markSent).toHaveBeenCalledTimes(3);
-      expect(logs.markSent).toHaveBeenLastCalledWith(claimed.id, sent, null);
+      // The rendered subject is recorded with the send (GET /api/v1/status shows it).
+      expect(logs.markSent).toHaveBeenLastCalledWith(
+        claimed.id,
+        { ...sent, subject: outgoing.subject },
+        null,
+      );
+    });
+
+    it("hands the message to the transport's afterSent once it is recorded sent, whatever the transport", async () => {
+      const order: string[] = [];
+      logs.markSent.mockImplementation(async () => {
+        order.push('markSent');
+        return true;
+      });
+      transport.afterSent.mockImplementation(async () => {
+        order.push('afterSent');
+      });
+
+      await expect(service.deliver(claimed.messageId, 'example.com', attempt)).resolves.toEqual({
+        kind: 'sent',
+        providerMessageId: '37171',
+      });
+      expect(order).toEqual(['markSent', 'afterSent']);
+      expect(transport.afterSent).toHaveBeenCalledWith(outgoing, sent);
+    });
+
+    it('still reports sent when the transport fails to report its outcome afterwards', async () => {
+      logs.markSent.mockResolvedValue(true);
+      transport.afterSent.mockRejectedValueOnce(new Error('webhook store down'));
+
+      await expect(service.deliver(claimed.messageId, 'example.com', attempt)).resolves.toEqual({
+        kind: 'sent',
+        providerMessageId: '37171',
+      });
+      expect(logs.markFailed).not.toHaveBeenCalled();
     });
 
     it('does not retry recording on an error that is not an outage', async () => {

@@ -43,7 +43,20 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * One way of sending mail (docs/ARCHITECTURE.md "Transports"). DeliveryService knows only this
+ * class: adding a transport (SMTP, …) means writing one subclass and choosing it in
+ * EmailsModule's MailTransport factory. Outcomes reach the message through Postal-format
+ * events: Postal sends them as webhooks; a transport that knows its own outcomes hands them
+ * to the PostalEventIngress port in `afterSent`.
+ */
 export abstract class MailTransport {
   abstract readonly name: 'postal' | 'sandbox';
   abstract send(message: OutgoingMessage): Promise<TransportResult>;
+
+  /**
+   * Called once the message is recorded `sent` with `result` (never before: its events must
+   * find it). Postal reports through its webhooks, so by default there is nothing to do.
+   */
+  async afterSent(_message: OutgoingMessage, _result: TransportResult): Promise<void> {}
 }

@@ -12,7 +12,7 @@ import {
   TransportResult,
 } from 'src/modules/emails/transport/mail-transport';
 
-/** Postal errors an operator must fix; retried (the fix may land) and alerted (SPEC §6.3). */
+/** Postal errors an operator must fix: retried (the fix may land) and alerted (README "Alerts"). */
 const CREDENTIAL_ERRORS = new Set(['InvalidServerAPIKey', 'AccessDenied', 'ServerSuspended']);
 
 @Injectable()
@@ -58,7 +58,7 @@ export class PostalTransport extends MailTransport {
   }
 }
 
-/** SPEC §6.3: which Postal failures are retried and which fail the message at once. */
+/** Which Postal failures are retried, which fail the message at once (README "How mail flows"). */
 export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   if (err instanceof PostalApiError) {

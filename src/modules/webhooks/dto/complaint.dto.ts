@@ -12,6 +12,8 @@ export class ComplaintCreateDto {
 
   @ApiPropertyOptional({
     example: 'ann@example.com',
+    format: 'email',
+    maxLength: 320,
     description: 'The complaining address (or give message_id)',
   })
   @IsOptional()
@@ -19,7 +21,11 @@ export class ComplaintCreateDto {
   @MaxLength(320)
   email?: string;
 
-  @ApiPropertyOptional({ example: 'gmail-fbl', description: 'Where the complaint came from' })
+  @ApiPropertyOptional({
+    example: 'gmail-fbl',
+    maxLength: 64,
+    description: 'Where the complaint came from',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(64)

@@ -16,6 +16,7 @@ export class FeedbackReportListQueryDto {
   outcome?: FeedbackOutcome;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: FEEDBACK_LIST_MAX_LIMIT,
     default: FEEDBACK_LIST_DEFAULT_LIMIT,
@@ -27,7 +28,7 @@ export class FeedbackReportListQueryDto {
   @Max(FEEDBACK_LIST_MAX_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @ApiPropertyOptional({ maxLength: 40, description: 'next_cursor of the previous page' })
   @IsOptional()
   @IsString()
   @MaxLength(40)

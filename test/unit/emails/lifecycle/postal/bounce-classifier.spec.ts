@@ -5,7 +5,7 @@ import {
   BounceReason,
   BounceType,
   classifyBounce,
-} from 'src/modules/webhooks/bounce-classifier';
+} from 'src/modules/emails/lifecycle/postal/bounce-classifier';
 
 function expectVerdict(input: BounceInput, type: BounceType, reason: BounceReason): void {
   const result = classifyBounce(input);

@@ -8,16 +8,23 @@ import {
 import { DiagnosticsService } from 'src/modules/diagnostics/diagnostics.service';
 import { BounceOutcome, EmailStateService } from 'src/modules/emails/email-state.service';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
-import { BounceInput, classifyBounce } from 'src/modules/webhooks/bounce-classifier';
-import { parseBounceMessage, ParsedBounce } from 'src/modules/webhooks/bounce-message';
+import { BounceInput, classifyBounce } from 'src/modules/emails/lifecycle/postal/bounce-classifier';
+import {
+  parseBounceMessage,
+  ParsedBounce,
+} from 'src/modules/emails/lifecycle/postal/bounce-message';
+
+import type { PostalEventSource } from 'src/common/ports/postal-event-ingress';
 
 type Payload = Record<string, unknown>;
 type Target = NonNullable<Awaited<ReturnType<EmailStateService['find']>>>;
 
 export interface ProcessOptions {
-  source: 'postal' | 'sandbox';
-  /** The sandbox already knows the message; Postal events are matched from their payload. */
-  target?: Target;
+  /**
+   * Who produced the event: Postal's webhook, or the sandbox transport, which produces the
+   * same Postal-format events through the same ingestion path (docs/ARCHITECTURE.md).
+   */
+  source: PostalEventSource;
   /**
    * The webhook job's last attempt: a retryable failure (Postal unreachable while fetching a
    * bounce) falls back to the webhook's own fields instead of throwing, so no event is lost.
@@ -74,9 +81,10 @@ function deliveryDetails(p: Payload, source: string): Record<string, unknown> {
 }
 
 /**
- * What each Postal event means for a message (README "How mail flows", outcomes). Postal's
- * webhooks and the sandbox simulator both come through here, so both run the same classifier
- * and transitions.
+ * What each Postal event means for a message (README "How mail flows", outcomes;
+ * docs/ARCHITECTURE.md "Postal events"). The webhooks module verifies, stores and queues
+ * Postal's webhooks and hands each stored event over to `process`; the sandbox transport's
+ * events come the same way, so both run the same classifier and transitions.
  */
 @Injectable()
 export class PostalEventsService {
@@ -108,14 +116,12 @@ export class PostalEventsService {
         return { outcome: 'ignored', error: 'unsupported_event' };
     }
     const message = obj(event === 'MessageBounced' ? payload.original_message : payload.message);
-    const target =
-      opts.target ??
-      (await this.state.find({
-        postalId:
-          typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null,
-        token: str(message.token),
-        postalMessageId: str(message.message_id),
-      }));
+    const target = await this.state.find({
+      postalId:
+        typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null,
+      token: str(message.token),
+      postalMessageId: str(message.message_id),
+    });
     if (!target) return { outcome: 'unmatched', error: 'unknown_message' };
     const source = opts.source;
 

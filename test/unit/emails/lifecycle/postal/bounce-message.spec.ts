@@ -1,4 +1,7 @@
-import { parseBounceMessage, parseDeliveryStatus } from 'src/modules/webhooks/bounce-message';
+import {
+  parseBounceMessage,
+  parseDeliveryStatus,
+} from 'src/modules/emails/lifecycle/postal/bounce-message';
 import { postalStoredRaw, postfixBounce, rubyEncode64 } from 'test/fakes/postal-payloads';
 
 /**

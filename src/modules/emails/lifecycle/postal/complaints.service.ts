@@ -3,22 +3,73 @@ import { NotFoundError, ValidationFailedError } from 'src/common/errors/app-erro
 import { BlacklistService, normalizeEmail } from 'src/modules/blacklist/blacklist.service';
 import { DiagnosticsService } from 'src/modules/diagnostics/diagnostics.service';
 import { EmailStateService } from 'src/modules/emails/email-state.service';
-import { ComplaintCreateDto, ComplaintResponseDto } from 'src/modules/webhooks/dto/complaint.dto';
-import type { ArfComplaint } from 'src/modules/webhooks/arf-parser';
-import type { FeedbackOutcome } from 'src/modules/webhooks/feedback-report.entity';
-import { FeedbackReportsService } from 'src/modules/webhooks/feedback-reports.service';
+import {
+  ArfComplaint,
+  ArfParseError,
+  parseInboundPostalReports,
+  rawMessageOf,
+} from 'src/modules/emails/lifecycle/postal/arf-parser';
 
-/** Complaints from the API and from ARF feedback reports (README: Postal set-up, feedback loops). */
+/** `POST /api/v1/complaints` (its DTO lives with the route, in the webhooks module). */
+export interface ComplaintInput {
+  message_id?: string;
+  email?: string;
+  source?: string;
+}
+
+export interface ComplaintResult {
+  email: string;
+  message_id: string | null;
+  complained: boolean;
+  suppressed: boolean;
+}
+
+/** What a feedback report meant for our messages; the webhooks module stores it as such. */
+export type ArfOutcome =
+  | 'complained'
+  | 'already_complained'
+  | 'unsubscribed'
+  | 'not_spam'
+  | 'auth_failure'
+  | 'unmatched'
+  | 'recipient_mismatch';
+
+/** One report's outcome and what to keep about it (the `feedback_reports` columns). */
+export interface ArfDecision {
+  outcome: ArfOutcome;
+  messageId: string | null;
+  feedbackType: string;
+  userAgent: string | null;
+  originalRecipient: string | null;
+  originalMailFrom: string | null;
+  reportedDomain: string | null;
+  sourceIp: string | null;
+  arrivalDate: Date | null;
+  claimedEmailId: string | null;
+  claimedMessageId: string | null;
+  details: Record<string, unknown>;
+}
+
+/** The reports an inbound request carries, or why it carries none (kept as `ignored`). */
+export type InboundReports =
+  | { reports: ArfComplaint[]; message: Buffer | null; ignored?: undefined }
+  | { ignored: string; message: Buffer | null };
+
+/**
+ * What a complaint means for our messages (docs/ARCHITECTURE.md "Postal events"; README:
+ * Postal set-up, feedback loops): from the API, and from the ARF feedback reports Postal's
+ * inbound endpoint posts. The webhooks module authenticates, decodes and stores; the matching
+ * and the state changes are decided here.
+ */
 @Injectable()
 export class ComplaintsService {
   constructor(
     private readonly state: EmailStateService,
     private readonly blacklist: BlacklistService,
     private readonly diagnostics: DiagnosticsService,
-    private readonly feedback: FeedbackReportsService,
   ) {}
 
-  async fromApi(dto: ComplaintCreateDto): Promise<ComplaintResponseDto> {
+  async fromApi(dto: ComplaintInput): Promise<ComplaintResult> {
     if (!dto.message_id && !dto.email) {
       throw new ValidationFailedError('Give message_id or email', [
         { field: 'message_id', message: 'message_id or email is required' },
@@ -47,13 +98,9 @@ export class ComplaintsService {
    * `opt-out` → unsubscribe (not a complaint); `not-spam` → nothing; `auth-failure` (RFC 6591)
    * → a diagnostic report, never a suppression; anything else (`abuse`, `fraud`, `virus`,
    * `other`, extensions) → a complaint. Every report is kept in feedback_reports with its
-   * outcome; `raw` is the message it came in.
+   * outcome, by the caller (the webhooks module's feedback store).
    */
-  async fromArf(
-    report: ArfComplaint,
-    raw: Buffer | null = null,
-    context: Record<string, unknown> = {},
-  ): Promise<{ outcome: FeedbackOutcome; message_id: string | null; feedback_report_id: string }> {
+  async fromArf(report: ArfComplaint): Promise<ArfDecision> {
     const target =
       (report.emailId ? await this.state.find({ messageId: report.emailId }) : null) ??
       (report.postalMessageId
@@ -73,7 +120,7 @@ export class ComplaintsService {
       source_ip: report.sourceIp,
       arrival_date: report.arrivalDate?.toISOString() ?? null,
     };
-    let outcome: FeedbackOutcome;
+    let outcome: ArfOutcome;
     if (report.feedbackType === 'auth-failure') {
       outcome = 'auth_failure';
       await this.reportAuthFailure(report, target?.messageId ?? null);
@@ -92,7 +139,7 @@ export class ComplaintsService {
         : 'already_complained';
     }
 
-    const id = await this.feedback.record({
+    return {
       outcome,
       feedbackType: report.feedbackType,
       userAgent: report.userAgent,
@@ -105,16 +152,27 @@ export class ComplaintsService {
       claimedMessageId: report.postalMessageId ?? report.postalToken ?? null,
       messageId: target?.messageId ?? null,
       details: {
-        ...context,
         ...(report.postalToken ? { postal_token: report.postalToken } : {}),
         ...(report.authFailure ? { auth_failure: report.authFailure } : {}),
         ...(outcome === 'recipient_mismatch'
           ? { note: 'the report names another recipient than the matched message' }
           : {}),
       },
-      raw,
-    });
-    return { outcome, message_id: target?.messageId ?? null, feedback_report_id: id };
+    };
+  }
+
+  /**
+   * The ARF reports of what Postal's inbound endpoint posted (any of its four encodings); mail
+   * to the abuse address that is not a report is `ignored`, with the parser's reason.
+   */
+  async readInbound(body: Record<string, unknown>): Promise<InboundReports> {
+    const message = rawMessageOf(body);
+    try {
+      return { reports: await parseInboundPostalReports(body), message };
+    } catch (err) {
+      if (!(err instanceof ArfParseError)) throw err;
+      return { ignored: err.message, message };
+    }
   }
 
   /** An RFC 6591 report: SPF/DKIM/DMARC failed for mail claiming our domain. */

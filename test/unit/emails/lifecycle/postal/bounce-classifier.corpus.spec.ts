@@ -5,7 +5,7 @@ import {
   explainBounce,
   TEXT_RULES,
   TextRule,
-} from 'src/modules/webhooks/bounce-classifier';
+} from 'src/modules/emails/lifecycle/postal/bounce-classifier';
 
 /**
  * Sisimai's labelled bounces (test/fixtures/bounce-corpus/README.md: source and licence).
@@ -25,7 +25,16 @@ import {
  * verdict equals the label; false-hard = share of soft-labelled bounces classified hard;
  * missed-hard = share of hard-labelled bounces classified soft.
  */
-const CORPUS = path.join(__dirname, '..', '..', 'fixtures', 'bounce-corpus', 'bounces.dev.jsonl');
+const CORPUS = path.join(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  '..',
+  'fixtures',
+  'bounce-corpus',
+  'bounces.dev.jsonl',
+);
 
 /** Postal cuts `output` (and `details`) to 250 characters (README "How mail flows"). */
 const POSTAL_OUTPUT_LIMIT = 250;

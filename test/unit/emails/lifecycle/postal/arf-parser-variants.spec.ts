@@ -3,7 +3,7 @@ import {
   parseArf,
   parseArfReports,
   parseInboundPostalReports,
-} from 'src/modules/webhooks/arf-parser';
+} from 'src/modules/emails/lifecycle/postal/arf-parser';
 import { buildArfReport, buildReportDigest, postalRawPayload } from 'test/fakes/arf-message';
 
 /**

@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { MicroBatcher } from 'src/common/batching/micro-batcher';
+import {
+  statusGuardSql,
+  targetOf,
+  type TransitionCause,
+} from 'src/modules/emails/lifecycle/transitions';
+
+/** Group commit for the delivery hot path: a worker's concurrent jobs share statements. */
+export const DELIVERY_BATCHING = { maxBatchSize: 200, maxInFlight: 4 };
+
+/** The index of each id's first item: the same message twice in one batch acts once. */
+export function firstIndexes<K>(keys: K[]): Map<K, number> {
+  const first = new Map<K, number>();
+  keys.forEach((k, i) => {
+    if (!first.has(k)) first.set(k, i);
+  });
+  return first;
+}
+
+/**
+ * The status a published transition left, exact under concurrency: the rows are locked (in id
+ * order) before the UPDATE, so the locked row's status is the one the UPDATE changes. A cause
+ * with one source needs no lock.
+ */
+function lockedSources(cause: TransitionCause, idsSql: string): string {
+  return `SELECT l.id, l.status FROM email_logs l
+           WHERE l.id IN (${idsSql}) AND ${statusGuardSql('l.status', cause)}
+           ORDER BY l.id FOR UPDATE OF l`;
+}
+
+/**
+ * Status changes driven by outcomes and sweeps (docs/ARCHITECTURE.md "Message lifecycle"); the
+ * delivery worker's own are in delivery-transitions.repository.ts. Each guard comes from the
+ * transition table (`statusGuardSql`), and each published transition writes its
+ * `email_events` row — the outbox entry, with `from_status` and `cause` — in the same
+ * statement. `delivered`, the most frequent outcome, is group-committed with MicroBatcher.
+ */
+@Injectable()
+export class TransitionsRepository {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  /**
+   * → `delivered` with a `delivered` event (Postal MessageSent). The most frequent outcome:
+   * concurrent ones share one statement.
+   */
+  markDelivered(id: string, deliveredAt: Date, details: Record<string, unknown>): Promise<boolean> {
+    return this.deliveredUpdates.submit({ id, deliveredAt, details });
+  }
+
+  private readonly deliveredUpdates = new MicroBatcher(
+    async (
+      items: Array<{ id: string; deliveredAt: Date; details: Record<string, unknown> }>,
+    ): Promise<boolean[]> => {
+      const firstIndex = firstIndexes(items.map((i) => i.id));
+      const unique = [...firstIndex.values()].map((i) => items[i]);
+      const rows: Array<{ email_log_id: string }> = await this.ds.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::jsonb[])
+             AS u(id, delivered_at, details)),
+         locked AS (${lockedSources('delivered', 'SELECT id FROM input')}),
+         updated AS (
+           UPDATE email_logs e
+              SET status = 'delivered', updated_at = now(), delivered_at = u.delivered_at
+             FROM input u, locked o
+            WHERE e.id = u.id AND o.id = e.id AND ${statusGuardSql('e.status', 'delivered')}
+            RETURNING e.id, o.status AS from_status, u.details)
+         INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
+         SELECT id, 'delivered', details, from_status, 'delivered' FROM updated
+         RETURNING email_log_id`,
+        [
+          unique.map((u) => u.id),
+          unique.map((u) => u.deliveredAt),
+          unique.map((u) => JSON.stringify(u.details)),
+        ],
+      );
+      const done = new Set(rows.map((r) => String(r.email_log_id)));
+      return items.map((it, i) => firstIndex.get(it.id) === i && done.has(it.id));
+    },
+    DELIVERY_BATCHING,
+  );
+
+  /**
+   * A published transition of one message: `cause` names the target and the statuses it may
+   * leave (the table), `set` more columns, `eventDetails` its event. False when the message
+   * is in no status the cause may leave: late or repeated events never move it backwards.
+   */
+  async transition(
+    id: string,
+    cause: TransitionCause,
+    set: Record<string, unknown>,
+    eventDetails: Record<string, unknown>,
+  ): Promise<boolean> {
+    const to = targetOf(cause);
+    const assignments = Object.keys(set).map((col, i) => `${col} = $${i + 2}`);
+    const rows: unknown[] = await this.ds.query(
+      `WITH locked AS (${lockedSources(cause, '$1::bigint')}),
+       updated AS (
+         UPDATE email_logs e SET status = '${to}', updated_at = now()${assignments.length ? ', ' + assignments.join(', ') : ''}
+           FROM locked o
+          WHERE e.id = o.id AND ${statusGuardSql('e.status', cause)}
+          RETURNING e.id, o.status AS from_status)
+       INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
+       SELECT id, '${to}', $${assignments.length + 2}::jsonb, from_status, '${cause}' FROM updated
+       RETURNING email_log_id`,
+      [id, ...Object.values(set), JSON.stringify(eventDetails)],
+    );
+    return rows.length > 0;
+  }
+
+  /** The worker's permanent failure: `failed` with the reason and a `failed` event. */
+  markFailed(
+    id: string,
+    errorMessage: string,
+    details: Record<string, unknown> = {},
+  ): Promise<boolean> {
+    const error = errorMessage.slice(0, 1000);
+    return this.transition(id, 'delivery_failed', { error_message: error }, { ...details, error });
+  }
+  /**
+   * Due soft-bounce retries back to `queued` (retry_count + 1), at most `limit` per call.
+   * Returns them for enqueueing. One statement; SKIP LOCKED lets several workers share it.
+   */
+  async requeueDueRetries(
+    limit: number,
+  ): Promise<Array<{ messageId: string; recipient: string; retryCount: number }>> {
+    const rows: Array<{ external_message_id: string; recipient: string; retry_count: number }> =
+      await this.ds.query(
+        `WITH due AS (
+         SELECT id FROM email_logs
+          WHERE ${statusGuardSql('status', 'retry_due')} AND next_retry_at <= now()
+          ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+       updated AS (
+         UPDATE email_logs l SET status = '${targetOf('retry_due')}', retry_count = l.retry_count + 1,
+                next_retry_at = NULL, updated_at = now()
+           FROM due WHERE l.id = due.id
+         RETURNING l.id, l.external_message_id, l.recipient, l.retry_count)
+       SELECT * FROM updated`,
+        [limit],
+      );
+    return rows.map((r) => ({
+      messageId: r.external_message_id,
+      recipient: r.recipient,
+      retryCount: r.retry_count,
+    }));
+  }
+
+  /** `processing` rows untouched for `olderThanS` back to `queued`; returns how many. */
+  async requeueAbandonedClaims(olderThanS: number): Promise<number> {
+    const rows: unknown[] = await this.ds.query(
+      `WITH reset AS (
+         UPDATE email_logs SET status = '${targetOf('abandoned_claim')}', updated_at = now() - make_interval(secs => 120)
+          WHERE ${statusGuardSql('status', 'abandoned_claim')} AND updated_at < now() - make_interval(secs => $1)
+          RETURNING id)
+       SELECT id FROM reset`,
+      [olderThanS],
+    );
+    return rows.length;
+  }
+}

@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { MicroBatcher } from 'src/common/batching/micro-batcher';
+import { suppressedByHashSql } from 'src/modules/blacklist/suppression';
+import type { EmailEventType } from 'src/modules/emails/email-event.entity';
+import type { NewMessage } from 'src/modules/emails/message-details';
+
+/** Rows per INSERT … SELECT FROM unnest(…) statement. */
+const INSERT_CHUNK = 2000;
+
+/** The eleven column arrays of an unnest insert of messages ($1 … $11). */
+function messageColumns(rows: NewMessage[]): unknown[] {
+  return [
+    rows.map((r) => r.externalMessageId),
+    rows.map((r) => r.apiKeyId),
+    rows.map((r) => r.templateId),
+    rows.map((r) => r.batchId),
+    rows.map((r) => r.campaignId),
+    rows.map((r) => r.tag),
+    rows.map((r) => r.recipient),
+    rows.map((r) => r.sender),
+    rows.map((r) => r.subject),
+    rows.map((r) => r.sendAt),
+    rows.map((r) => JSON.stringify(r.details)),
+  ];
+}
+
+/**
+ * The `queued` event of a new message: the `accept` transition (lifecycle/transitions.ts),
+ * published like every other (docs/ARCHITECTURE.md "Transition events").
+ */
+const QUEUED_EVENT = `INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, cause)
+         SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
+                                   ELSE jsonb_build_object('send_at', send_at) END, recipient_domain, 'accept'
+           FROM inserted`;
+
+/**
+ * Hot-path writes that change no status: accepting messages (set-based, group-committed) and
+ * events without a status change (opens, clicks, delays, unsubscribes). Status changes live in
+ * lifecycle/transitions.repository.ts, reads in message-reads.repository.ts.
+ */
+@Injectable()
+export class MessageWritesRepository {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
+
+  /**
+   * Inserts messages and their `queued` events with one statement per chunk (unnest), inside
+   * the caller's transaction. No per-row round trips.
+   */
+  async insertMessages(em: EntityManager, rows: NewMessage[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      await em.query(
+        `WITH inserted AS (
+           INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
+                                   recipient, sender, subject, send_at, status, status_details)
+           SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+             FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
+                         $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[])
+               AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at, details)
+           RETURNING id, send_at, recipient_domain)
+         ${QUEUED_EVENT}`,
+        messageColumns(chunk),
+      );
+    }
+  }
+
+  /**
+   * One message and its `queued` event, committed on its own (no caller transaction), unless
+   * the recipient is suppressed right now (the blacklist module's fragment, by `emailHash`:
+   * the suppression check rides along with the insert, one round trip). Inserts of concurrent
+   * requests share one statement and one commit (group commit). False when suppressed.
+   */
+  insertMessageUnlessSuppressed(row: NewMessage, emailHash: string): Promise<boolean> {
+    return this.guardedInserts.submit({ row, emailHash });
+  }
+
+  private readonly guardedInserts = new MicroBatcher(
+    async (items: Array<{ row: NewMessage; emailHash: string }>): Promise<boolean[]> => {
+      const rows = items.map((i) => i.row);
+      const inserted: Array<{ external_message_id: string }> = await this.ds.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
+                                $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
+                                $12::char(64)[])
+             AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject,
+                  send_at, details, email_hash)),
+         inserted AS (
+           INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
+                                   recipient, sender, subject, send_at, status, status_details)
+           SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+             FROM input u
+            WHERE NOT ${suppressedByHashSql('u.email_hash')}
+           RETURNING id, external_message_id, send_at, recipient_domain),
+         events AS (${QUEUED_EVENT})
+         SELECT external_message_id FROM inserted`,
+        [...messageColumns(rows), items.map((i) => i.emailHash)],
+      );
+      const done = new Set(inserted.map((r) => r.external_message_id));
+      return rows.map((r) => done.has(r.externalMessageId));
+    },
+    { maxBatchSize: 500, maxInFlight: 4 },
+  );
+
+  /** Records an event without a status change (opens, clicks, delays, unsubscribes). */
+  async addEvent(
+    id: string,
+    type: EmailEventType,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO email_events (email_log_id, event_type, details) VALUES ($1, $2, $3)`,
+      [id, type, JSON.stringify(details)],
+    );
+  }
+
+  /** Adds the event unless the message already has one of this type. */
+  async addEventOnce(
+    id: string,
+    type: EmailEventType,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT $1::bigint, $2::text, $3::jsonb
+        WHERE NOT EXISTS (SELECT 1 FROM email_events
+                           WHERE email_log_id = $1::bigint AND event_type = $2::text)`,
+      [id, type, JSON.stringify(details)],
+    );
+  }
+
+  /** Records an open or click and sets opened_at/clicked_at the first time. One statement. */
+  async recordEngagement(
+    messageId: string,
+    type: 'opened' | 'clicked',
+    details: Record<string, unknown>,
+  ): Promise<boolean> {
+    // A click implies the message was opened (images may be blocked).
+    const set =
+      type === 'opened'
+        ? 'opened_at = COALESCE(opened_at, now())'
+        : 'clicked_at = COALESCE(clicked_at, now()), opened_at = COALESCE(opened_at, now())';
+    const rows: unknown[] = await this.ds.query(
+      `WITH updated AS (
+         UPDATE email_logs SET ${set}, updated_at = now()
+          WHERE external_message_id = $1
+          RETURNING id)
+       INSERT INTO email_events (email_log_id, event_type, details)
+       SELECT id, $2, $3::jsonb FROM updated
+       RETURNING email_log_id`,
+      [messageId, type, JSON.stringify(details)],
+    );
+    return rows.length > 0;
+  }
+}
