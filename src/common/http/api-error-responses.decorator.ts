@@ -17,9 +17,11 @@ export class ErrorObjectDto {
       'forbidden',
       'blocked',
       'not_found',
+      'method_not_allowed',
       'template_not_found',
       'idempotency_key_conflict',
       'payload_too_large',
+      'unsupported_media_type',
       'recipient_suppressed',
       'template_invalid',
       'template_too_complex',
@@ -40,7 +42,7 @@ export class ErrorObjectDto {
   retry_after?: number;
 }
 
-/** The one error body of every /api route (SPEC §4). */
+/** The one error body of every /api route (README "API overview"). */
 export class ErrorResponseDto {
   @ApiProperty({ type: ErrorObjectDto })
   error: ErrorObjectDto;
@@ -56,7 +58,8 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'not_found / template_not_found',
   409: 'idempotency_key_conflict',
   413: 'payload_too_large',
-  422: 'recipient_suppressed / template_invalid / template_too_complex / validation_error',
+  415: 'unsupported_media_type (a request body that is not application/json)',
+  422: 'recipient_suppressed / template_invalid / template_too_complex',
   429: 'rate_limit_exceeded (see Retry-After)',
   503: 'service_unavailable',
 };

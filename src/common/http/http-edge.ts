@@ -7,10 +7,12 @@ import { toErrorBody } from 'src/common/errors/all-exceptions.filter';
 import {
   PayloadTooLargeError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
   ValidationFailedError,
 } from 'src/common/errors/app-error';
 import { hasPostalSignatureHeader, inboundSecretMatches } from 'src/common/http/inbound-auth';
 import { installClientAddress } from 'src/common/http/client-address';
+import { installMethodNotAllowed, requireJsonBodies } from 'src/common/http/method-routing';
 import { RequestWithId, requestIdMiddleware } from 'src/common/http/request-id';
 import { findUnstorableText, mayHoldUnstorableBytes } from 'src/common/text/storable-text';
 
@@ -68,9 +70,14 @@ function bodyErrorHandler(err: unknown, req: Request, res: Response, next: NextF
     );
   } else if (type === 'entity.parse.failed') {
     mapped = new ValidationFailedError('Malformed JSON in request body');
+  } else if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    // A JSON body in a charset or content coding the parser does not take (RFC 9110 §15.5.16).
+    mapped = new UnsupportedMediaTypeError(
+      type === 'charset.unsupported'
+        ? 'The request body must be UTF-8 JSON'
+        : 'Unsupported Content-Encoding (identity, gzip, deflate or br only)',
+    );
   } else if (
-    type === 'encoding.unsupported' ||
-    type === 'charset.unsupported' ||
     type === 'request.aborted' ||
     type === 'request.size.invalid' ||
     type === 'entity.verify.failed'
@@ -225,7 +232,8 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
     cors({
       origin: (origin, cb) => cb(null, !origin || config.allowedOrigins.includes(origin)),
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposedHeaders: ['X-Request-Id', 'X-RateLimit-Remaining'],
+      // The IETF RateLimit fields (README "API overview") and Retry-After are not CORS-safelisted.
+      exposedHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'],
       maxAge: 600,
     }),
   );
@@ -235,6 +243,10 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
   // Per route, the limit it needs; unauthenticated webhook/inbound bodies are never read.
   app.use(WEBHOOK_PATH, webhookBody(keepRaw));
   app.use(INBOUND_PATH, inboundBody(config.postal.inboundSecret, keepRaw));
+  const routed = app.getHttpAdapter().getInstance() as unknown as Parameters<
+    typeof requireJsonBodies
+  >[0];
+  app.use(requireJsonBodies(routed, RAW_BODY_ROUTES));
   app.use('/api/v1/batch', express.json({ limit: BATCH_JSON_LIMIT, verify: scanForUnstorable }));
   app.use(express.json({ limit: JSON_LIMIT, verify: scanForUnstorable }));
   app.use(
@@ -244,4 +256,5 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
   configureServerTimeouts(app, config);
   app.use(bodyErrorHandler);
   app.use('/api', rejectUnstorableText);
+  installMethodNotAllowed(app);
 }

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { HealthResponseDto, LivenessResponseDto } from 'src/infra/health/health-response.dto';
 import {
   HealthCheckResult,
   HealthCheckService,
@@ -27,7 +28,16 @@ export class HealthController {
   ) {}
 
   @Get(['health', 'api/v1/health'])
-  @ApiOperation({ summary: 'Readiness: database, Redis and the queues' })
+  @ApiOperation({
+    operationId: 'getHealth',
+    summary: 'Readiness: database, Redis and the queues',
+  })
+  @ApiResponse({ status: 200, description: 'Every part is up', type: HealthResponseDto })
+  @ApiResponse({
+    status: 503,
+    description: 'A part is down (named in error)',
+    type: HealthResponseDto,
+  })
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
@@ -55,7 +65,11 @@ export class HealthController {
   }
 
   @Get('health/live')
-  @ApiOperation({ summary: 'Liveness: the process answers' })
+  @ApiOperation({
+    operationId: 'getLiveness',
+    summary: 'Liveness: the process answers',
+  })
+  @ApiResponse({ status: 200, type: LivenessResponseDto })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
