@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The whole schema of SPEC §3. Written by hand: PostgreSQL features TypeORM cannot describe
+ * The whole schema. Written by hand: PostgreSQL features TypeORM cannot describe
  * (partial and expression indexes, DESC keys, NULLS NOT DISTINCT, a stored generated column)
  * are spelled out here, and the entities mark those indexes `synchronize: false`.
  */

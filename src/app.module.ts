@@ -32,6 +32,8 @@ import { EmailsWorkerModule } from 'src/modules/emails/emails-worker.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
 import { NotificationsModule } from 'src/modules/notifications/notifications.module';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
+import { WebhooksIngressModule } from 'src/modules/webhooks/webhooks-ingress.module';
+import { WebhooksSchedulerModule } from 'src/modules/webhooks/webhooks-scheduler.module';
 import { WebhooksWorkerModule } from 'src/modules/webhooks/webhooks-worker.module';
 import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 import { TemplatesModule } from 'src/modules/templates/templates.module';
@@ -72,12 +74,18 @@ export class AppModule {
         HealthModule,
         ...(api ? [QueueBoardModule, DashboardModule] : []),
         WebhooksModule,
+        WebhooksIngressModule,
         DiagnosticsModule,
         ...(config.hasRole('worker')
           ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule]
           : []),
         ...(config.hasRole('scheduler')
-          ? [ScheduleModule.forRoot(), EmailsSchedulerModule, AnalyticsSchedulerModule]
+          ? [
+              ScheduleModule.forRoot(),
+              EmailsSchedulerModule,
+              WebhooksSchedulerModule,
+              AnalyticsSchedulerModule,
+            ]
           : []),
       ],
       providers: [

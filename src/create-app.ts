@@ -1,12 +1,13 @@
 import { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from 'src/app.module';
 import { basicAuthMiddleware } from 'src/common/http/basic-auth';
 import { configureHttpEdge } from 'src/common/http/http-edge';
+import { buildOpenApiDocument } from 'src/common/http/openapi';
 import { AppConfig } from 'src/config/app-config';
 import { AuthBanService } from 'src/modules/auth/auth-ban.service';
 import { OPERATOR_PATHS, operatorBanMiddleware } from 'src/modules/auth/operator-ban.middleware';
@@ -28,19 +29,7 @@ export function createExpressInstance(): express.Express {
 }
 
 export function setupSwagger(app: NestExpressApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Email Sender')
-      .setDescription(
-        'Send single emails and batches, manage templates, the suppression list, reports and ' +
-          'rate control. Every error uses one shape: {"error": {"code", "message", "details"?}, "request_id"}.',
-      )
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: esk_…' })
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, {
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'Email Sender API',
   });

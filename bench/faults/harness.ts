@@ -503,7 +503,7 @@ export class Topology {
     this.prefix = `faults-${o.id}`;
   }
 
-  /** The environment every process shares (SPEC §2 names). */
+  /** The environment every process shares (README "Configuration" names). */
   env(): Record<string, string> {
     return {
       NODE_ENV: 'development',
@@ -649,7 +649,7 @@ export class ApiClient {
 
 /**
  * What left for Postal, by message id (the `X-Email-Id` header every outgoing message
- * carries, SPEC §6.4), against what the API accepted.
+ * carries), against what the API accepted.
  */
 export class DeliveryLedger {
   readonly accepted = new Set<string>();

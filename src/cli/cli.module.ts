@@ -19,7 +19,7 @@ import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
 
-/** The operator CLI (`npm run cli -- <command>`), SPEC §13. */
+/** The operator CLI (`npm run cli -- <command>`), README "Operator CLI". */
 @Module({})
 export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {

@@ -60,7 +60,7 @@ export class AppConfig {
   readonly workerConcurrency: number;
   /** Bounds on caller-supplied Handlebars templates (README "Security"). */
   readonly templates: TemplateLimitsConfig;
-  /** SPEC §6.3: transport errors are retried with exponential backoff. */
+  /** Transport errors are retried with exponential backoff (README "How mail flows", 3). */
   readonly delivery: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly mailTransport: 'postal' | 'sandbox';
   readonly postal: {
@@ -174,7 +174,7 @@ function stripTrailingSlash(url: string): string {
 }
 
 /**
- * Validates `env` (SPEC §2) and returns the typed config. Throws ConfigError naming every
+ * Validates `env` (README "Configuration") into the typed config. Throws ConfigError naming every
  * variable that is wrong, including the production rules.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {

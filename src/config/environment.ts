@@ -30,7 +30,7 @@ const PG_URL_PATTERN = /^postgres(ql)?:\/\/\S+$/i;
 const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/i;
 
 /**
- * The raw environment as SPEC §2 names it. Each field is validated by class-validator;
+ * The raw environment (README "Configuration"). Each field is validated by class-validator;
  * `loadConfig` turns an instance into the typed `AppConfig` the rest of the app injects.
  */
 export class Environment {

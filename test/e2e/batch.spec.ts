@@ -56,12 +56,20 @@ describe('POST /api/v1/batch (e2e)', () => {
     }).expect(202);
 
     const rejects = res.body.rejected as Array<{ index: number; code: string }>;
+    const invalid = 'to must be an email address or {"email", "name"}';
+    const suppressed = 'the address is on the suppression list';
     expect(rejects).toEqual([
-      { index: 5, to: 'not an address', code: 'invalid_recipient' },
-      { index: 8, to: 'user8@big.example', code: 'duplicate_recipient' },
-      { index: 9, to: { email: 'x@big.example', name: 'Bad\nName' }, code: 'invalid_recipient' },
-      { index: 17, to: 'user17@big.example', code: 'recipient_suppressed' },
-      { index: 42, to: 'user42@big.example', code: 'recipient_suppressed' },
+      { index: 5, to: 'not an address', code: 'invalid_recipient', message: invalid },
+      {
+        index: 8,
+        to: 'user8@big.example',
+        code: 'duplicate_recipient',
+        message: 'the same address appears earlier in recipients',
+      },
+      // An object recipient is shown by its email: `to` is always a string or null.
+      { index: 9, to: 'x@big.example', code: 'invalid_recipient', message: invalid },
+      { index: 17, to: 'user17@big.example', code: 'recipient_suppressed', message: suppressed },
+      { index: 42, to: 'user42@big.example', code: 'recipient_suppressed', message: suppressed },
     ]);
     expect(res.body.accepted).toBe(10_000 - 5);
     expect(res.body.messages).toHaveLength(10_000 - 5);
@@ -158,6 +166,25 @@ describe('POST /api/v1/batch (e2e)', () => {
     }).expect(202);
     expect(res.body).toEqual(expect.objectContaining({ accepted: 0, messages: [] }));
     expect(res.body.rejected).toHaveLength(2);
+  });
+
+  it('shows every rejected recipient as a string or null, with a message (README "Sending")', async () => {
+    // (A missing or null `to` is a 400 for the whole request: the schema requires it.)
+    const given: unknown[] = [42, ['a@x.example'], {}, { email: 7 }, true, { name: 'No Email' }];
+    const res = await batch({
+      subject: 's',
+      text: 'x',
+      recipients: [...given.map((to) => ({ to })), { to: 'ok@x.example' }],
+    }).expect(202);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.rejected).toEqual(
+      given.map((_to, index) => ({
+        index,
+        to: null,
+        code: 'invalid_recipient',
+        message: 'to must be an email address or {"email", "name"}',
+      })),
+    );
   });
 
   it('answers 404 for an unknown or malformed batch id', async () => {

@@ -22,7 +22,7 @@ import { bootTestApp, TestApp } from 'test/utils/test-app';
 jest.setTimeout(120_000);
 
 /**
- * Property tests over every authenticated /api/v1 route (SPEC §4): arbitrary JSON, wrong
+ * Property tests over every authenticated /api/v1 route (README "API overview"): any JSON, wrong
  * types, huge and unicode strings, prototype keys, malformed bodies, wrong content types and
  * hostile query strings and path segments. The contract: never a 5xx, every error a 4xx in the
  * one error body, and whatever was accepted is really stored.
@@ -108,7 +108,7 @@ const COMMON_FIELDS: Record<string, fc.Arbitrary<string>> = {
   send_at: isoSoon,
 };
 
-/** A send's content: a stored template, or inline subject/html/text (SPEC §4.1). */
+/** A send's content: a stored template, or inline subject/html/text (README "Sending"). */
 const contentFields = (templateId: string): Array<Record<string, fc.Arbitrary<string>>> => [
   { template_id: jsonOf(templateId), subject: oneLine(80), ...COMMON_FIELDS },
   {

@@ -123,7 +123,7 @@ describe('HTTP edge (e2e)', () => {
         .set('Authorization', `Bearer ${key}`);
       expect(get.headers['access-control-allow-origin']).toBe('https://app.example');
       expect(get.headers['access-control-expose-headers']).toBe(
-        'X-Request-Id,X-RateLimit-Remaining',
+        'X-Request-Id,RateLimit,RateLimit-Policy,Retry-After',
       );
     });
 
@@ -164,7 +164,7 @@ describe('abuse limits (e2e)', () => {
     const url = `/api/v1/status/${randomUUID()}`;
     for (let i = 0; i < 3; i++) {
       const ok = await request(t.server).get(url).set('Authorization', `Bearer ${key}`).expect(404);
-      expect(ok.headers['x-ratelimit-remaining']).toBe(String(2 - i));
+      expect(ok.headers.ratelimit).toMatch(new RegExp(`"key";r=${2 - i};t=\\d+$`));
     }
     const res = await request(t.server).get(url).set('Authorization', `Bearer ${key}`).expect(429);
     expect(res.body.error.code).toBe('rate_limit_exceeded');

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { PostalEventsService } from 'src/modules/webhooks/postal-events.service';
+import { PostalEventsService } from 'src/modules/emails/lifecycle/postal/postal-events.service';
 import { FakePostal, ReceivedMessage } from 'test/fakes/fake-postal';
 import {
   PostalMessageHash,

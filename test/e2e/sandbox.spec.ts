@@ -133,6 +133,46 @@ describe('sandbox simulator addresses (e2e)', () => {
     );
   });
 
+  it("reports its outcomes as Postal-format webhook events, stored and processed like Postal's", async () => {
+    // Postal's `MessageDeliveryFailed` delivery hash (lib/postal/message_db/delivery.rb
+    // `webhook_hash`) around the message hash (lib/postal/message_db/message.rb `webhook_hash`):
+    // the sandbox hands the same envelope to the same ingestion path as Postal's webhooks.
+    const id = await sendTo('bounce+stored@simulator.test');
+    await settled(id, 'bounced');
+    const [log] = await t.dataSource.query(
+      `SELECT provider_message_id, provider_token FROM email_logs WHERE external_message_id = $1`,
+      [id],
+    );
+    const stored = await waitFor(async () => {
+      const rows = await t.dataSource.query(
+        `SELECT uuid, event, payload, processed_at, error FROM webhook_events
+          WHERE payload->'payload'->'message'->>'to' = $1`,
+        ['bounce+stored@simulator.test'],
+      );
+      return rows.length === 1 && rows[0].processed_at ? rows : null;
+    }, 'the stored sandbox event');
+    expect(stored[0]).toEqual(
+      expect.objectContaining({ event: 'MessageDeliveryFailed', error: null }),
+    );
+    expect(stored[0].uuid).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    const payload = stored[0].payload.payload;
+    expect(payload).toEqual(
+      expect.objectContaining({
+        status: 'HardFail',
+        output: '550 5.1.1 user unknown',
+        sent_with_ssl: true,
+        message: expect.objectContaining({
+          id: log.provider_message_id,
+          token: log.provider_token,
+          direction: 'outgoing',
+          to: 'bounce+stored@simulator.test',
+        }),
+      }),
+    );
+  });
+
   it('complaint@ → delivered, then complained and suppressed', async () => {
     const id = await sendTo('complaint@simulator.test');
     await settled(id, 'complained');

@@ -348,7 +348,7 @@ describe('sending through Postal (e2e)', () => {
     });
   });
 
-  describe('Postal errors (SPEC §6.3)', () => {
+  describe('Postal errors (README "How mail flows", 3)', () => {
     it.each([
       'NoRecipients',
       'NoContent',

@@ -1,6 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { TemplateInvalidError } from 'src/common/errors/app-error';
+import { httpStatusOf } from 'src/common/http/error-status';
 import { loadConfig } from 'src/config/app-config';
 import { createHttpApp } from 'src/create-app';
 import { TemplateRenderError } from 'src/modules/templates/template-renderer';
@@ -134,9 +135,9 @@ describe('Templates API (e2e)', () => {
       expect(res.body.error.message).toContain(`line ${line}`);
     });
 
-    it('answers 422 validation_error naming external_id when it is taken', async () => {
+    it('answers 400 validation_error naming external_id when it is taken', async () => {
       const { body } = await createTemplate();
-      const res = await post('/api/v1/templates', { ...body, name: 'Other' }).expect(422);
+      const res = await post('/api/v1/templates', { ...body, name: 'Other' }).expect(400);
       expect(res.body).toEqual({
         error: {
           code: 'validation_error',
@@ -159,8 +160,8 @@ describe('Templates API (e2e)', () => {
           }),
         ),
       );
-      expect(results.map((r) => r.status).sort()).toEqual([201, 422, 422, 422, 422, 422]);
-      for (const r of results.filter((x) => x.status === 422)) {
+      expect(results.map((r) => r.status).sort()).toEqual([201, 400, 400, 400, 400, 400]);
+      for (const r of results.filter((x) => x.status === 400)) {
         expect(r.body.error).toMatchObject({
           code: 'validation_error',
           details: [{ field: 'external_id', message: 'has already been taken' }],
@@ -169,7 +170,7 @@ describe('Templates API (e2e)', () => {
     });
 
     it.each(['external_id', 'name', 'subject'])(
-      'answers 422 validation_error naming %s when it is missing',
+      'answers 400 validation_error naming %s when it is missing',
       async (field) => {
         const body: Record<string, unknown> = {
           external_id: uniqueId(),
@@ -178,7 +179,7 @@ describe('Templates API (e2e)', () => {
           html_content: '<p>x</p>',
         };
         delete body[field];
-        const res = await post('/api/v1/templates', body).expect(422);
+        const res = await post('/api/v1/templates', body).expect(400);
         expect(res.body.error).toEqual({
           code: 'validation_error',
           message: `${field} is required`,
@@ -187,13 +188,13 @@ describe('Templates API (e2e)', () => {
       },
     );
 
-    it('answers 422 validation_error when neither html_content nor plain_content is given', async () => {
+    it('answers 400 validation_error when neither html_content nor plain_content is given', async () => {
       const res = await post('/api/v1/templates', {
         external_id: uniqueId(),
         name: 'N',
         subject: 'S',
         html_content: '',
-      }).expect(422);
+      }).expect(400);
       expect(res.body.error.code).toBe('validation_error');
       expect(res.body.error.details.map((d: { field: string }) => d.field)).toEqual([
         'html_content',
@@ -214,14 +215,14 @@ describe('Templates API (e2e)', () => {
       ['variables', { variables: 'first_name' }],
       ['variables', { variables: [1, 2] }],
       ['variables', { variables: ['bad name'] }],
-    ])('answers 422 validation_error naming %s for %j', async (field, bad) => {
+    ])('answers 400 validation_error naming %s for %j', async (field, bad) => {
       const res = await post('/api/v1/templates', {
         external_id: uniqueId(),
         name: 'N',
         subject: 'S',
         html_content: '<p>x</p>',
         ...bad,
-      }).expect(422);
+      }).expect(400);
       expect(res.body.error.code).toBe('validation_error');
       expect(res.body.error.details).toEqual(
         expect.arrayContaining([expect.objectContaining({ field })]),
@@ -236,7 +237,7 @@ describe('Templates API (e2e)', () => {
         html_content: '<p>x</p>',
         owner: 'me',
       });
-      expect(res.status).toBe(422);
+      expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({
         code: 'validation_error',
         details: [{ field: 'owner', message: 'property owner should not exist' }],
@@ -263,12 +264,12 @@ describe('Templates API (e2e)', () => {
       expect(res.body.error.code).toBe('validation_error');
     });
 
-    it('answers 422 validation_error for a body that is not JSON', async () => {
+    it('answers 415 unsupported_media_type for a body that is not JSON', async () => {
       const res = await auth(request(t.server).post('/api/v1/templates'))
         .set('Content-Type', 'text/plain')
         .send('hello');
-      expect(res.status).toBe(422);
-      expect(res.body.error.code).toBe('validation_error');
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('unsupported_media_type');
     });
   });
 
@@ -398,11 +399,11 @@ describe('Templates API (e2e)', () => {
       expect(res.body).toMatchObject({ html_content: null, plain_content: 'Hello' });
     });
 
-    it('answers 422 validation_error and changes nothing when no part would remain', async () => {
+    it('answers 400 validation_error and changes nothing when no part would remain', async () => {
       const { body } = await createTemplate();
       const res = await put(`/api/v1/templates/${body.external_id}`, {
         html_content: null,
-      }).expect(422);
+      }).expect(400);
       expect(res.body.error.code).toBe('validation_error');
       const stored = await get(`/api/v1/templates/${body.external_id}`).expect(200);
       expect(stored.body.html_content).toBe(body.html_content);
@@ -428,9 +429,9 @@ describe('Templates API (e2e)', () => {
       ['name', { name: null }],
       ['active', { active: 'yes' }],
       ['variables', { variables: null }],
-    ])('answers 422 validation_error naming %s for %j', async (field, bad) => {
+    ])('answers 400 validation_error naming %s for %j', async (field, bad) => {
       const { body } = await createTemplate();
-      const res = await put(`/api/v1/templates/${body.external_id}`, bad).expect(422);
+      const res = await put(`/api/v1/templates/${body.external_id}`, bad).expect(400);
       expect(res.body.error.code).toBe('validation_error');
       expect(res.body.error.details).toEqual([expect.objectContaining({ field })]);
     });
@@ -775,8 +776,9 @@ describe('Templates API (e2e)', () => {
           error = e;
         }
         expect(error).toBeInstanceOf(TemplateInvalidError);
+        // Domain errors carry a code; the edge maps it to 422 (src/common/http/error-status.ts).
+        expect(httpStatusOf(error as TemplateInvalidError)).toBe(422);
         expect(error).toMatchObject({
-          status: 422,
           code: 'template_invalid',
           details: [expect.objectContaining({ field: 'html', line: 3 })],
         });

@@ -337,9 +337,11 @@ const ERROR_CODES = new Set([
   'forbidden',
   'blocked',
   'not_found',
+  'method_not_allowed',
   'template_not_found',
   'idempotency_key_conflict',
   'payload_too_large',
+  'unsupported_media_type',
   'recipient_suppressed',
   'template_invalid',
   'rate_limit_exceeded',
@@ -353,7 +355,7 @@ export function describeResponse(res: Response): string {
 }
 
 /**
- * The contract every API answer keeps (SPEC §4): never a 5xx; an error is a 4xx with the one
+ * Every API answer's contract (README "API overview"): never a 5xx; an error is a 4xx with the one
  * error body and a known code; every answer carries X-Request-Id.
  */
 export function expectApiAnswer(res: Response, allowed: number[] = []): void {

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { withTimeout } from 'src/common/async/timeout';
 import { ALL_QUEUES, QueueName } from 'src/infra/queue/queue.constants';
 
 export interface QueueDepth {
@@ -12,16 +13,6 @@ export interface QueueDepth {
 }
 
 const TIMEOUT_MS = 1500;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** Read-only view of the queues for health, metrics and the dashboard. */
 @Injectable()
@@ -49,7 +40,7 @@ export class QueueMonitorService {
     const counts = await withTimeout(
       queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
       TIMEOUT_MS,
-      `queue ${name}`,
+      `queue ${name} timed out after ${TIMEOUT_MS} ms`,
     );
     return {
       waiting: counts.waiting ?? 0,

@@ -1,34 +1,41 @@
 import type { DefaultJobOptions } from 'bullmq';
 import type { AppConfig } from 'src/config/app-config';
 
-/** Every BullMQ queue of the app (SPEC §6.5). */
+/** Every BullMQ queue of the app (docs/ARCHITECTURE.md "Queues and jobs"). */
 export enum QueueName {
   EmailDelivery = 'email-delivery',
   Webhooks = 'webhooks',
-  /** Low-priority work: maintenance sweeps (and statistics, anomaly checks, AI diagnosis). */
+  /** Low-priority work: statistics, anomaly checks, AI diagnosis. */
   Analytics = 'analytics',
 }
 
+/**
+ * Each queue's jobs run in its owner's processor (docs/ARCHITECTURE.md "Queues and jobs"),
+ * maintenance ticks included: the emails worker sweeps the outbox and re-queues soft-bounce
+ * retries, the webhooks worker re-queues unprocessed webhook events.
+ */
 export enum EmailDeliveryJob {
   Deliver = 'EmailDeliver',
+  /** Enqueue `queued` messages that have no live job (README "How mail flows"). */
+  OutboxSweep = 'OutboxSweep',
+  /** Re-queue due soft-bounce retries. */
+  RetryScheduled = 'RetryScheduled',
 }
 
 export enum WebhooksJob {
   Process = 'WebhookProcess',
-  /** Sandbox transport: synthesise the Postal events a real server would send (SPEC §8). */
-  SandboxOutcome = 'SandboxOutcome',
+  /** Queue stored webhook events that never got processed (Redis was down when they came). */
+  SweepUnprocessed = 'WebhookSweep',
 }
 
 export enum AnalyticsJob {
-  OutboxSweep = 'OutboxSweep',
-  RetryScheduled = 'RetryScheduled',
-  /** Aggregate one hour into hourly_stats (SPEC §11). */
+  /** Aggregate one hour into hourly_stats. */
   HourlyStats = 'HourlyStats',
-  /** Refresh campaign_stats and prune data past retention (SPEC §11). */
+  /** Refresh campaign_stats and prune data past retention. */
   DailyStats = 'DailyStats',
   /** Check one stored hour against the anomaly thresholds (also run after HourlyStats). */
   AnomalyCheck = 'AnomalyCheck',
-  /** Ask Claude about an `ai_triggered` report (SPEC §11). */
+  /** Ask Claude about an `ai_triggered` report (README "Alerts"). */
   AiDiagnosis = 'AiDiagnosis',
 }
 
@@ -36,10 +43,10 @@ export enum AnalyticsJob {
 export interface JobPayloads {
   /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
   [EmailDeliveryJob.Deliver]: { messageId: string; domain?: string };
+  [EmailDeliveryJob.OutboxSweep]: { tick: string };
+  [EmailDeliveryJob.RetryScheduled]: { tick: string };
   [WebhooksJob.Process]: { webhookEventId: string };
-  [WebhooksJob.SandboxOutcome]: { messageId: string };
-  [AnalyticsJob.OutboxSweep]: { tick: string };
-  [AnalyticsJob.RetryScheduled]: { tick: string };
+  [WebhooksJob.SweepUnprocessed]: { tick: string };
   /** `hour`: ISO start of the hour to aggregate. */
   [AnalyticsJob.HourlyStats]: { hour: string };
   /** `day`: ISO start of the (UTC) day whose 03:00 tick enqueued it. */
@@ -53,13 +60,23 @@ const keepBounded = {
   removeOnFail: { age: 7 * 24 * 3600, count: 50000 },
 } satisfies DefaultJobOptions;
 
+/**
+ * A maintenance tick's options in its owner's queue: few attempts, a long backoff (the next
+ * tick comes anyway), and removal like every job.
+ */
+export const MAINTENANCE_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 60000 },
+  ...keepBounded,
+} satisfies DefaultJobOptions;
+
 /** Default job options per queue; producers may override per job. */
 export function defaultJobOptions(
   name: QueueName,
   config: Pick<AppConfig, 'delivery'>,
 ): DefaultJobOptions {
   if (name === QueueName.EmailDelivery) {
-    // SPEC §6.3: 8 attempts, exponential from 30 s (configurable).
+    // README "How mail flows", 3: 8 attempts, exponential from 30 s (configurable).
     return {
       attempts: config.delivery.maxAttempts,
       backoff: { type: 'exponential', delay: config.delivery.backoffMs },

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { RedisOptions } from 'ioredis';
+import { waitAtMost } from 'src/common/async/timeout';
 import { AppConfig } from 'src/config/app-config';
 
 /** Connection options shared by our own client and BullMQ's connections. */
@@ -51,14 +52,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   /** Waits (bounded) for the first connection so early commands don't fail spuriously. */
   async onModuleInit(): Promise<void> {
     if (this.client.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(done, 5000);
-      this.client.once('ready', done);
-    });
+    const ready = new Promise<void>((resolve) => this.client.once('ready', () => resolve()));
+    await waitAtMost(ready, 5000);
   }
 
   async ping(): Promise<boolean> {

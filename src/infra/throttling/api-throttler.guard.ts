@@ -49,7 +49,51 @@ export function throttlerOptions(config: AppConfig): ThrottlerModuleOptions {
   };
 }
 
-/** Shared behaviour: our error shape, plain X-RateLimit-* header names, one subset of limits. */
+/** Policies in the order the RateLimit fields list them. */
+const POLICY_ORDER = [THROTTLER_IP, THROTTLER_BATCH, THROTTLER_KEY];
+
+interface PolicyState {
+  limit?: number;
+  windowS?: number;
+  remaining?: number;
+  resetS?: number;
+}
+
+/** What each limit a response counted against said, per response (both guards write it). */
+const policiesOf = new WeakMap<object, Map<string, PolicyState>>();
+
+/**
+ * The IETF RateLimit fields, draft-ietf-httpapi-ratelimit-headers-09 (README "API overview"):
+ * `RateLimit-Policy: "ip";q=100;w=60, "key";q=1000;w=60` names every limit the request counted
+ * against, `RateLimit: "ip";r=99;t=42, "key";r=999;t=42` what is left of each and in how many
+ * seconds its window resets; the limit that tripped a 429 shows `r=0`.
+ */
+function writeRateLimitFields(res: Record<string, unknown>, policies: Map<string, PolicyState>) {
+  const complete = POLICY_ORDER.flatMap((name) => {
+    const p = policies.get(name);
+    return p &&
+      p.limit !== undefined &&
+      p.windowS !== undefined &&
+      p.remaining !== undefined &&
+      p.resetS !== undefined
+      ? [{ name, ...(p as Required<PolicyState>) }]
+      : [];
+  });
+  if (complete.length === 0) return;
+  const set = res.setHeader as ((name: string, value: string) => void) | undefined;
+  set?.call(
+    res,
+    'RateLimit-Policy',
+    complete.map((p) => `"${p.name}";q=${p.limit};w=${p.windowS}`).join(', '),
+  );
+  set?.call(
+    res,
+    'RateLimit',
+    complete.map((p) => `"${p.name}";r=${p.remaining};t=${p.resetS}`).join(', '),
+  );
+}
+
+/** Shared behaviour: our error shape, the IETF RateLimit fields, one subset of limits. */
 abstract class SubsetThrottlerGuard extends ThrottlerGuard {
   protected abstract handles(name: string): boolean;
 
@@ -62,24 +106,48 @@ abstract class SubsetThrottlerGuard extends ThrottlerGuard {
       ]);
       if (exempt) return true;
     }
+    const res = props.context.switchToHttp().getResponse<Record<string, unknown>>();
+    this.policy(res, props.throttler.name ?? '').windowS = Math.ceil(props.ttl / 1000);
     return super.handleRequest(props);
   }
 
+  private policy(res: Record<string, unknown>, name: string): PolicyState {
+    let policies = policiesOf.get(res);
+    if (!policies) policiesOf.set(res, (policies = new Map()));
+    let state = policies.get(name);
+    if (!state) policies.set(name, (state = {}));
+    return state;
+  }
+
+  /** The library's X-RateLimit-{Limit,Remaining,Reset}-<name> values, as RateLimit fields. */
   protected override setResponseHeader(
     res: Record<string, unknown>,
     name: string,
     value: string | number,
   ): void {
     // Retry-After is written by the exception filter from the error's retry_after.
-    if (name.startsWith('Retry-After')) return;
-    super.setResponseHeader(res, name.replace(/-(ip|batch|key)$/, ''), value);
+    const m = /^X-RateLimit-(Limit|Remaining|Reset)-(ip|batch|key)$/.exec(name);
+    if (!m) return;
+    const state = this.policy(res, m[2]);
+    const n = Number(value);
+    if (m[1] === 'Limit') state.limit = n;
+    else if (m[1] === 'Remaining') state.remaining = n;
+    else state.resetS = n;
+    writeRateLimitFields(res, policiesOf.get(res)!);
   }
 
   protected override async throwThrottlingException(
-    _context: ExecutionContext,
+    context: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
-    throw new RateLimitExceededError(Math.max(1, detail.timeToBlockExpire));
+    const retryAfter = Math.max(1, detail.timeToBlockExpire);
+    // The limit that tripped (generateKey: `<name>:<tracker>`) is the only one the 429 lists.
+    const name = detail.key.slice(0, detail.key.indexOf(':'));
+    const res = context.switchToHttp().getResponse<Record<string, unknown>>();
+    const tripped = this.policy(res, name);
+    Object.assign(tripped, { limit: detail.limit, remaining: 0, resetS: retryAfter });
+    writeRateLimitFields(res, new Map([[name, tripped]]));
+    throw new RateLimitExceededError(retryAfter);
   }
 }
 

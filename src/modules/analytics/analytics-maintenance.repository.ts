@@ -9,7 +9,7 @@ import { AGGREGATION_SETTINGS } from 'src/modules/analytics/hourly-stats.reposit
  */
 export const PRUNE_BATCH_SIZE = 10_000;
 
-/** The daily job's SQL: campaign_stats refresh and retention pruning (SPEC §11). */
+/** The daily job's SQL: campaign_stats refresh and retention pruning. */
 @Injectable()
 export class AnalyticsMaintenanceRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}

@@ -2,12 +2,10 @@ import { Module } from '@nestjs/common';
 import { AnalyticsModule } from 'src/modules/analytics/analytics.module';
 import { AnalyticsProcessor } from 'src/modules/analytics/analytics.processor';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
-import { EmailsModule } from 'src/modules/emails/emails.module';
-import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 
 /** Loaded only in processes with the `worker` role. */
 @Module({
-  imports: [EmailsModule, WebhooksModule, AnalyticsModule, DiagnosticsModule],
+  imports: [AnalyticsModule, DiagnosticsModule],
   providers: [AnalyticsProcessor],
 })
 export class AnalyticsWorkerModule {}

@@ -5,7 +5,7 @@ import { HourlyStatsRepository } from 'src/modules/analytics/hourly-stats.reposi
 import { StatsController } from 'src/modules/analytics/stats.controller';
 import { StatsService } from 'src/modules/analytics/stats.service';
 
-/** Hourly statistics, the daily maintenance and the stats API (SPEC §4.3, §11). */
+/** Hourly statistics, the daily maintenance and the stats API (README "Management"). */
 @Module({
   controllers: [StatsController],
   providers: [

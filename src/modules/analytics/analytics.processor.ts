@@ -4,19 +4,17 @@ import { AnalyticsJob, JobPayloads, QueueName } from 'src/infra/queue/queue.cons
 import { AnalyticsService } from 'src/modules/analytics/analytics.service';
 import { AiDiagnosisService } from 'src/modules/diagnostics/ai-diagnosis.service';
 import { AnomalyDetectorService } from 'src/modules/diagnostics/anomaly-detector.service';
-import { OutboxService } from 'src/modules/emails/outbox.service';
-import { RetryService } from 'src/modules/emails/retry.service';
-import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
 type AnalyticsQueueJob = Job<JobPayloads[AnalyticsJob], unknown, AnalyticsJob>;
 
-/** Worker of the low-priority `analytics` queue. */
+/**
+ * Worker of the low-priority `analytics` queue: statistics, anomaly checks and AI diagnosis.
+ * Other modules' maintenance runs in their own processors (docs/ARCHITECTURE.md "Queues and
+ * jobs").
+ */
 @Processor(QueueName.Analytics, { concurrency: 2 })
 export class AnalyticsProcessor extends WorkerHost {
   constructor(
-    private readonly outbox: OutboxService,
-    private readonly retries: RetryService,
-    private readonly webhooks: WebhooksService,
     private readonly analytics: AnalyticsService,
     private readonly anomalies: AnomalyDetectorService,
     private readonly ai: AiDiagnosisService,
@@ -26,13 +24,6 @@ export class AnalyticsProcessor extends WorkerHost {
 
   async process(job: AnalyticsQueueJob): Promise<unknown> {
     switch (job.name) {
-      case AnalyticsJob.OutboxSweep:
-        return {
-          enqueued: await this.outbox.sweep(),
-          webhooks: await this.webhooks.sweepUnprocessed(),
-        };
-      case AnalyticsJob.RetryScheduled:
-        return this.retries.requeueDue();
       case AnalyticsJob.HourlyStats: {
         const { hour } = job.data as JobPayloads[AnalyticsJob.HourlyStats];
         const aggregate = await this.analytics.aggregateHour(new Date(hour));

@@ -8,7 +8,7 @@ import { previousHour } from 'src/modules/analytics/analytics.service';
 const DAY_MS = 24 * 3600_000;
 
 /**
- * Enqueues the statistics jobs (SPEC §11): the previous hour at minute 5 of every hour, the
+ * Enqueues the statistics jobs: the previous hour at minute 5 of every hour, the
  * daily job at 03:00 UTC. The jobId per hour/day makes replicas of the scheduler add each once.
  */
 @Injectable()

@@ -7,7 +7,7 @@ import { ErrorCount, HourlyStatsRepository } from 'src/modules/analytics/hourly-
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-/** SPEC §11: the hour's top recipient domains get rows of their own. */
+/** The hour's top recipient domains get rows of their own. */
 export const TOP_DOMAINS_PER_HOUR = 10;
 /** Campaigns with a message accepted this recently have their campaign_stats refreshed. */
 export const CAMPAIGN_ACTIVITY_DAYS = 7;
@@ -52,7 +52,7 @@ export function previousHour(now: Date): Date {
   return new Date(startOfHour(now).getTime() - HOUR_MS);
 }
 
-/** Hourly statistics and the daily maintenance (SPEC §11). */
+/** Hourly statistics and the daily maintenance (docs/ARCHITECTURE.md "Queues and jobs"). */
 @Injectable()
 export class AnalyticsService {
   private readonly logger = new Logger(AnalyticsService.name);

@@ -1,5 +1,5 @@
 /**
- * Counters and rates of one hourly_stats row (SPEC §3, §11), as pure values: no I/O, so the
+ * Counters and rates of one hourly_stats row, as pure values: no I/O, so the
  * aggregation, the stats API and their tests share one definition.
  */
 

@@ -9,9 +9,9 @@ import {
 } from 'src/modules/analytics/hourly-counts';
 
 /**
- * The counters of SPEC §11 in one pass: one FILTER clause per counter, each counting distinct
+ * The hourly counters in one pass: one FILTER clause per counter, each counting distinct
  * messages, so a message opened five times counts once and nothing is loaded into memory.
- * A bounce without a `bounce_type` counts as soft (SPEC §9.1: unknown → soft).
+ * A bounce without a `bounce_type` counts as soft (README "Bounce classification": ties → soft).
  */
 const COUNTERS = `
   count(DISTINCT e.email_log_id) FILTER (WHERE e.event_type = 'sent')::int AS sent,
@@ -137,7 +137,7 @@ const NORMALISED_ERROR = `left(btrim(regexp_replace(
     regexp_replace(error_message, '[[:alnum:]._%+=''-]+@[[:alnum:].-]+', '[email]', 'g'),
     '\\s+', ' ', 'g')), 200)`;
 
-/** hourly_stats and the aggregation SQL that fills it (SPEC §3, §11). */
+/** hourly_stats and the aggregation SQL that fills it. */
 @Injectable()
 export class HourlyStatsRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}

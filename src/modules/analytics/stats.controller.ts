@@ -5,7 +5,7 @@ import { StatsQueryDto } from 'src/modules/analytics/dto/stats-query.dto';
 import { StatsResponseDto } from 'src/modules/analytics/dto/stats-response.dto';
 import { StatsService } from 'src/modules/analytics/stats.service';
 
-/** SPEC §4.3 statistics; scope `full` only. */
+/** Statistics (README "Management"); scope `full` only. */
 @ApiTags('stats')
 @ApiBearerAuth()
 @Controller('api/v1/stats')
@@ -14,6 +14,7 @@ export class StatsController {
 
   @Get()
   @ApiOperation({
+    operationId: 'getStats',
     summary: 'Sending statistics of a window: totals, rates, series, domains, top errors',
     description:
       'Full past hours come from hourly_stats, the current hour is computed live. With ' +

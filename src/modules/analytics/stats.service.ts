@@ -39,7 +39,7 @@ interface Sources {
 }
 
 /**
- * `GET /api/v1/stats` (SPEC §4.3): full past hours from hourly_stats, the current hour (and
+ * `GET /api/v1/stats` (README "Management"): past hours from hourly_stats, the current hour (and
  * the previous one until the hourly job has stored it) computed live with the aggregation SQL.
  */
 @Injectable()

@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { NotFoundError } from 'src/common/errors/app-error';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
 import { BlacklistService, normalizeEmail } from 'src/modules/blacklist/blacklist.service';
@@ -13,7 +14,7 @@ import {
   BlacklistRemoveResponseDto,
 } from 'src/modules/blacklist/dto/blacklist-response.dto';
 
-/** SPEC §4.3 suppression list; scope `full` only. */
+/** The suppression list (README "Management"); scope `full` only. */
 @ApiTags('blacklist')
 @ApiBearerAuth()
 @Controller('api/v1/blacklist')
@@ -21,7 +22,11 @@ export class BlacklistController {
   constructor(private readonly blacklist: BlacklistService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Live suppression entries, newest first (keyset pagination)' })
+  @ApiOperation({
+    operationId: 'listBlacklist',
+    summary: 'Live suppression entries, newest first (keyset pagination)',
+  })
+  @ApiResponse({ status: 200, type: BlacklistListResponseDto })
   @ApiErrorResponses(400, 401, 403, 429)
   list(@Query() query: BlacklistListQueryDto): Promise<BlacklistListResponseDto> {
     return this.blacklist.list(query);
@@ -29,21 +34,38 @@ export class BlacklistController {
 
   @Post()
   @ApiOperation({
+    operationId: 'addToBlacklist',
     summary: 'Suppress an address (a re-add never replaces a stronger reason)',
   })
+  @ApiResponse({ status: 201, description: 'Added', type: BlacklistEntryResponseDto })
+  @ApiResponse({
+    status: 200,
+    description: 'Already listed: the entry as it stands',
+    type: BlacklistEntryResponseDto,
+  })
   @ApiErrorResponses(400, 401, 403, 429)
-  create(@Body() body: BlacklistCreateDto): Promise<BlacklistEntryResponseDto> {
-    return this.blacklist.addEntry({
+  async create(
+    @Body() body: BlacklistCreateDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<BlacklistEntryResponseDto> {
+    const { entry, created } = await this.blacklist.addEntry({
       email: body.email,
       reason: body.reason ?? 'manual',
       source: body.source ?? 'api',
       details: body.details,
       expiresInS: body.expires_in ?? null,
     });
+    // README "Management": 201 when the address was added, 200 when it was already listed.
+    res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
+    return entry;
   }
 
   @Get('check')
-  @ApiOperation({ summary: 'Whether an address is suppressed right now' })
+  @ApiOperation({
+    operationId: 'checkBlacklist',
+    summary: 'Whether an address is suppressed right now',
+  })
+  @ApiResponse({ status: 200, type: BlacklistCheckResponseDto })
   @ApiErrorResponses(400, 401, 403, 429)
   async check(@Query() query: BlacklistCheckQueryDto): Promise<BlacklistCheckResponseDto> {
     const hit = await this.blacklist.check(query.email);
@@ -56,8 +78,12 @@ export class BlacklistController {
   }
 
   @Delete(':email')
-  @ApiOperation({ summary: 'Remove an address from the suppression list' })
+  @ApiOperation({
+    operationId: 'removeFromBlacklist',
+    summary: 'Remove an address from the suppression list',
+  })
   @ApiParam({ name: 'email', description: 'The address, URL-encoded' })
+  @ApiResponse({ status: 200, type: BlacklistRemoveResponseDto })
   @ApiErrorResponses(401, 403, 404, 429)
   async remove(@Param('email') email: string): Promise<BlacklistRemoveResponseDto> {
     const normalized = normalizeEmail(email);

@@ -5,7 +5,7 @@ import { BlacklistController } from 'src/modules/blacklist/blacklist.controller'
 import { BlacklistRepository } from 'src/modules/blacklist/blacklist.repository';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
 
-/** The suppression list (SPEC §9.2): other modules use BlacklistService only. */
+/** The suppression list (docs/ARCHITECTURE.md "Suppression"): others use BlacklistService only. */
 @Module({
   imports: [TypeOrmModule.forFeature([BlacklistEntry])],
   controllers: [BlacklistController],

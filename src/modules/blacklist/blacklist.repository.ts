@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { BlacklistEntry, BlacklistReason } from 'src/modules/blacklist/blacklist-entry.entity';
+import { activeEntrySql } from 'src/modules/blacklist/suppression';
 
 /** One row as the queries here return it. */
 export interface BlacklistRow {
@@ -36,7 +37,7 @@ const COLUMNS = `id, email, email_hash, reason, source, details, expires_at, cre
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at`;
 
 /** Expired entries count as absent everywhere (a daily prune deletes them later). */
-const ACTIVE = `(expires_at IS NULL OR expires_at > now())`;
+const ACTIVE = activeEntrySql();
 
 /**
  * How strong a suppression reason is (README "Management"): a mailbox that hard-bounced, is a
@@ -57,7 +58,7 @@ const strength = (column: string): string =>
     .join(' ')} ELSE 0 END`;
 
 /** The live entry holds a stronger reason than the incoming one: it keeps its own. */
-const KEEPS_OWN = `(b.expires_at IS NULL OR b.expires_at > now())
+const KEEPS_OWN = `${activeEntrySql('b')}
       AND ${strength('b.reason')} > ${strength('EXCLUDED.reason')}`;
 
 /**
@@ -114,9 +115,15 @@ export class BlacklistRepository {
     );
   }
 
-  /** Upserts rows whose hashes are distinct (ON CONFLICT may touch a row only once). */
-  upsertReturning(rows: BlacklistUpsertRow[]): Promise<BlacklistRow[]> {
-    return this.entries.query(`${UPSERT} RETURNING ${COLUMNS}`, upsertParams(rows));
+  /**
+   * Upserts rows whose hashes are distinct (ON CONFLICT may touch a row only once). `created`:
+   * the row was inserted (xmax = 0) or a lapsed entry was replaced (created_at restarted).
+   */
+  upsertReturning(rows: BlacklistUpsertRow[]): Promise<Array<BlacklistRow & { created: boolean }>> {
+    return this.entries.query(
+      `${UPSERT} RETURNING ${COLUMNS}, (xmax = 0 OR created_at = now()) AS created`,
+      upsertParams(rows),
+    );
   }
 
   /** Like upsertReturning; answers only how many rows were inserted or updated. */

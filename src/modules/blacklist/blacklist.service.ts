@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { ValidationFailedError } from 'src/common/errors/app-error';
+import { keysetCursor } from 'src/common/pagination/keyset-cursor';
+import { parsePositiveInt4 } from 'src/common/validation/db-int';
 import {
   BLACKLIST_REASONS,
   type BlacklistReason,
@@ -25,19 +26,13 @@ import {
   BlacklistEntryResponseDto,
   BlacklistListResponseDto,
 } from 'src/modules/blacklist/dto/blacklist-response.dto';
+import { emailHash, normalizeEmail } from 'src/modules/blacklist/suppression';
 
 // Other modules may not import the entity; they get the reason list from here.
 export { BLACKLIST_REASONS, type BlacklistReason };
 
-/** The matching key of an address: trimmed and lower-cased (SPEC §9.2). */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
-/** SHA-256 hex of the normalized address: the unique lookup key (`blacklists.email_hash`). */
-export function emailHash(email: string): string {
-  return createHash('sha256').update(normalizeEmail(email), 'utf8').digest('hex');
-}
+// The matching key and its hash are defined once, in suppression.ts.
+export { emailHash, normalizeEmail };
 
 export interface Suppression {
   /** Normalized address. */
@@ -57,7 +52,7 @@ export interface SuppressionInput {
   expiresInS?: number | null;
 }
 
-/** Largest `findSuppressed` input answered with one query (a full batch, SPEC §4.1). */
+/** Largest `findSuppressed` input answered with one query (a full batch, README "Sending"). */
 export const FIND_SUPPRESSED_CHUNK = 10_000;
 /** Sanity bound for callers of the service (the API allows at most ten years). */
 const MAX_EXPIRES_IN_S = 100 * 365 * 24 * 3600;
@@ -140,9 +135,15 @@ export class BlacklistService {
     return this.repo.deleteByHash(emailHash(email));
   }
 
-  /** POST /api/v1/blacklist: like add, answering the whole entry. */
-  async addEntry(input: SuppressionInput): Promise<BlacklistEntryResponseDto> {
-    return toEntryDto(await this.upsertOne(input));
+  /**
+   * POST /api/v1/blacklist: like add, answering the entry as it now stands and whether it was
+   * created (a new address, or a lapsed entry added again) rather than already listed.
+   */
+  async addEntry(
+    input: SuppressionInput,
+  ): Promise<{ entry: BlacklistEntryResponseDto; created: boolean }> {
+    const row = await this.upsertOne(input);
+    return { entry: toEntryDto(row), created: row.created };
   }
 
   /** GET /api/v1/blacklist: live entries, newest first, keyset-paginated. */
@@ -150,7 +151,7 @@ export class BlacklistService {
     const limit = query.limit ?? BLACKLIST_LIST_DEFAULT_LIMIT;
     const rows = await this.repo.listActive({
       reason: query.reason,
-      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+      after: query.cursor === undefined ? undefined : BLACKLIST_CURSOR.decode(query.cursor),
       limit: limit + 1,
     });
     const page = rows.slice(0, limit);
@@ -158,11 +159,13 @@ export class BlacklistService {
     return {
       data: page.map(toEntryDto),
       next_cursor:
-        rows.length > limit ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
+        rows.length > limit
+          ? BLACKLIST_CURSOR.encode({ createdAt: last.cursor_at, id: last.id })
+          : null,
     };
   }
 
-  private async upsertOne(input: SuppressionInput): Promise<BlacklistRow> {
+  private async upsertOne(input: SuppressionInput): Promise<BlacklistRow & { created: boolean }> {
     const [row] = await this.repo.upsertReturning([toUpsertRow(input)]);
     return row;
   }
@@ -218,30 +221,25 @@ function toEntryDto(row: BlacklistRow): BlacklistEntryResponseDto {
 
 const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
-function encodeCursor(k: BlacklistKeyset): string {
-  return Buffer.from(JSON.stringify([k.createdAt, k.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): BlacklistKeyset {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    parsed = null;
-  }
-  if (
-    Array.isArray(parsed) &&
-    parsed.length === 2 &&
-    typeof parsed[0] === 'string' &&
-    CURSOR_AT.test(parsed[0]) &&
-    !Number.isNaN(Date.parse(parsed[0])) &&
-    Number.isInteger(parsed[1]) &&
-    parsed[1] > 0 &&
-    parsed[1] <= 2_147_483_647
-  ) {
-    return { createdAt: parsed[0], id: parsed[1] as number };
-  }
-  throw new ValidationFailedError('cursor is invalid', [
-    { field: 'cursor', message: 'cursor must be a next_cursor from this endpoint' },
-  ]);
-}
+/**
+ * `GET /api/v1/blacklist`: the last row's `[created_at, id]` (created_at with microseconds,
+ * id an integer), as JSON.
+ */
+const BLACKLIST_CURSOR = keysetCursor<BlacklistKeyset>({
+  write: (k) => JSON.stringify([k.createdAt, k.id]),
+  read: (text) => {
+    const parsed: unknown = JSON.parse(text);
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      typeof parsed[0] === 'string' &&
+      CURSOR_AT.test(parsed[0]) &&
+      !Number.isNaN(Date.parse(parsed[0])) &&
+      typeof parsed[1] === 'number' &&
+      parsePositiveInt4(String(parsed[1])) !== null
+    ) {
+      return { createdAt: parsed[0], id: parsed[1] };
+    }
+    return null;
+  },
+});

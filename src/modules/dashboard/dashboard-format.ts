@@ -42,7 +42,7 @@ function ruleOf(type: RuleType): (typeof ANOMALY_RULES)[number] {
   return rule;
 }
 
-/** Where `value` stands against the anomaly detector's own thresholds (SPEC §11). */
+/** Where `value` stands against the anomaly detector's own thresholds (README "Alerts"). */
 export function standing(type: RuleType, value: number | null): RateStanding {
   const rule = ruleOf(type);
   const cmp = rule.direction === 'above' ? '≥' : '<';

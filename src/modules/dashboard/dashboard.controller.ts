@@ -14,7 +14,7 @@ import { FeedbackReportListQueryDto } from 'src/modules/webhooks/dto/feedback-re
 const HTML = 'text/html; charset=utf-8';
 
 /**
- * The operator dashboard's pages (SPEC §12). Basic auth and the security headers are applied
+ * The dashboard's pages (README "Dashboard"). Basic auth and the security headers are applied
  * by DashboardModule's middleware; no API key (operators are not API clients).
  */
 @ApiExcludeController()

@@ -17,7 +17,7 @@ import { RateControlModule } from 'src/modules/rate-control/rate-control.module'
 import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 
 /**
- * The operator dashboard at /dashboard (SPEC §12): server-rendered Handlebars pages over the
+ * The operator dashboard (README "Dashboard"): server-rendered Handlebars pages over the
  * services that own the data, behind the operator's Basic auth. API role only.
  */
 @Module({

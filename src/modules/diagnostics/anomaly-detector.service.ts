@@ -67,10 +67,10 @@ export function statsOf(row: NonNullable<RowLike>): Record<string, number> {
 }
 
 /**
- * The hourly anomaly check (SPEC §11): thresholds over the hour, globally and per domain.
+ * The hourly anomaly check (README "Alerts"): thresholds over the hour, globally and per domain.
  * One warning → an `hourly_check` report with the rule-based advice and an alert; more →
  * an `ai_triggered` report (the rule-based fallback first) and an AI diagnosis job. With
- * AUTO_PAUSE, a critical bounce or complaint hour pauses all sending (SPEC §9.4).
+ * AUTO_PAUSE, a critical bounce or complaint hour pauses all sending.
  */
 @Injectable()
 export class AnomalyDetectorService {

@@ -1,5 +1,5 @@
 /**
- * The deliverability thresholds of SPEC §11 (the original system's values) as pure rules.
+ * The deliverability thresholds (README "Alerts") as pure rules.
  * Rates are percentages of the hour's sent messages, except the delivery rate, which counts
  * only messages whose outcome is known: webhook lag must not look like a delivery collapse.
  */

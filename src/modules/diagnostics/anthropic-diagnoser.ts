@@ -35,7 +35,7 @@ export type DiagnosisResult =
   | { ok: true; diagnosis: Diagnosis; source: 'tool' | 'text'; model: string }
   | { ok: false; reason: DiagnosisFailure; detail: string };
 
-/** SPEC §11: a diagnosis waits at most this long for the model. */
+/** A diagnosis waits at most this long for the model. */
 export const DIAGNOSIS_TIMEOUT_MS = 30_000;
 export const DIAGNOSIS_MAX_TOKENS = 1500;
 
@@ -92,7 +92,7 @@ function clip(text: string): string {
 }
 
 /**
- * The AI diagnosis of an anomalous hour (SPEC §11): one Messages API call that forces the
+ * The AI diagnosis of an anomalous hour (README "Alerts"): one Messages API call that forces the
  * `report_diagnosis` tool. Never throws: without a key, on an API error or timeout, or on an
  * answer that is not a valid diagnosis it returns `{ ok: false, reason }` and the caller
  * writes the fallback report. No SDK retries: the queue retries jobs, and a diagnosis must

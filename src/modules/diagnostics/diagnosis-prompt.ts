@@ -1,5 +1,5 @@
 /**
- * What the AI diagnosis (SPEC §11) sends to the model and how its answer is validated. Pure
+ * What the AI diagnosis (README "Alerts") sends to the model and how its answer is validated. Pure
  * functions, no SDK and no I/O: `AnthropicDiagnoser` does the call.
  */
 
@@ -155,7 +155,7 @@ function domainLines(domains: DiagnosisInput['domains']): string[] {
 /**
  * The user message for one diagnosis: anomalies, last-hour stats, top errors and the domain
  * breakdown, with the thresholds and what to answer. Holds no recipient address: every
- * address anywhere in the input is replaced with `<redacted>` (SPEC §11).
+ * address anywhere in the input is replaced with `<redacted>`.
  */
 export function buildDiagnosisPrompt(input: DiagnosisInput): string {
   const sections = [

@@ -23,15 +23,21 @@ export class ReportsController {
 
   @Get()
   @ApiOperation({
+    operationId: 'listReports',
     summary: 'Diagnostic reports, newest first (filters: status, severity, report_type)',
   })
+  @ApiResponse({ status: 200, type: ReportListResponseDto })
   @ApiErrorResponses(400, 401, 403, 429)
   list(@Query() q: ReportListQueryDto): Promise<ReportListResponseDto> {
     return this.reports.list(q);
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One report with its anomalies, statistics and AI analysis' })
+  @ApiOperation({
+    operationId: 'getReport',
+    summary: 'One report with its anomalies, statistics and AI analysis',
+  })
+  @ApiResponse({ status: 200, type: ReportResponseDto })
   @ApiErrorResponses(401, 403, 404, 429)
   get(@Param('id') id: string): Promise<ReportResponseDto> {
     return this.reports.get(reportId(id));
@@ -39,7 +45,10 @@ export class ReportsController {
 
   @Post(':id/acknowledge')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Acknowledge a report (someone is on it)' })
+  @ApiOperation({
+    operationId: 'acknowledgeReport',
+    summary: 'Acknowledge a report (someone is on it)',
+  })
   @ApiResponse({ status: 200, type: ReportResponseDto })
   @ApiErrorResponses(401, 403, 404, 429)
   acknowledge(@Param('id') id: string): Promise<ReportResponseDto> {
@@ -48,7 +57,10 @@ export class ReportsController {
 
   @Post(':id/resolve')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Resolve a report, with notes' })
+  @ApiOperation({
+    operationId: 'resolveReport',
+    summary: 'Resolve a report, with notes',
+  })
   @ApiResponse({ status: 200, type: ReportResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 429)
   resolve(@Param('id') id: string, @Body() dto: ReportResolveDto): Promise<ReportResponseDto> {

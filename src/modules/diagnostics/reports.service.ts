@@ -3,6 +3,7 @@ import { NotFoundError } from 'src/common/errors/app-error';
 import { DiagnosticReport } from 'src/modules/diagnostics/diagnostic-report.entity';
 import { DiagnosticReportRepository } from 'src/modules/diagnostics/diagnostic-report.repository';
 import {
+  REPORT_CURSOR,
   ReportListQueryDto,
   ReportListResponseDto,
   ReportResponseDto,
@@ -32,7 +33,7 @@ export function toReportResponse(r: DiagnosticReport): ReportResponseDto {
   };
 }
 
-/** Reading and handling diagnostic reports (SPEC §4.3): acknowledge, resolve with notes. */
+/** Reading and handling diagnostic reports (README "Management"): acknowledge, resolve. */
 @Injectable()
 export class ReportsService {
   constructor(private readonly reports: DiagnosticReportRepository) {}
@@ -43,13 +44,13 @@ export class ReportsService {
       status: q.status,
       severity: q.severity,
       reportType: q.report_type,
-      beforeId: q.cursor ? Number(q.cursor) : undefined,
+      beforeId: q.cursor ? REPORT_CURSOR.decode(q.cursor) : undefined,
       limit: limit + 1,
     });
     const page = rows.slice(0, limit);
     return {
       data: page.map(toReportResponse),
-      next_cursor: rows.length > limit ? String(page[page.length - 1].id) : null,
+      next_cursor: rows.length > limit ? REPORT_CURSOR.encode(page[page.length - 1].id) : null,
     };
   }
 

@@ -7,7 +7,7 @@ const CREDENTIAL_ALERT_EVERY_S = 15 * 60;
 
 /**
  * Operator-facing signals from the delivery pipeline. Postal credential errors raise one
- * critical alert per 15 minutes across all workers (SPEC §6.3).
+ * critical alert per 15 minutes across all workers (README "How mail flows", 3).
  */
 @Injectable()
 export class DeliveryAlertsService {

@@ -1,12 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { isUnavailableError } from 'src/common/errors/unavailable';
-import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { DeliveryTransitionsRepository } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
 import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/message-composer';
 import {
   MailTransport,
@@ -38,14 +35,13 @@ export interface AttemptInfo {
   maxAttempts: number;
 }
 
-/** The delivery steps of SPEC §6.2 for one message. */
+/** The delivery steps for one message (docs/ARCHITECTURE.md "Deliver"). */
 @Injectable()
 export class DeliveryService {
   private readonly logger = new Logger(DeliveryService.name);
 
   constructor(
-    private readonly logs: EmailLogRepository,
-    @InjectQueue(QueueName.Webhooks) private readonly webhooksQueue: Queue,
+    private readonly logs: DeliveryTransitionsRepository,
     private readonly rateControl: RateControlService,
     private readonly composer: MessageComposer,
     private readonly transport: MailTransport,
@@ -135,8 +131,8 @@ export class DeliveryService {
       throw terr;
     }
 
-    await this.recordSent(msg.id, result);
-    if (this.transport.name === 'sandbox') await this.sandboxOutcome(msg.messageId);
+    await this.recordSent(msg.id, result, outgoing.subject);
+    await this.afterSent(outgoing, result);
     return { kind: 'sent', providerMessageId: result.providerMessageId };
   }
 
@@ -144,13 +140,13 @@ export class DeliveryService {
    * The message has left: its `sent` state must outlive a short PostgreSQL outage. Failing the
    * job instead would leave the claim to go stale and the message to be sent a second time.
    */
-  private async recordSent(id: string, result: TransportResult): Promise<void> {
+  private async recordSent(id: string, result: TransportResult, subject: string): Promise<void> {
     const until = Date.now() + RECORD_SENT_WITHIN_MS;
     for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
       try {
         await this.logs.markSent(
           id,
-          result,
+          { ...result, subject },
           result.storedCopy ? { sandbox: result.storedCopy } : null,
         );
         return;
@@ -165,17 +161,20 @@ export class DeliveryService {
   }
 
   /**
-   * The sandbox's outcome (delivered, bounce, deferral, complaint — SPEC §8) is produced as
-   * Postal-format events by the webhooks worker, through the same processing as real webhooks.
+   * The transport's own step once the message is recorded `sent` (the sandbox reports its
+   * outcome as Postal-format events: docs/ARCHITECTURE.md "Transports"). The message has left
+   * and is recorded: a failure here is logged, never a failed delivery.
    */
-  private async sandboxOutcome(messageId: string): Promise<void> {
-    const data: JobPayloads[WebhooksJob.SandboxOutcome] = { messageId };
+  private async afterSent(
+    outgoing: Parameters<MailTransport['afterSent']>[0],
+    result: TransportResult,
+  ): Promise<void> {
     try {
-      await this.webhooksQueue.add(WebhooksJob.SandboxOutcome, data, {
-        jobId: `sandbox-${messageId}-${Date.now()}`,
-      });
+      await this.transport.afterSent(outgoing, result);
     } catch (err) {
-      this.logger.warn(`sandbox outcome for ${messageId} not queued: ${(err as Error).message}`);
+      this.logger.warn(
+        `${this.transport.name} outcome for ${outgoing.messageId} not reported: ${(err as Error).message}`,
+      );
     }
   }
 }

@@ -8,16 +8,26 @@ import {
   DeliveryService,
   PermanentDeliveryError,
 } from 'src/modules/emails/delivery.service';
+import { OutboxService } from 'src/modules/emails/outbox.service';
+import { RetryService } from 'src/modules/emails/retry.service';
 
 type DeliveryJob = Job<JobPayloads[EmailDeliveryJob.Deliver], DeliveryOutcome, EmailDeliveryJob>;
+type EmailsQueueJob = Job<JobPayloads[EmailDeliveryJob], unknown, EmailDeliveryJob>;
 
-/** Worker of the `email-delivery` queue; concurrency is set from WORKER_CONCURRENCY at start-up. */
+/**
+ * Worker of the `email-delivery` queue, the emails module's own: deliveries, and its
+ * maintenance ticks (outbox sweep, soft-bounce retries) that OutboxScheduler enqueues
+ * (docs/ARCHITECTURE.md "Queues and jobs"). Concurrency is set from WORKER_CONCURRENCY at
+ * start-up.
+ */
 @Processor(QueueName.EmailDelivery)
 export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(EmailDeliveryProcessor.name);
 
   constructor(
     private readonly delivery: DeliveryService,
+    private readonly outbox: OutboxService,
+    private readonly retries: RetryService,
     private readonly config: AppConfig,
   ) {
     super();
@@ -28,19 +38,31 @@ export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationB
   }
 
   @OnWorkerEvent('failed')
-  onFailed(job: DeliveryJob | undefined, err: Error): void {
+  onFailed(job: EmailsQueueJob | undefined, err: Error): void {
     if (!job) return;
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (job.name !== EmailDeliveryJob.Deliver) {
+      this.logger.warn(
+        { job: job.name, attempt: job.attemptsMade, final },
+        `${job.name} ${final ? 'failed' : 'will be retried'}: ${err.message}`,
+      );
+      return;
+    }
+    const { messageId } = job.data as JobPayloads[EmailDeliveryJob.Deliver];
     this.logger.warn(
-      { messageId: job.data.messageId, attempt: job.attemptsMade, final },
+      { messageId, attempt: job.attemptsMade, final },
       `delivery ${final ? 'failed' : 'will be retried'}: ${err.message}`,
     );
   }
 
-  async process(job: DeliveryJob, token?: string): Promise<DeliveryOutcome> {
+  async process(job: EmailsQueueJob, token?: string): Promise<unknown> {
     switch (job.name) {
       case EmailDeliveryJob.Deliver:
-        return this.deliver(job, token);
+        return this.deliver(job as DeliveryJob, token);
+      case EmailDeliveryJob.OutboxSweep:
+        return { enqueued: await this.outbox.sweep() };
+      case EmailDeliveryJob.RetryScheduled:
+        return this.retries.requeueDue();
       default: {
         const unknown: never = job.name;
         throw new UnrecoverableError(`unknown job ${String(unknown)}`);

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { withTimeout } from 'src/common/async/timeout';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { EmailDeliveryJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
 
@@ -78,7 +79,11 @@ export class EmailDeliveryProducer {
     for (let i = 0; i < specs.length; i += BULK_CHUNK) {
       const jobs = specs.slice(i, i + BULK_CHUNK).map(EmailDeliveryProducer.toJob);
       try {
-        await withTimeout(this.queue.addBulk(jobs), ENQUEUE_TIMEOUT_MS);
+        await withTimeout(
+          this.queue.addBulk(jobs),
+          ENQUEUE_TIMEOUT_MS,
+          `Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`,
+        );
         done += jobs.length;
       } catch (err) {
         this.logger.warn(
@@ -124,14 +129,4 @@ export class EmailDeliveryProducer {
       await this.queue.addBulk(specs.slice(i, i + BULK_CHUNK).map(EmailDeliveryProducer.toJob));
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    }),
-  ]);
 }

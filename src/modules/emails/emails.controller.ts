@@ -1,20 +1,16 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Req,
-  Res,
-} from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+  ApiBearerAuth,
+  ApiBody,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiKeyAuth } from 'src/common/decorators/api-key-auth.decorator';
 import { AllowSendScope } from 'src/common/decorators/route-policy.decorators';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
-import type { ApiRequest } from 'src/common/http/api-request';
 import {
   MessageListQueryDto,
   MessageListResponseDto,
@@ -26,6 +22,7 @@ import {
   SendBatchResponseDto,
 } from 'src/modules/emails/dto/send-batch.dto';
 import { SendEmailDto, SendEmailResponseDto } from 'src/modules/emails/dto/send-email.dto';
+import type { AuthenticatedKey } from 'src/modules/auth/api-keys.service';
 import { Accepted, EmailsService } from 'src/modules/emails/emails.service';
 import { IdempotencyService } from 'src/modules/emails/idempotency.service';
 
@@ -45,18 +42,47 @@ export class EmailsController {
   @Post('send')
   @HttpCode(202)
   @AllowSendScope()
-  @ApiOperation({ summary: 'Send one email (template or inline content)' })
+  @ApiOperation({
+    operationId: 'sendEmail',
+    summary: 'Send one email (template or inline content)',
+    description: 'A JSON body of at most 1 MB.',
+  })
+  @ApiBody({
+    type: SendEmailDto,
+    examples: {
+      template: {
+        summary: 'With a template',
+        value: {
+          to: { email: 'ann@example.com', name: 'Ann Example' },
+          template_id: 'welcome',
+          variables: { first_name: 'Ann' },
+          campaign_id: 'spring-2026',
+        },
+      },
+      inline: {
+        summary: 'Inline content, scheduled',
+        value: {
+          to: 'ann@example.com',
+          from: 'Shop <news@shop.example>',
+          subject: 'Hi {{first_name}}',
+          html: '<p>Hello {{first_name}}</p>',
+          variables: { first_name: 'Ann' },
+          send_at: '2026-12-01T09:00:00Z',
+        },
+      },
+    },
+  })
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiResponse({ status: 202, type: SendEmailResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503)
   async send(
-    @Req() req: ApiRequest,
+    @ApiKeyAuth() key: AuthenticatedKey,
     @Res({ passthrough: true }) res: Response,
     @Body() dto: SendEmailDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<SendEmailResponseDto> {
     const accepted = await this.emails.send(
-      { apiKeyId: req.apiKey!.id, idempotencyKey: IdempotencyService.validateKey(idempotencyKey) },
+      { apiKeyId: key.id, idempotencyKey: IdempotencyService.validateKey(idempotencyKey) },
       dto,
     );
     return answer(res, accepted);
@@ -65,18 +91,40 @@ export class EmailsController {
   @Post('batch')
   @HttpCode(202)
   @AllowSendScope()
-  @ApiOperation({ summary: 'Send one message to each of 1 to 10,000 recipients' })
+  @ApiOperation({
+    operationId: 'sendBatch',
+    summary: 'Send one message to each of 1 to 10,000 recipients',
+    description:
+      'A JSON body of at most 10 MB. Invalid, duplicate and suppressed recipients are listed ' +
+      'in `rejected` one by one; the others are accepted.',
+  })
+  @ApiBody({
+    type: SendBatchDto,
+    examples: {
+      batch: {
+        summary: 'A template to two recipients',
+        value: {
+          template_id: 'welcome',
+          variables: { shop: 'Acme' },
+          recipients: [
+            { to: 'ann@example.com', variables: { first_name: 'Ann' } },
+            { to: { email: 'bob@example.com', name: 'Bob' }, variables: { first_name: 'Bob' } },
+          ],
+        },
+      },
+    },
+  })
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiResponse({ status: 202, type: SendBatchResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503)
   async batch(
-    @Req() req: ApiRequest,
+    @ApiKeyAuth() key: AuthenticatedKey,
     @Res({ passthrough: true }) res: Response,
     @Body() dto: SendBatchDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<SendBatchResponseDto> {
     const accepted = await this.emails.sendBatch(
-      { apiKeyId: req.apiKey!.id, idempotencyKey: IdempotencyService.validateKey(idempotencyKey) },
+      { apiKeyId: key.id, idempotencyKey: IdempotencyService.validateKey(idempotencyKey) },
       dto,
     );
     return answer(res, accepted);
@@ -84,7 +132,11 @@ export class EmailsController {
 
   @Get('batches/:batch_id')
   @AllowSendScope()
-  @ApiOperation({ summary: 'Progress of a batch: totals by status' })
+  @ApiOperation({
+    operationId: 'getBatchProgress',
+    summary: 'Progress of a batch: totals by status',
+  })
+  @ApiResponse({ status: 200, type: BatchProgressResponseDto })
   @ApiErrorResponses(401, 403, 404, 429)
   batchProgress(@Param('batch_id') batchId: string): Promise<BatchProgressResponseDto> {
     return this.emails.batchProgress(batchId);
@@ -92,14 +144,22 @@ export class EmailsController {
 
   @Get('status/:message_id')
   @AllowSendScope()
-  @ApiOperation({ summary: 'Status of one message with its event timeline' })
+  @ApiOperation({
+    operationId: 'getMessageStatus',
+    summary: 'Status of one message with its event timeline',
+  })
+  @ApiResponse({ status: 200, type: MessageStatusResponseDto })
   @ApiErrorResponses(401, 403, 404, 429)
   status(@Param('message_id') messageId: string): Promise<MessageStatusResponseDto> {
     return this.emails.getStatus(messageId);
   }
 
   @Get('messages')
-  @ApiOperation({ summary: 'Messages, newest first, with filters and keyset pagination' })
+  @ApiOperation({
+    operationId: 'listMessages',
+    summary: 'Messages, newest first, with filters and keyset pagination',
+  })
+  @ApiResponse({ status: 200, type: MessageListResponseDto })
   @ApiErrorResponses(400, 401, 403, 429)
   messages(@Query() query: MessageListQueryDto): Promise<MessageListResponseDto> {
     return this.emails.listMessages(query);

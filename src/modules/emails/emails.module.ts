@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { PostalEventIngress } from 'src/common/ports/postal-event-ingress';
 import { AppConfig } from 'src/config/app-config';
 import { PostalClient } from 'src/infra/postal/postal.client';
+import { PostalModule } from 'src/infra/postal/postal.module';
 import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
 import { Batch } from 'src/modules/emails/batch.entity';
 import { BatchRepository } from 'src/modules/emails/batch.repository';
@@ -10,7 +12,12 @@ import { DeliveryService } from 'src/modules/emails/delivery.service';
 import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
 import { EmailLog } from 'src/modules/emails/email-log.entity';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { DeliveryTransitionsRepository } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
+import { TransitionMetricsConsumer } from 'src/modules/emails/lifecycle/transition-metrics.consumer';
+import { TransitionPublisher } from 'src/modules/emails/lifecycle/transition-publisher';
+import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
+import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
 import { EmailsController } from 'src/modules/emails/emails.controller';
 import { EmailsService } from 'src/modules/emails/emails.service';
 import { IdempotencyKey } from 'src/modules/emails/idempotency-key.entity';
@@ -19,6 +26,8 @@ import { MessageComposer } from 'src/modules/emails/message-composer';
 import { OutboxService } from 'src/modules/emails/outbox.service';
 import { EmailStateService } from 'src/modules/emails/email-state.service';
 import { RetryService } from 'src/modules/emails/retry.service';
+import { ComplaintsService } from 'src/modules/emails/lifecycle/postal/complaints.service';
+import { PostalEventsService } from 'src/modules/emails/lifecycle/postal/postal-events.service';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { NotificationsModule } from 'src/modules/notifications/notifications.module';
 import { TrackingController } from 'src/modules/emails/tracking.controller';
@@ -38,11 +47,17 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     RateControlModule,
     DiagnosticsModule,
     NotificationsModule,
+    PostalModule,
   ],
   controllers: [EmailsController, TrackingController],
   providers: [
     EmailsService,
-    EmailLogRepository,
+    MessageReadsRepository,
+    MessageWritesRepository,
+    TransitionsRepository,
+    DeliveryTransitionsRepository,
+    TransitionPublisher,
+    TransitionMetricsConsumer,
     BatchRepository,
     IdempotencyService,
     EmailDeliveryProducer,
@@ -54,14 +69,37 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     OutboxService,
     EmailStateService,
     RetryService,
-    PostalClient,
+    PostalEventsService,
+    ComplaintsService,
     {
+      // One transport per process (docs/ARCHITECTURE.md "Transports"). The sandbox reports
+      // through the PostalEventIngress port, bound by the webhooks module (absent in the CLI).
       provide: MailTransport,
-      inject: [AppConfig, PostalClient],
-      useFactory: (config: AppConfig, postal: PostalClient): MailTransport =>
-        config.mailTransport === 'postal' ? new PostalTransport(postal) : new SandboxTransport(),
+      inject: [
+        AppConfig,
+        PostalClient,
+        EmailStateService,
+        { token: PostalEventIngress, optional: true },
+      ],
+      useFactory: (
+        config: AppConfig,
+        postal: PostalClient,
+        state: EmailStateService,
+        ingress?: PostalEventIngress,
+      ): MailTransport =>
+        config.mailTransport === 'postal'
+          ? new PostalTransport(postal)
+          : new SandboxTransport(ingress ?? null, state),
     },
   ],
-  exports: [EmailsService, DeliveryService, OutboxService, EmailStateService, RetryService],
+  exports: [
+    EmailsService,
+    DeliveryService,
+    OutboxService,
+    EmailStateService,
+    RetryService,
+    PostalEventsService,
+    ComplaintsService,
+  ],
 })
 export class EmailsModule {}

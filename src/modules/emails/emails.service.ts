@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { parsePositiveInt8 } from 'src/common/validation/db-int';
+import { idCursor } from 'src/common/pagination/keyset-cursor';
 import {
   NotFoundError,
   RecipientSuppressedError,
@@ -15,6 +15,7 @@ import {
 } from 'src/modules/blacklist/blacklist.service';
 import {
   BatchProgressResponseDto,
+  BatchRejectCode,
   BatchRejectDto,
   SendBatchDto,
   SendBatchResponseDto,
@@ -33,7 +34,8 @@ import {
 import { MessageStatusResponseDto } from 'src/modules/emails/dto/message-status-response.dto';
 import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
 import { EmailLog } from 'src/modules/emails/email-log.entity';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
+import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
 import { IdempotencyClaim, IdempotencyService } from 'src/modules/emails/idempotency.service';
 import { formatMailbox, parseMailbox } from 'src/modules/emails/mailbox';
 import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
@@ -62,11 +64,15 @@ interface ResolvedContent {
   from: string;
 }
 
-/** Accepting mail (SPEC §4.1, §6.1) and reading it back. Delivery lives in DeliveryService. */
+/**
+ * Accepting mail (README "Sending"; docs/ARCHITECTURE.md "Accept") and reading it back.
+ * Delivery lives in DeliveryService.
+ */
 @Injectable()
 export class EmailsService {
   constructor(
-    private readonly logs: EmailLogRepository,
+    private readonly logs: MessageReadsRepository,
+    private readonly writes: MessageWritesRepository,
     private readonly batches: BatchRepository,
     private readonly templates: TemplatesService,
     private readonly blacklist: BlacklistService,
@@ -105,11 +111,13 @@ export class EmailsService {
       // an Idempotency-Key it is one INSERT statement that also re-checks the suppression list
       // (shared with concurrent requests): atomic without an explicit transaction.
       if (ctx.idempotencyKey) {
-        await this.logs.transaction(async (em) => {
-          await this.logs.insertMessages(em, [message]);
+        await this.writes.transaction(async (em) => {
+          await this.writes.insertMessages(em, [message]);
           await complete(em, 202, body);
         });
-      } else if (!(await this.logs.insertMessageUnlessSuppressed(message, emailHash(recipient)))) {
+      } else if (
+        !(await this.writes.insertMessageUnlessSuppressed(message, emailHash(recipient)))
+      ) {
         // Suppressed: the insert's own check refused it; look up why for the answer.
         const suppressed = await this.blacklist.check(recipient);
         throw new RecipientSuppressedError(suppressed?.reason ?? 'suppressed');
@@ -139,12 +147,11 @@ export class EmailsService {
       }> = [];
       const seen = new Set<string>();
       dto.recipients.forEach((r, index) => {
-        if (!isRecipient(r.to))
-          return rejected.push({ index, to: r.to, code: 'invalid_recipient' });
+        if (!isRecipient(r.to)) return rejected.push(batchReject(index, r.to, 'invalid_recipient'));
         const email = (typeof r.to === 'string' ? r.to : (r.to as { email: string }).email).trim();
         const name = typeof r.to === 'object' ? ((r.to as { name?: string }).name ?? null) : null;
         const norm = normalizeEmail(email);
-        if (seen.has(norm)) return rejected.push({ index, to: r.to, code: 'duplicate_recipient' });
+        if (seen.has(norm)) return rejected.push(batchReject(index, r.to, 'duplicate_recipient'));
         seen.add(norm);
         candidates.push({
           index,
@@ -158,11 +165,7 @@ export class EmailsService {
       const accepted: Array<{ index: number; message: NewMessage }> = [];
       for (const c of candidates) {
         if (suppressed.has(normalizeEmail(c.email))) {
-          rejected.push({
-            index: c.index,
-            to: dto.recipients[c.index].to,
-            code: 'recipient_suppressed',
-          });
+          rejected.push(batchReject(c.index, dto.recipients[c.index].to, 'recipient_suppressed'));
           continue;
         }
         accepted.push({
@@ -181,7 +184,7 @@ export class EmailsService {
           message_id: a.message.externalMessageId,
         })),
       };
-      await this.logs.transaction(async (em) => {
+      await this.writes.transaction(async (em) => {
         await this.batches.insert(em, {
           id: batchId,
           apiKeyId: ctx.apiKeyId,
@@ -190,7 +193,7 @@ export class EmailsService {
           accepted: accepted.length,
           rejected: rejected.length,
         });
-        await this.logs.insertMessages(
+        await this.writes.insertMessages(
           em,
           accepted.map((a) => a.message),
         );
@@ -221,7 +224,7 @@ export class EmailsService {
     };
   }
 
-  /** SPEC §4.1 status of one message with its event timeline; unknown or malformed id → 404. */
+  /** A message's status and event timeline (README "Sending"); unknown or malformed id → 404. */
   async getStatus(messageId: string): Promise<MessageStatusResponseDto> {
     if (!UUID.test(messageId)) throw new NotFoundError(`Message ${messageId} not found`);
     const log = await this.logs.findByMessageId(messageId.toLowerCase());
@@ -245,16 +248,16 @@ export class EmailsService {
       campaignId: q.campaign_id,
       domain: q.domain,
       batchId: q.batch_id,
-      from: q.from ? new Date(q.from) : undefined,
-      to: q.to ? new Date(q.to) : undefined,
+      from: timeBound(q.created_after, q.from, 'created_after', 'from'),
+      to: timeBound(q.created_before, q.to, 'created_before', 'to'),
       limit: limit + 1,
-      beforeId: q.cursor ? decodeCursor(q.cursor) : undefined,
+      beforeId: q.cursor ? MESSAGE_CURSOR.decode(q.cursor) : undefined,
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
       data: page.map(toSummary),
-      next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
+      next_cursor: rows.length > limit && last ? MESSAGE_CURSOR.encode(last.id) : null,
     };
   }
 
@@ -380,6 +383,38 @@ export class EmailsService {
   }
 }
 
+const BATCH_REJECT_MESSAGES: Record<BatchRejectCode, string> = {
+  invalid_recipient: 'to must be an email address or {"email", "name"}',
+  duplicate_recipient: 'the same address appears earlier in recipients',
+  recipient_suppressed: 'the address is on the suppression list',
+};
+
+/**
+ * One rejected batch recipient (README "Sending"). `to` is always a string or null, whatever
+ * the caller sent (a number, an array, an object), so the answer has one documented type.
+ */
+function batchReject(index: number, to: unknown, code: BatchRejectCode): BatchRejectDto {
+  const email =
+    to !== null && typeof to === 'object' ? (to as { email?: unknown }).email : undefined;
+  const shown = typeof to === 'string' ? to : typeof email === 'string' ? email : null;
+  return { index, to: shown, code, message: BATCH_REJECT_MESSAGES[code] };
+}
+
+/** A list time filter given by its name or its deprecated alias (not both). */
+function timeBound(
+  value: string | undefined,
+  alias: string | undefined,
+  name: string,
+  aliasName: string,
+): Date | undefined {
+  if (value !== undefined && alias !== undefined) {
+    const message = `${aliasName} is a deprecated alias of ${name}; give one of them`;
+    throw new ValidationFailedError(message, [{ field: aliasName, message }]);
+  }
+  const given = value ?? alias;
+  return given === undefined ? undefined : new Date(given);
+}
+
 /** As PostgreSQL computes recipient_domain: the part after the last @, lower-cased. */
 export function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
@@ -391,6 +426,9 @@ function toSummary(log: EmailLog): MessageSummaryDto {
     message_id: log.externalMessageId,
     status: log.status,
     recipient: log.recipient,
+    from: log.sender,
+    subject: log.subject,
+    batch_id: log.batchId,
     campaign_id: log.campaignId,
     tag: log.tag,
     template_id: typeof templateRef === 'string' ? templateRef : null,
@@ -410,18 +448,5 @@ function toSummary(log: EmailLog): MessageSummaryDto {
   };
 }
 
-/** Opaque cursor: the last row's id. */
-function encodeCursor(log: EmailLog): string {
-  return Buffer.from(`m:${log.id}`).toString('base64url');
-}
-
-/** The id behind a cursor, range-checked against email_logs.id (bigint). */
-function decodeCursor(cursor: string): string {
-  const m = /^m:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  const id = m ? parsePositiveInt8(m[1]) : null;
-  if (id === null)
-    throw new ValidationFailedError('cursor is invalid', [
-      { field: 'cursor', message: 'cursor is invalid' },
-    ]);
-  return id;
-}
+/** `GET /api/v1/messages` (and the dashboard's logs page): the last row's email_logs.id (bigint). */
+const MESSAGE_CURSOR = idCursor('bigint', { prefix: 'm:' });

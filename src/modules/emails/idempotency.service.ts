@@ -29,7 +29,7 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** `Idempotency-Key` (SPEC §4.1): per API key, kept 24 h. */
+/** `Idempotency-Key` (README "Sending"): per API key, kept 24 h. */
 @Injectable()
 export class IdempotencyService {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}

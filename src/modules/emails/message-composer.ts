@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ClaimedMessage } from 'src/modules/emails/email-log.repository';
+import type { ClaimedMessage } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
 import { OutgoingMessage } from 'src/modules/emails/transport/mail-transport';
 import { rewriteHtmlForTracking } from 'src/modules/emails/tracking/html-tracking-rewriter';
 import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
@@ -12,8 +12,8 @@ const escapeHtml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
- * Turns a claimed message into what leaves: rendered template (SPEC §5), tracking and
- * unsubscribe injection (SPEC §10), and the headers the service owns (X-Email-Id,
+ * Turns a claimed message into what leaves (docs/ARCHITECTURE.md "Deliver", step 4): rendered
+ * template, tracking and unsubscribe injection, and the headers the service owns (X-Email-Id,
  * List-Unsubscribe, List-Unsubscribe-Post).
  */
 @Injectable()

@@ -2,24 +2,32 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import type { Queue } from 'bullmq';
-import { AnalyticsJob, JobPayloads, QueueName, tickJobId } from 'src/infra/queue/queue.constants';
+import {
+  EmailDeliveryJob,
+  JobPayloads,
+  MAINTENANCE_JOB_OPTIONS,
+  QueueName,
+  tickJobId,
+} from 'src/infra/queue/queue.constants';
 
 /**
- * Enqueues the maintenance ticks: the outbox sweep every minute, soft-bounce retries every
- * 5 minutes. The jobId per tick makes replicas of the scheduler run each once.
+ * Enqueues the emails module's maintenance ticks into its own queue, run by the emails worker
+ * (EmailDeliveryProcessor): the outbox sweep every minute, soft-bounce retries every 5
+ * minutes. The jobId per tick makes replicas of the scheduler run each once.
  */
 @Injectable()
 export class OutboxScheduler {
   private readonly logger = new Logger(OutboxScheduler.name);
 
-  constructor(@InjectQueue(QueueName.Analytics) private readonly queue: Queue) {}
+  constructor(@InjectQueue(QueueName.EmailDelivery) private readonly queue: Queue) {}
 
   @Cron(CronExpression.EVERY_MINUTE, { name: 'outbox-sweep' })
   async tick(now = new Date()): Promise<void> {
     const minute = new Date(Math.floor(now.getTime() / 60000) * 60000).toISOString();
-    const data: JobPayloads[AnalyticsJob.OutboxSweep] = { tick: minute };
+    const data: JobPayloads[EmailDeliveryJob.OutboxSweep] = { tick: minute };
     try {
-      await this.queue.add(AnalyticsJob.OutboxSweep, data, {
+      await this.queue.add(EmailDeliveryJob.OutboxSweep, data, {
+        ...MAINTENANCE_JOB_OPTIONS,
         jobId: tickJobId('outbox-sweep', new Date(minute)),
       });
     } catch (err) {
@@ -30,9 +38,10 @@ export class OutboxScheduler {
   @Cron('*/5 * * * *', { name: 'retry-scheduled' })
   async retryTick(now = new Date()): Promise<void> {
     const tick = new Date(Math.floor(now.getTime() / 300000) * 300000).toISOString();
-    const data: JobPayloads[AnalyticsJob.RetryScheduled] = { tick };
+    const data: JobPayloads[EmailDeliveryJob.RetryScheduled] = { tick };
     try {
-      await this.queue.add(AnalyticsJob.RetryScheduled, data, {
+      await this.queue.add(EmailDeliveryJob.RetryScheduled, data, {
+        ...MAINTENANCE_JOB_OPTIONS,
         jobId: tickJobId('retry-scheduled', new Date(tick)),
       });
     } catch (err) {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
 import { domainOf } from 'src/modules/emails/emails.service';
 
 const MIN_AGE_S = 60;
@@ -14,22 +15,24 @@ export function currentJobId(messageId: string, retryCount: number): string {
 const PAGE = 5000;
 
 /**
- * The outbox sweeper (SPEC §6.1): PostgreSQL is the source of truth, so `queued` rows older
- * than a minute whose job is not waiting, delayed or running are enqueued again. The claim in
- * the worker makes an extra job harmless: a message is never sent twice.
+ * The outbox sweeper (docs/ARCHITECTURE.md "Outbox sweep"): PostgreSQL is the source of truth,
+ * so `queued` rows older than a minute whose job is not waiting, delayed or running are
+ * enqueued again. The claim in the worker makes an extra job harmless: a message is never sent
+ * twice.
  */
 @Injectable()
 export class OutboxService {
   private readonly logger = new Logger(OutboxService.name);
 
   constructor(
-    private readonly logs: EmailLogRepository,
+    private readonly logs: MessageReadsRepository,
+    private readonly transitions: TransitionsRepository,
     private readonly producer: EmailDeliveryProducer,
   ) {}
 
   async sweep(): Promise<number> {
     // Claims abandoned by a worker that died mid-send go back to `queued` (and so below).
-    const reset = await this.logs.requeueAbandonedClaims(ABANDONED_CLAIM_S);
+    const reset = await this.transitions.requeueAbandonedClaims(ABANDONED_CLAIM_S);
     if (reset > 0)
       this.logger.warn(`outbox sweep: ${reset} abandoned claim(s) returned to the queue`);
     let total = 0;

@@ -1,23 +1,26 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BlacklistService, normalizeEmail } from 'src/modules/blacklist/blacklist.service';
 import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
 import { domainOf } from 'src/modules/emails/emails.service';
 import { currentJobId } from 'src/modules/emails/outbox.service';
 
 const PAGE = 1000;
 
 /**
- * Soft-bounce retries (SPEC §9.4): every 5 minutes, due `retry_scheduled` messages whose
- * recipient is now suppressed fail ("Recipient blacklisted"); the rest go back through the
- * pipeline with a fresh job (the first job of the message is kept by BullMQ for a while).
+ * Soft-bounce retries (docs/ARCHITECTURE.md "Soft-bounce retries"): every 5 minutes, due
+ * `retry_scheduled` messages whose recipient is now suppressed fail ("Recipient
+ * blacklisted"); the rest go back through the pipeline with a fresh job (the first job of the
+ * message is kept by BullMQ for a while).
  */
 @Injectable()
 export class RetryService {
   private readonly logger = new Logger(RetryService.name);
 
   constructor(
-    private readonly logs: EmailLogRepository,
+    private readonly logs: MessageReadsRepository,
+    private readonly transitions: TransitionsRepository,
     private readonly blacklist: BlacklistService,
     private readonly producer: EmailDeliveryProducer,
   ) {}
@@ -31,11 +34,11 @@ export class RetryService {
       const blocked = await this.blacklist.findSuppressed(due.map((d) => d.recipient));
       for (const d of due) {
         if (blocked.has(normalizeEmail(d.recipient))) {
-          await this.logs.markFailed(d.id, 'Recipient blacklisted');
+          await this.transitions.markFailed(d.id, 'Recipient blacklisted');
           suppressed += 1;
         }
       }
-      const rows = await this.logs.requeueDueRetries(PAGE);
+      const rows = await this.transitions.requeueDueRetries(PAGE);
       await this.producer.enqueueStrict(
         rows.map((r) => ({
           messageId: r.messageId,

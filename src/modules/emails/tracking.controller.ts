@@ -16,7 +16,10 @@ const clientInfo = (req: Request): Record<string, unknown> => ({
   user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
 });
 
-/** Open pixel, click redirect and unsubscribe (SPEC §4.4, §10). No API key; not IP-throttled. */
+/**
+ * Open pixel, click redirect and unsubscribe (README "Unauthenticated"; docs/ARCHITECTURE.md
+ * "Tracking and unsubscribe"). No API key; not IP-throttled.
+ */
 @ApiExcludeController()
 @Public()
 @SkipIpLimit()

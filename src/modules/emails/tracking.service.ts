@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from 'src/infra/redis/redis.service';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
+import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
 import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
 
 const escapeHtml = (s: string): string =>
@@ -35,7 +36,8 @@ export class TrackingService {
 
   constructor(
     private readonly links: TrackingLinksService,
-    private readonly logs: EmailLogRepository,
+    private readonly logs: MessageReadsRepository,
+    private readonly writes: MessageWritesRepository,
     private readonly blacklist: BlacklistService,
     private readonly redis: RedisService,
   ) {}
@@ -73,11 +75,11 @@ export class TrackingService {
         (await this.redis.client.set(key, '1', 'EX', ENGAGEMENT_DEDUPE_WINDOW_S, 'NX')) === 'OK';
     } catch (err) {
       this.logger.warn(`engagement dedupe unavailable: ${(err as Error).message}`);
-      return this.logs.recordEngagement(messageId, type, details);
+      return this.writes.recordEngagement(messageId, type, details);
     }
     if (!claimed) return true;
     try {
-      return await this.logs.recordEngagement(messageId, type, details);
+      return await this.writes.recordEngagement(messageId, type, details);
     } catch (err) {
       // Not recorded: let the next hit try again.
       await this.redis.client.del(key).catch(() => 0);
@@ -109,7 +111,7 @@ export class TrackingService {
         reason: 'unsubscribe',
         source: 'unsubscribe_link',
       });
-      await this.logs.addEventOnce(target.logId, 'unsubscribed', info);
+      await this.writes.addEventOnce(target.logId, 'unsubscribed', info);
     }
     return { email: target.email };
   }

@@ -3,7 +3,7 @@ import { NotificationsService } from 'src/modules/notifications/notifications.se
 import { SlackNotifier } from 'src/modules/notifications/slack.notifier';
 import { TelegramNotifier } from 'src/modules/notifications/telegram.notifier';
 
-/** Operator alerts (SPEC §11): other modules inject NotificationsService and call `alert()`. */
+/** Operator alerts (README "Alerts"): modules inject NotificationsService and call `alert()`. */
 @Module({
   providers: [NotificationsService, TelegramNotifier, SlackNotifier],
   exports: [NotificationsService],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { Counter } from 'prom-client';
+import { waitAtMost } from 'src/common/async/timeout';
 import { MetricsService } from 'src/infra/metrics/metrics.service';
 import { RedisService } from 'src/infra/redis/redis.service';
 import { SlackNotifier } from 'src/modules/notifications/slack.notifier';
@@ -31,7 +32,7 @@ export interface AlertOutcome {
   channels: AlertChannel[];
 }
 
-/** SPEC §11: the same alert is not repeated within 30 minutes. */
+/** The same alert is not repeated within 30 minutes (README "Alerts"). */
 export const ALERT_DEDUPE_TTL_S = 30 * 60;
 /** Shutdown waits this long for in-flight sends (each channel gives up after 10 s anyway). */
 const SHUTDOWN_WAIT_MS = 11_000;
@@ -47,7 +48,7 @@ interface Notifier {
 }
 
 /**
- * Operator alerts (SPEC §11): Telegram and Slack, each only when configured, plus one
+ * Operator alerts (README "Alerts"): Telegram and Slack, each only when configured, plus one
  * structured log line per alert. `alert()` never throws and never waits for a channel: it
  * returns after the cross-process dedupe check and the channels are called in the background.
  */
@@ -100,13 +101,7 @@ export class NotificationsService implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
-      timer.unref();
-    });
-    await Promise.race([this.whenIdle(), bound]);
-    clearTimeout(timer);
+    await waitAtMost(this.whenIdle(), SHUTDOWN_WAIT_MS);
   }
 
   /** True when this call may send: no process sent the key within the TTL. */

@@ -2,7 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { AppConfig } from 'src/config/app-config';
 import type { Alert, AlertSeverity } from 'src/modules/notifications/notifications.service';
 
-/** SPEC §11: a notification call gives up after 10 s. */
+/** A notification call gives up after 10 s. */
 const SEND_TIMEOUT_MS = 10_000;
 /** Slack shows about this much of an attachment's text before "Show more"; keep it readable. */
 const TEXT_MAX = 3000;
@@ -20,7 +20,7 @@ export const SLACK_COLORS: Record<AlertSeverity, string> = {
 };
 
 export interface SlackNotifierOptions {
-  /** Defaults to 10 s (SPEC §11). Tests pass a short one; Nest never passes options. */
+  /** Defaults to 10 s. Tests pass a short one; Nest never passes options. */
   timeoutMs?: number;
 }
 

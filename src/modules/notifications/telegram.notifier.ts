@@ -4,7 +4,7 @@ import type { Alert, AlertSeverity } from 'src/modules/notifications/notificatio
 
 /** Telegram's limit for a message text. We keep the sent HTML within it (stricter than needed). */
 export const TELEGRAM_TEXT_LIMIT = 4096;
-/** SPEC §11: a notification call gives up after 10 s. */
+/** A notification call gives up after 10 s. */
 const SEND_TIMEOUT_MS = 10_000;
 const TITLE_MAX = 256;
 const FIELD_NAME_MAX = 64;
@@ -19,7 +19,7 @@ const BADGE: Record<AlertSeverity, string> = {
 };
 
 export interface TelegramNotifierOptions {
-  /** Defaults to 10 s (SPEC §11). Tests pass a short one; Nest never passes options. */
+  /** Defaults to 10 s. Tests pass a short one; Nest never passes options. */
   timeoutMs?: number;
 }
 

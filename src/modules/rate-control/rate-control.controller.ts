@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
 import { RateControlDomainParamDto } from 'src/modules/rate-control/dto/rate-control-domain.dto';
 import { RateControlPauseDto } from 'src/modules/rate-control/dto/rate-control-pause.dto';
@@ -17,7 +17,11 @@ export class RateControlController {
   constructor(private readonly rates: RateControlService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Domains sending below their configured rate or paused' })
+  @ApiOperation({
+    operationId: 'listRateControl',
+    summary: 'Domains sending below their configured rate or paused',
+  })
+  @ApiResponse({ status: 200, type: RateControlListResponseDto })
   @ApiErrorResponses(401, 403, 429, 503)
   list(): Promise<RateControlListResponseDto> {
     return this.rates.list();
@@ -26,7 +30,11 @@ export class RateControlController {
   // The fixed paths are declared before `:domain/...` so they are never read as a domain.
   @Post('pause')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Pause sending to a domain, or all sending without one' })
+  @ApiOperation({
+    operationId: 'pauseSending',
+    summary: 'Pause sending to a domain, or all sending without one',
+  })
+  @ApiResponse({ status: 200, type: RateControlPauseResponseDto })
   @ApiErrorResponses(400, 401, 403, 429, 503)
   async pause(@Body() body: RateControlPauseDto): Promise<RateControlPauseResponseDto> {
     await this.rates.pause(body.domain);
@@ -35,7 +43,11 @@ export class RateControlController {
 
   @Post('resume')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Resume sending to a domain, or all sending without one' })
+  @ApiOperation({
+    operationId: 'resumeSending',
+    summary: 'Resume sending to a domain, or all sending without one',
+  })
+  @ApiResponse({ status: 200, type: RateControlPauseResponseDto })
   @ApiErrorResponses(400, 401, 403, 429, 503)
   async resume(@Body() body: RateControlPauseDto): Promise<RateControlPauseResponseDto> {
     await this.rates.resume(body.domain);
@@ -44,7 +56,11 @@ export class RateControlController {
 
   @Post(':domain/reset')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: "Restore a domain's configured rate (factor 1)" })
+  @ApiOperation({
+    operationId: 'resetDomainRate',
+    summary: "Restore a domain's configured rate (factor 1)",
+  })
+  @ApiResponse({ status: 200, type: DomainRateStateResponseDto })
   @ApiErrorResponses(400, 401, 403, 429, 503)
   async reset(@Param() params: RateControlDomainParamDto): Promise<DomainRateStateResponseDto> {
     await this.rates.resetRate(params.domain);

@@ -60,7 +60,7 @@ const RESUME = new RedisScript(`redis.call('DEL', KEYS[2])\n${UNINDEX_IF_IDLE}`)
 const RESET = new RedisScript(`redis.call('DEL', KEYS[1], KEYS[4])\n${UNINDEX_IF_IDLE}`);
 
 /**
- * Per-domain sending rates (SPEC §9.5) and pausing (§9.4), all in Redis so every worker
+ * Per-domain sending rates and pausing (README "Management"), all in Redis so every worker
  * process shares them. The delivery worker calls `acquire` before each send.
  *
  * Keys: `rate-control:factor:<domain>` (factor with a TTL), `…:bucket:<domain>` (token

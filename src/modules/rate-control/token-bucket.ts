@@ -20,7 +20,7 @@ export class RedisScript {
   }
 }
 
-/** Lowest factor a domain's rate can be reduced to (SPEC §9.5). */
+/** Lowest factor a domain's rate can be reduced to (README "How mail flows", 4). */
 export const MIN_FACTOR = 0.1;
 
 /** The factor as the acquire script reads it: missing or invalid → 1, below the floor → 0.1. */

@@ -12,7 +12,7 @@ import {
 
 export type { TemplateField };
 
-/** A template that does not compile; surfaced at create/update time (SPEC §5: a 422). */
+/** A template that does not compile; surfaced on create/update (README "Management": a 422). */
 export class TemplateCompileError extends Error {
   constructor(
     message: string,
@@ -145,7 +145,7 @@ function guarded(helper: HelperFn): HelperFn {
 const GUARDED_HELPERS = ['each', 'if', 'unless', 'with', 'lookup', 'blockHelperMissing'];
 
 /**
- * Compiles and renders stored templates (SPEC §5) in an isolated Handlebars environment with
+ * Compiles and renders stored templates in an isolated Handlebars environment with
  * no partials registered and no prototype access, keeping compiled templates in a bounded LRU.
  */
 export class TemplateRenderer {

@@ -1,8 +1,6 @@
 import {
   Controller,
-  createParamDecorator,
   Delete,
-  ExecutionContext,
   Get,
   HttpCode,
   HttpStatus,
@@ -11,13 +9,9 @@ import {
   Put,
   Query,
   Body,
-  ValidationPipe,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
-import { UnprocessableValidationError } from 'src/common/errors/app-error';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
-import { flattenValidationErrors } from 'src/common/http/validation';
 import { TemplateCreateDto } from 'src/modules/templates/dto/template-create.dto';
 import { TemplateListQueryDto } from 'src/modules/templates/dto/template-list-query.dto';
 import { TemplatePreviewDto } from 'src/modules/templates/dto/template-preview.dto';
@@ -30,31 +24,6 @@ import {
 import { TemplateUpdateDto } from 'src/modules/templates/dto/template-update.dto';
 import { TemplatesService } from 'src/modules/templates/templates.service';
 
-/**
- * The request body, validated by `templateBodyPipe` only. A custom param decorator is skipped
- * by the global ValidationPipe (which answers 400), so these bodies answer 422 validation_error
- * for a missing or invalid field, as the original API did (SPEC §4.2).
- */
-const TemplateBody = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): unknown => ctx.switchToHttp().getRequest<Request>().body,
-);
-
-const templateBodyPipe = new ValidationPipe({
-  transform: true,
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  validateCustomDecorators: true,
-  // One message per field: "subject is required" rather than three about the same absence.
-  stopAtFirstError: true,
-  exceptionFactory: (errors) => {
-    const details = flattenValidationErrors(errors);
-    return new UnprocessableValidationError(
-      details.length === 1 ? details[0].message : `${details.length} fields are invalid`,
-      details,
-    );
-  },
-});
-
 @ApiTags('templates')
 @ApiBearerAuth()
 @Controller('api/v1/templates')
@@ -63,23 +32,25 @@ export class TemplatesController {
 
   @Post()
   @ApiOperation({
+    operationId: 'createTemplate',
     summary: 'Create a template',
     description:
       'Subject, html_content and plain_content are Handlebars and are compiled now: a syntax ' +
       'error is a 422 template_invalid naming the field and line. A missing or invalid field, ' +
-      'or an external_id already taken, is a 422 validation_error naming the field.',
+      'or an external_id already taken, is a 400 validation_error naming the field.',
   })
   @ApiBody({ type: TemplateCreateDto })
   @ApiResponse({ status: 201, type: TemplateCreatedResponseDto })
   @ApiErrorResponses(400, 401, 403, 413, 422, 429)
-  create(
-    @TemplateBody(templateBodyPipe) dto: TemplateCreateDto,
-  ): Promise<TemplateCreatedResponseDto> {
+  create(@Body() dto: TemplateCreateDto): Promise<TemplateCreatedResponseDto> {
     return this.templates.create(dto);
   }
 
   @Get()
-  @ApiOperation({ summary: 'List templates, newest first (keyset pagination)' })
+  @ApiOperation({
+    operationId: 'listTemplates',
+    summary: 'List templates, newest first (keyset pagination)',
+  })
   @ApiResponse({ status: 200, type: TemplateListResponseDto })
   @ApiErrorResponses(400, 401, 403, 429)
   list(@Query() query: TemplateListQueryDto): Promise<TemplateListResponseDto> {
@@ -87,7 +58,10 @@ export class TemplatesController {
   }
 
   @Get(':external_id')
-  @ApiOperation({ summary: 'One template, deactivated ones included' })
+  @ApiOperation({
+    operationId: 'getTemplate',
+    summary: 'One template, deactivated ones included',
+  })
   @ApiResponse({ status: 200, type: TemplateResponseDto })
   @ApiErrorResponses(401, 403, 404, 429)
   get(@Param('external_id') externalId: string): Promise<TemplateResponseDto> {
@@ -96,21 +70,23 @@ export class TemplatesController {
 
   @Put(':external_id')
   @ApiOperation({
+    operationId: 'updateTemplate',
     summary: 'Update a template (only the fields given)',
-    description: 'Compiled again like on create; the same 422 answers.',
+    description: 'Compiled again like on create; the same 400 and 422 answers.',
   })
   @ApiBody({ type: TemplateUpdateDto })
   @ApiResponse({ status: 200, type: TemplateResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 413, 422, 429)
   update(
     @Param('external_id') externalId: string,
-    @TemplateBody(templateBodyPipe) dto: TemplateUpdateDto,
+    @Body() dto: TemplateUpdateDto,
   ): Promise<TemplateResponseDto> {
     return this.templates.update(externalId, dto);
   }
 
   @Delete(':external_id')
   @ApiOperation({
+    operationId: 'deactivateTemplate',
     summary: 'Deactivate a template',
     description:
       'Sets active to false (idempotent): it can no longer be used for sending, but stays ' +
@@ -125,6 +101,7 @@ export class TemplatesController {
   @Post(':external_id/preview')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
+    operationId: 'previewTemplate',
     summary: 'Render a template with the given variables',
     description:
       'message_id, recipient, unsubscribe_url and campaign_id get sample values unless given. ' +

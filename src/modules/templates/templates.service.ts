@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { parsePositiveInt4 } from 'src/common/validation/db-int';
+import { waitAtMost } from 'src/common/async/timeout';
+import { idCursor } from 'src/common/pagination/keyset-cursor';
 import type Redis from 'ioredis';
 import {
   ErrorDetail,
@@ -8,7 +9,6 @@ import {
   TemplateInvalidError,
   TemplateNotFoundError,
   TemplateTooComplexError,
-  UnprocessableValidationError,
   ValidationFailedError,
 } from 'src/common/errors/app-error';
 import { AppConfig } from 'src/config/app-config';
@@ -87,7 +87,7 @@ const iso = (d: Date): string => d.toISOString();
 const emptyToNull = (s: string | null | undefined): string | null => (s ? s : null);
 
 /**
- * Templates (SPEC §4.2, §5): CRUD over email_templates, compile checks at write time, and
+ * Templates (README "Management"): CRUD over email_templates, compile checks at write time, and
  * rendering for previews and sending. Compiled templates are cached per process under
  * `id:updated_at`, so an update made by any process yields a new key.
  */
@@ -135,13 +135,9 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     });
     // Broadcasts sent while disconnected are lost: start over after every (re)connect.
     subscriber.on('ready', () => this.forgetAll());
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      subscriber.subscribe(this.channel),
-      new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_TIMEOUT_MS))),
-    ])
-      .catch((err: Error) => this.logger.warn(`template invalidation: ${err.message}`))
-      .finally(() => clearTimeout(timer));
+    await waitAtMost(subscriber.subscribe(this.channel), SUBSCRIBE_TIMEOUT_MS).catch((err: Error) =>
+      this.logger.warn(`template invalidation: ${err.message}`),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -252,7 +248,7 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
       variables: dto.variables ?? [],
     });
     if (!row) {
-      throw new UnprocessableValidationError('external_id has already been taken', [
+      throw new ValidationFailedError('external_id has already been taken', [
         { field: 'external_id', message: 'has already been taken' },
       ]);
     }
@@ -268,12 +264,12 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
   async list(query: TemplateListQueryDto): Promise<TemplateListResponseDto> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const active = query.active === 'all' ? null : query.active !== 'false';
-    const beforeId = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    const beforeId = query.cursor === undefined ? null : TEMPLATE_CURSOR.decode(query.cursor);
     const rows = await this.templates.list({ active, beforeId, limit: limit + 1 });
     const page = rows.slice(0, limit);
     return {
       data: page.map(toSummaryDto),
-      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+      next_cursor: rows.length > limit ? TEMPLATE_CURSOR.encode(page[page.length - 1].id) : null,
     };
   }
 
@@ -446,7 +442,7 @@ function inlineDigest(src: TemplateSource): string {
 function assertHasBody(html: string | null, text: string | null): void {
   if (html || text) return;
   const message = 'html_content or plain_content is required';
-  throw new UnprocessableValidationError(message, [
+  throw new ValidationFailedError(message, [
     { field: 'html_content', message },
     { field: 'plain_content', message },
   ]);
@@ -480,21 +476,8 @@ function toTooComplexError(
   return new TemplateTooComplexError(`The template is too complex: ${message}`, [detail]);
 }
 
-function encodeCursor(id: number): string {
-  return Buffer.from(String(id)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const raw = Buffer.from(cursor, 'base64url').toString();
-  // Range-checked against email_templates.id (integer); only the canonical spelling counts.
-  const id = /^[1-9]\d{0,9}$/.test(raw) ? parsePositiveInt4(raw) : null;
-  if (id === null || encodeCursor(id) !== cursor) {
-    throw new ValidationFailedError('cursor is invalid', [
-      { field: 'cursor', message: 'cursor is invalid' },
-    ]);
-  }
-  return id;
-}
+/** `GET /api/v1/templates`: the last row's email_templates.id (integer). */
+const TEMPLATE_CURSOR = idCursor('integer');
 
 function toResolved(row: SendableTemplate): ResolvedTemplate {
   return Object.freeze({

@@ -2,7 +2,12 @@ import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from 'src/data-source';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
 import { EmailLog } from 'src/modules/emails/email-log.entity';
-import { EmailLogRepository } from 'src/modules/emails/email-log.repository';
+import { BlacklistEntry } from 'src/modules/blacklist/blacklist-entry.entity';
+import { BlacklistRepository } from 'src/modules/blacklist/blacklist.repository';
+import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
+import { DeliveryTransitionsRepository } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
+import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
 import { makeEmailLog } from 'test/utils/factories';
 import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
 
@@ -13,16 +18,27 @@ import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
  */
 const logs0 = Date.now().toString(36);
 
-describe('EmailLogRepository group commit (claims and sent updates)', () => {
+describe('Message repositories group commit (claims and sent updates)', () => {
   let db: TestDatabase;
   let ds: DataSource;
-  let repo: EmailLogRepository;
+  let delivery: DeliveryTransitionsRepository;
+  let transitions: TransitionsRepository;
+  let reads: MessageReadsRepository;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dbPoolSize: 6 }));
     await ds.initialize();
-    repo = new EmailLogRepository(ds.getRepository(EmailLog), ds.getRepository(EmailEvent), ds);
+    const blacklist = new BlacklistService(
+      new BlacklistRepository(ds.getRepository(BlacklistEntry)),
+    );
+    transitions = new TransitionsRepository(ds);
+    delivery = new DeliveryTransitionsRepository(ds, blacklist, transitions);
+    reads = new MessageReadsRepository(
+      ds.getRepository(EmailLog),
+      ds.getRepository(EmailEvent),
+      ds,
+    );
   });
 
   afterAll(async () => {
@@ -44,7 +60,9 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
     const logs = await Promise.all(
       Array.from({ length: 300 }, (_, i) => makeEmailLog(ds, { subject: `s${i}` })),
     );
-    const claims = await Promise.all(logs.map((l) => repo.claimForDelivery(l.externalMessageId)));
+    const claims = await Promise.all(
+      logs.map((l) => delivery.claimForDelivery(l.externalMessageId)),
+    );
     claims.forEach((c, i) => {
       expect(c).not.toBeNull();
       expect(c!.id).toBe(logs[i].id);
@@ -53,14 +71,16 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
       expect(c!.suppressed).toBe(false);
     });
     // A second round: everything is `processing` now, nobody gets a claim.
-    const again = await Promise.all(logs.map((l) => repo.claimForDelivery(l.externalMessageId)));
+    const again = await Promise.all(
+      logs.map((l) => delivery.claimForDelivery(l.externalMessageId)),
+    );
     expect(again.every((c) => c === null)).toBe(true);
   });
 
   it('gives a message claimed by duplicate jobs in the same statement to only one of them', async () => {
     const log = await makeEmailLog(ds);
     const claims = await Promise.all(
-      Array.from({ length: 8 }, () => repo.claimForDelivery(log.externalMessageId)),
+      Array.from({ length: 8 }, () => delivery.claimForDelivery(log.externalMessageId)),
     );
     expect(claims.filter((c) => c !== null)).toHaveLength(1);
   });
@@ -73,8 +93,8 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
       [blocked.recipient],
     );
     const [a, b] = await Promise.all([
-      repo.claimForDelivery(plain.externalMessageId.toUpperCase()),
-      repo.claimForDelivery(blocked.externalMessageId),
+      delivery.claimForDelivery(plain.externalMessageId.toUpperCase()),
+      delivery.claimForDelivery(blocked.externalMessageId),
     ]);
     expect(a?.suppressed).toBe(false);
     expect(b?.suppressed).toBe(true);
@@ -90,8 +110,8 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
       [stale.id],
     );
     const [a, b] = await Promise.all([
-      repo.claimForDelivery(fresh.externalMessageId, 300),
-      repo.claimForDelivery(stale.externalMessageId, 300),
+      delivery.claimForDelivery(fresh.externalMessageId, 300),
+      delivery.claimForDelivery(stale.externalMessageId, 300),
     ]);
     expect(a).toBeNull();
     expect(b?.id).toBe(stale.id);
@@ -103,7 +123,7 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
     );
     const results = await Promise.all(
       logs.map((l, i) =>
-        repo.markSent(
+        delivery.markSent(
           l.id,
           { providerMessageId: `p-${i}`, providerToken: `t-${i}`, postalMessageId: null },
           i % 2 === 0 ? { sandbox: { n: i } } : null,
@@ -134,9 +154,9 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
     ]);
     const sent = { providerMessageId: 'x', providerToken: null, postalMessageId: null };
     const [a, b, c] = await Promise.all([
-      repo.markSent(queued.id, sent, null),
-      repo.markSent(twice.id, sent, null),
-      repo.markSent(twice.id, sent, null),
+      delivery.markSent(queued.id, sent, null),
+      delivery.markSent(twice.id, sent, null),
+      delivery.markSent(twice.id, sent, null),
     ]);
     expect(a).toBe(false);
     expect([b, c].filter(Boolean)).toHaveLength(1);
@@ -152,9 +172,9 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
     const older = await makeEmailLog(ds, { status: 'sent', providerMessageId: `dup-${logs0}` });
     const newer = await makeEmailLog(ds, { status: 'sent', providerMessageId: `dup-${logs0}` });
     const found = await Promise.all([
-      ...logs.map((_, i) => repo.findForEvent({ postalId: `pm-${i}-${logs0}` })),
-      repo.findForEvent({ postalId: `dup-${logs0}` }),
-      repo.findForEvent({ postalId: 'nope' }),
+      ...logs.map((_, i) => reads.findForEvent({ postalId: `pm-${i}-${logs0}` })),
+      reads.findForEvent({ postalId: `dup-${logs0}` }),
+      reads.findForEvent({ postalId: 'nope' }),
     ]);
     expect(found.pop()).toBeNull();
     expect(found.pop()?.id).toBe(newer.id);
@@ -170,11 +190,11 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
 
   it('finds a message by its token alone, but an unknown Postal id with a known token matches nothing', async () => {
     const log = await makeEmailLog(ds, { status: 'sent', providerToken: `tok-${logs0}` });
-    expect((await repo.findForEvent({ token: `tok-${logs0}` }))?.id).toBe(log.id);
+    expect((await reads.findForEvent({ token: `tok-${logs0}` }))?.id).toBe(log.id);
     // Postal names its message by id and token together: both must match one row (README,
     // "How mail flows"), so a forged or stale id cannot be paired with a known token.
     await expect(
-      repo.findForEvent({ postalId: 'unknown-id', token: `tok-${logs0}` }),
+      reads.findForEvent({ postalId: 'unknown-id', token: `tok-${logs0}` }),
     ).resolves.toBeNull();
   });
 
@@ -185,12 +205,12 @@ describe('EmailLogRepository group commit (claims and sent updates)', () => {
       makeEmailLog(ds, { status: 'bounced' }),
     ]);
     const at = new Date('2026-11-28T10:00:00Z');
-    const from = ['processing', 'sent', 'held'] as const;
+    // The statuses `delivered` may leave come from the transition table (processing, sent, held).
     const results = await Promise.all([
-      repo.markDelivered(sent.id, [...from], at, { n: 1 }),
-      repo.markDelivered(sent.id, [...from], at, { n: 2 }),
-      repo.markDelivered(held.id, [...from], at, { n: 3 }),
-      repo.markDelivered(bounced.id, [...from], at, { n: 4 }),
+      transitions.markDelivered(sent.id, at, { n: 1 }),
+      transitions.markDelivered(sent.id, at, { n: 2 }),
+      transitions.markDelivered(held.id, at, { n: 3 }),
+      transitions.markDelivered(bounced.id, at, { n: 4 }),
     ]);
     expect(results).toEqual([true, false, true, false]);
     const rows: Array<{ id: string; status: string; delivered_at: Date | null }> = await ds.query(

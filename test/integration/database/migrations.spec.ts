@@ -25,6 +25,7 @@ const APP_TABLES = [
   'feedback_reports',
   'hourly_stats',
   'idempotency_keys',
+  'outbox_cursors',
   'webhook_events',
 ];
 /** TypeORM's own bookkeeping, created by the migration runner itself. */
@@ -245,6 +246,7 @@ describe('InitialSchema1764307200000', () => {
       'InitialSchema1764307200000',
       'EventRecipientDomain1764400000000',
       'FeedbackReports1764460000000',
+      'TransitionOutbox1764500000000',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);

@@ -12,7 +12,7 @@ const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
 
 describe(loadConfig.name, () => {
   describe('defaults', () => {
-    it('applies SPEC §2 defaults to an empty environment', () => {
+    it('applies the README "Configuration" defaults to an empty environment', () => {
       const c = loadConfig({});
       expect(c.nodeEnv).toBe('development');
       expect(c.port).toBe(3000);

@@ -5,7 +5,7 @@ import {
   ArfParseError,
   parseArf,
   parseInboundPostalPayload,
-} from 'src/modules/webhooks/arf-parser';
+} from 'src/modules/emails/lifecycle/postal/arf-parser';
 import {
   ArfReportOptions,
   buildArfReport,

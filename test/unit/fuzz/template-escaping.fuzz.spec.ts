@@ -4,7 +4,7 @@ import { TemplateRenderer } from 'src/modules/templates/template-renderer';
 import { hostileString } from 'test/utils/fuzz';
 
 /**
- * SPEC §5: no variable content can inject markup into the HTML body. A value rendered with
+ * No variable content can inject markup into the HTML body. A value rendered with
  * {{var}} in text, in a quoted attribute, in RCDATA, a comment, a script or a style must leave
  * the document's structure (elements and attributes) exactly as the template wrote it, and read
  * back as the value itself; the subject and the text part take the value verbatim.

@@ -11,7 +11,7 @@ import {
 import { hostileString } from 'test/utils/fuzz';
 
 /**
- * Properties of click/open/unsubscribe tracking (SPEC §10) with the real signer: the rewriter
+ * Properties of click/open/unsubscribe tracking with the real signer: the rewriter
  * keeps every link's exact target (recovered from the signed token) and the document's text,
  * adds one open pixel; tokens round-trip, and any change to one makes it worthless.
  */

@@ -1,6 +1,7 @@
 import { createHmac, generateKeyPairSync, KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { AppError } from 'src/common/errors/app-error';
+import { httpStatusOf } from 'src/common/http/error-status';
 import { findUnstorableText } from 'src/common/text/storable-text';
 import { loadConfig } from 'src/config/app-config';
 import { PostalJwksClient } from 'src/modules/webhooks/postal-jwks.client';
@@ -10,7 +11,7 @@ import { signPostalWebhook } from 'test/fakes/postal-webhook-signer';
 import { hostileJson, hostileStringJson } from 'test/utils/fuzz';
 
 /**
- * Properties of Postal webhook verification (SPEC §7) and envelope parsing: whatever was signed
+ * Properties of Postal webhook verification and envelope parsing: whatever was signed
  * verifies, any change to the signed bytes does not, and nothing a client sends makes either
  * throw anything but the one validation error.
  */
@@ -163,7 +164,7 @@ describe(parseEnvelope.name + ' (fuzz)', () => {
             result = parseEnvelope(Buffer.from(text, 'utf8'));
           } catch (err) {
             expect(err).toBeInstanceOf(AppError);
-            expect((err as AppError).status).toBe(400);
+            expect(httpStatusOf(err as AppError)).toBe(400);
             expect((err as AppError).code).toBe('validation_error');
             return;
           }

@@ -26,7 +26,7 @@ const IsTimeBound =
     Matches(DATE_OR_ZONED_DATE_TIME, { message: timeMessage(field) })(target, key);
   };
 
-/** `GET /api/v1/stats` query (SPEC §4.3). */
+/** `GET /api/v1/stats` query (README "Management"). */
 export class StatsQueryDto {
   @ApiPropertyOptional({
     format: 'date-time',

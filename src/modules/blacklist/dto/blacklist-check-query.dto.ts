@@ -7,7 +7,7 @@ import {
 } from 'src/modules/blacklist/dto/blacklist-create.dto';
 
 export class BlacklistCheckQueryDto {
-  @ApiProperty({ example: 'ann@example.com' })
+  @ApiProperty({ example: 'ann@example.com', maxLength: BLACKLIST_EMAIL_MAX_LENGTH })
   @Transform(trimString)
   @IsEmail({}, { message: 'email must be an email address' })
   @MaxLength(BLACKLIST_EMAIL_MAX_LENGTH)

@@ -29,7 +29,11 @@ export const trimString = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' ? value.trim() : value;
 
 export class BlacklistCreateDto {
-  @ApiProperty({ example: 'ann@example.com', maxLength: BLACKLIST_EMAIL_MAX_LENGTH })
+  @ApiProperty({
+    example: 'ann@example.com',
+    format: 'email',
+    maxLength: BLACKLIST_EMAIL_MAX_LENGTH,
+  })
   @Transform(trimString)
   @IsEmail({}, { message: 'email must be an email address' })
   @MaxLength(BLACKLIST_EMAIL_MAX_LENGTH)
@@ -40,13 +44,15 @@ export class BlacklistCreateDto {
   @IsIn(BLACKLIST_REASONS, { message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` })
   reason?: BlacklistReason;
 
-  @ApiPropertyOptional({ maxLength: BLACKLIST_DETAILS_MAX_LENGTH })
+  @ApiPropertyOptional({ maxLength: BLACKLIST_DETAILS_MAX_LENGTH, example: 'asked by phone' })
   @IsOptional()
   @IsString()
   @MaxLength(BLACKLIST_DETAILS_MAX_LENGTH)
   details?: string;
 
   @ApiPropertyOptional({
+    type: 'integer',
+    example: 86400,
     description: 'Seconds until the entry lapses; omit or null for a permanent entry',
     minimum: BLACKLIST_EXPIRES_IN_MIN_S,
     maximum: BLACKLIST_EXPIRES_IN_MAX_S,
@@ -58,7 +64,7 @@ export class BlacklistCreateDto {
   @Max(BLACKLIST_EXPIRES_IN_MAX_S)
   expires_in?: number | null;
 
-  @ApiPropertyOptional({ default: 'api', maxLength: BLACKLIST_SOURCE_MAX_LENGTH })
+  @ApiPropertyOptional({ default: 'api', minLength: 1, maxLength: BLACKLIST_SOURCE_MAX_LENGTH })
   @IsOptional()
   @IsString()
   @Transform(trimString)

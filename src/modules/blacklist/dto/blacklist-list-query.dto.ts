@@ -16,6 +16,7 @@ export class BlacklistListQueryDto {
   reason?: BlacklistReason;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: BLACKLIST_LIST_MAX_LIMIT,
     default: BLACKLIST_LIST_DEFAULT_LIMIT,
@@ -27,7 +28,7 @@ export class BlacklistListQueryDto {
   @Max(BLACKLIST_LIST_MAX_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @ApiPropertyOptional({ maxLength: 200, description: 'next_cursor of the previous page' })
   @IsOptional()
   @IsString()
   @MaxLength(200)

@@ -10,7 +10,7 @@ import {
   Min,
   ValidateBy,
 } from 'class-validator';
-import { parsePositiveInt4 } from 'src/common/validation/db-int';
+import { idCursor } from 'src/common/pagination/keyset-cursor';
 import {
   DIAGNOSTIC_REPORT_STATUSES,
   DIAGNOSTIC_REPORT_TYPES,
@@ -19,6 +19,9 @@ import {
   DiagnosticReportType,
   DiagnosticSeverity,
 } from 'src/modules/diagnostics/diagnostic-report.entity';
+
+/** `GET /api/v1/reports`: the last row's diagnostic_reports.id (integer), as plain digits. */
+export const REPORT_CURSOR = idCursor('integer', { encoding: 'plain' });
 
 export class ReportListQueryDto {
   @ApiPropertyOptional({ enum: DIAGNOSTIC_REPORT_STATUSES })
@@ -36,7 +39,7 @@ export class ReportListQueryDto {
   @IsIn(DIAGNOSTIC_REPORT_TYPES)
   report_type?: DiagnosticReportType;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -51,7 +54,7 @@ export class ReportListQueryDto {
   @ValidateBy({
     name: 'isReportCursor',
     validator: {
-      validate: (v: unknown) => typeof v === 'string' && parsePositiveInt4(v) !== null,
+      validate: (v: unknown) => REPORT_CURSOR.isValid(v),
       defaultMessage: () => 'cursor is invalid',
     },
   })
@@ -59,7 +62,10 @@ export class ReportListQueryDto {
 }
 
 export class ReportResolveDto {
-  @ApiPropertyOptional({ example: 'Removed the purchased list; bounce rate back to 0.8 %' })
+  @ApiPropertyOptional({
+    maxLength: 5000,
+    example: 'Removed the purchased list; bounce rate back to 0.8 %',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(5000)

@@ -20,19 +20,19 @@ export class MessageListQueryDto {
   @IsIn(EMAIL_STATUSES)
   status?: EmailStatus;
 
-  @ApiPropertyOptional({ description: 'Exact address, case-insensitive' })
+  @ApiPropertyOptional({ maxLength: 320, description: 'Exact address, case-insensitive' })
   @IsOptional()
   @IsString()
   @MaxLength(320)
   recipient?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ maxLength: 255 })
   @IsOptional()
   @IsString()
   @MaxLength(255)
   campaign_id?: string;
 
-  @ApiPropertyOptional({ description: 'Recipient domain' })
+  @ApiPropertyOptional({ maxLength: 255, description: 'Recipient domain' })
   @IsOptional()
   @IsString()
   @MaxLength(255)
@@ -46,14 +46,34 @@ export class MessageListQueryDto {
   @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after' })
   @IsOptional()
   @IsISO8601({ strict: true })
-  from?: string;
+  created_after?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Created before' })
   @IsOptional()
   @IsISO8601({ strict: true })
+  created_before?: string;
+
+  // `from` means the sender everywhere else (README "Management"): these two are the old names
+  // of created_after / created_before, still accepted.
+  @ApiPropertyOptional({
+    format: 'date-time',
+    deprecated: true,
+    description: 'Deprecated alias of created_after',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    deprecated: true,
+    description: 'Deprecated alias of created_before',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
   to?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -61,7 +81,7 @@ export class MessageListQueryDto {
   @Max(500)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @ApiPropertyOptional({ maxLength: 64, description: 'next_cursor of the previous page' })
   @IsOptional()
   @IsString()
   @MaxLength(64)
@@ -74,6 +94,10 @@ export class MessageListResponseDto {
   @ApiProperty({ type: [MessageSummaryDto] })
   data: MessageSummaryDto[];
 
-  @ApiPropertyOptional({ type: String, nullable: true })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Pass as `cursor` for the next page; null on the last page',
+  })
   next_cursor: string | null;
 }

@@ -23,6 +23,30 @@ export class MessageStatusResponseDto {
   @ApiProperty()
   recipient: string;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'Shop <news@shop.example>',
+    description: 'The sender (From) as accepted',
+  })
+  from: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'The subject as rendered for this recipient; null until the message is rendered for delivery',
+  })
+  subject: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'The batch this message was sent in (POST /api/v1/batch), else null',
+  })
+  batch_id: string | null;
+
   @ApiPropertyOptional({ type: String, nullable: true })
   campaign_id: string | null;
 

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -9,14 +9,21 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsPlainObject } from 'src/modules/emails/dto/email-validators';
-import { EmailContentDto } from 'src/modules/emails/dto/send-email.dto';
+import {
+  EmailContentDto,
+  RECIPIENT_SCHEMA,
+  RecipientObjectDto,
+} from 'src/modules/emails/dto/send-email.dto';
 
 export const MAX_BATCH_RECIPIENTS = 10_000;
 
+@ApiExtraModels(RecipientObjectDto)
 export class BatchRecipientDto {
   @ApiProperty({
-    example: 'a@x.com',
-    description: 'An address or {"email", "name"}; invalid ones are rejected by index',
+    ...RECIPIENT_SCHEMA,
+    description:
+      'An address or {"email", "name"}. A recipient that is not one is not a 400: it is ' +
+      "listed in the answer's `rejected` with code invalid_recipient",
   })
   @IsDefined()
   to: unknown;
@@ -25,6 +32,7 @@ export class BatchRecipientDto {
     type: 'object',
     additionalProperties: true,
     description: 'Overrides the shared variables',
+    example: { first_name: 'Ann' },
   })
   @IsOptional()
   @IsPlainObject()
@@ -32,7 +40,12 @@ export class BatchRecipientDto {
 }
 
 export class SendBatchDto extends EmailContentDto {
-  @ApiProperty({ type: [BatchRecipientDto], minItems: 1, maxItems: MAX_BATCH_RECIPIENTS })
+  @ApiProperty({
+    type: [BatchRecipientDto],
+    minItems: 1,
+    maxItems: MAX_BATCH_RECIPIENTS,
+    description: '1 to 10,000 recipients; the whole body at most 10 MB',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BATCH_RECIPIENTS)
@@ -41,22 +54,46 @@ export class SendBatchDto extends EmailContentDto {
   recipients: BatchRecipientDto[];
 }
 
+export const BATCH_REJECT_CODES = [
+  'invalid_recipient',
+  'duplicate_recipient',
+  'recipient_suppressed',
+] as const;
+export type BatchRejectCode = (typeof BATCH_REJECT_CODES)[number];
+
 export class BatchRejectDto {
-  @ApiProperty() index: number;
-  @ApiProperty() to: unknown;
-  @ApiProperty({ enum: ['invalid_recipient', 'recipient_suppressed', 'duplicate_recipient'] })
-  code: string;
+  @ApiProperty({ type: 'integer', minimum: 0, example: 3, description: 'Index in recipients' })
+  index: number;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'not-an-address',
+    description:
+      'The address as given: the string, or the email of an {"email", "name"} object; null ' +
+      'when the recipient had no string to show (a number, an object without email, …)',
+  })
+  to: string | null;
+
+  @ApiProperty({ enum: BATCH_REJECT_CODES, example: 'invalid_recipient' })
+  code: BatchRejectCode;
+
+  @ApiProperty({
+    example: 'to must be an email address or {"email", "name"}',
+    description: 'Why, for a person',
+  })
+  message: string;
 }
 
 export class BatchMessageDto {
-  @ApiProperty() index: number;
-  @ApiProperty() to: string;
+  @ApiProperty({ type: 'integer', minimum: 0, example: 0 }) index: number;
+  @ApiProperty({ example: 'ann@example.com' }) to: string;
   @ApiProperty({ format: 'uuid' }) message_id: string;
 }
 
 export class SendBatchResponseDto {
   @ApiProperty({ format: 'uuid' }) batch_id: string;
-  @ApiProperty() accepted: number;
+  @ApiProperty({ type: 'integer', minimum: 0, example: 1 }) accepted: number;
   @ApiProperty({ type: [BatchRejectDto] }) rejected: BatchRejectDto[];
   @ApiProperty({ type: [BatchMessageDto] }) messages: BatchMessageDto[];
 }
@@ -64,14 +101,15 @@ export class SendBatchResponseDto {
 export class BatchProgressResponseDto {
   @ApiProperty({ format: 'uuid' }) batch_id: string;
   @ApiPropertyOptional({ type: String, nullable: true }) campaign_id: string | null;
-  @ApiProperty() total: number;
-  @ApiProperty() accepted: number;
-  @ApiProperty() rejected: number;
+  @ApiProperty({ type: 'integer', example: 101 }) total: number;
+  @ApiProperty({ type: 'integer', example: 100 }) accepted: number;
+  @ApiProperty({ type: 'integer', example: 1 }) rejected: number;
   @ApiProperty({
     type: 'object',
-    additionalProperties: { type: 'number' },
+    additionalProperties: { type: 'integer' },
     example: { queued: 10, delivered: 90 },
+    description: 'Accepted messages by status (statuses with none are absent)',
   })
   by_status: Record<string, number>;
-  @ApiProperty() created_at: string;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
 }

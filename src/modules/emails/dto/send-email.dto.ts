@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import {
   IsHeaderMap,
@@ -11,23 +11,50 @@ import {
 
 const crlf = { message: '$property must not contain a line break' };
 
-/** Content and options shared by single sends and batches (SPEC §4.1). */
+/** A recipient as an object (README "Sending"): the address and an optional display name. */
+export class RecipientObjectDto {
+  @ApiProperty({ example: 'ann@example.com', format: 'email', maxLength: 320 })
+  email: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: 'Ann Example',
+    maxLength: 200,
+    description: 'Display name, without line breaks',
+  })
+  name?: string | null;
+}
+
+/** `to` as the API accepts it: an address, or `{email, name}` (nothing else). */
+export const RECIPIENT_SCHEMA = {
+  oneOf: [
+    { type: 'string', format: 'email', maxLength: 320, example: 'ann@example.com' },
+    { $ref: getSchemaPath(RecipientObjectDto) },
+  ],
+  example: 'ann@example.com',
+};
+
+/** Content and options shared by single sends and batches (README "Sending"). */
 export class EmailContentDto {
   @ApiPropertyOptional({
     example: 'Shop <news@shop.example>',
-    description: 'Defaults to DEFAULT_FROM',
+    maxLength: 998,
+    description: 'An address or "Name <address>"; defaults to DEFAULT_FROM',
   })
   @IsOptional()
   @IsMailbox()
   from?: string;
 
-  @ApiPropertyOptional({ example: 'help@shop.example' })
+  @ApiPropertyOptional({ example: 'help@shop.example', maxLength: 998 })
   @IsOptional()
   @IsMailbox()
   reply_to?: string;
 
   @ApiPropertyOptional({
     example: 'welcome',
+    minLength: 1,
+    maxLength: 64,
     description: "A template's external_id (or give inline content)",
   })
   @IsOptional()
@@ -38,7 +65,8 @@ export class EmailContentDto {
 
   @ApiPropertyOptional({
     example: 'Hi {{first_name}}',
-    description: "Overrides the template's subject",
+    maxLength: 998,
+    description: "Handlebars; overrides the template's subject. No line breaks",
   })
   @IsOptional()
   @IsString()
@@ -46,12 +74,18 @@ export class EmailContentDto {
   @Matches(NO_CRLF, crlf)
   subject?: string;
 
-  @ApiPropertyOptional({ example: '<p>Hello {{first_name}}</p>' })
+  @ApiPropertyOptional({
+    example: '<p>Hello {{first_name}}</p>',
+    description: 'Handlebars HTML (values HTML-escaped); at most TEMPLATE_MAX_FIELD_BYTES',
+  })
   @IsOptional()
   @IsString()
   html?: string;
 
-  @ApiPropertyOptional({ example: 'Hello {{first_name}}' })
+  @ApiPropertyOptional({
+    example: 'Hello {{first_name}}',
+    description: 'Handlebars plain text; derived from html when absent',
+  })
   @IsOptional()
   @IsString()
   text?: string;
@@ -65,7 +99,7 @@ export class EmailContentDto {
   @IsPlainObject()
   variables?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ example: 'spring-2026' })
+  @ApiPropertyOptional({ example: 'spring-2026', minLength: 1, maxLength: 255 })
   @IsOptional()
   @IsString()
   @MinLength(1)
@@ -73,7 +107,7 @@ export class EmailContentDto {
   @Matches(NO_CRLF, crlf)
   campaign_id?: string;
 
-  @ApiPropertyOptional({ example: 'welcome' })
+  @ApiPropertyOptional({ example: 'welcome', minLength: 1, maxLength: 255 })
   @IsOptional()
   @IsString()
   @MinLength(1)
@@ -83,8 +117,12 @@ export class EmailContentDto {
 
   @ApiPropertyOptional({
     type: 'object',
-    additionalProperties: { type: 'string' },
+    additionalProperties: { type: 'string', maxLength: 998 },
+    maxProperties: 50,
     example: { 'X-Entity-Ref': '42' },
+    description:
+      'Extra headers (at most 50). Headers the service or Postal owns (From, To, Subject, ' +
+      'Message-ID, List-Unsubscribe, DKIM-Signature, X-Postal-*, …) are a 400',
   })
   @IsOptional()
   @IsHeaderMap()
@@ -105,19 +143,21 @@ export class EmailContentDto {
   @IsBoolean()
   unsubscribe?: boolean;
 
-  @ApiPropertyOptional({ example: '2026-12-01T09:00:00Z', description: 'At most 30 days ahead' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    example: '2026-12-01T09:00:00Z',
+    description:
+      'When to send: ISO 8601 with a time zone, at most 30 days ahead; a time in the past ' +
+      'sends now',
+  })
   @IsOptional()
   @IsSendAt()
   send_at?: string;
 }
 
+@ApiExtraModels(RecipientObjectDto)
 export class SendEmailDto extends EmailContentDto {
-  @ApiProperty({
-    oneOf: [
-      { type: 'string', example: 'ann@example.com' },
-      { type: 'object', properties: { email: { type: 'string' }, name: { type: 'string' } } },
-    ],
-  })
+  @ApiProperty({ ...RECIPIENT_SCHEMA, description: 'An address, or {"email", "name"}' })
   @IsRecipient()
   to: string | { email: string; name?: string };
 }
@@ -126,9 +166,14 @@ export class SendEmailResponseDto {
   @ApiProperty({ format: 'uuid' })
   message_id: string;
 
-  @ApiProperty({ example: 'queued' })
+  @ApiProperty({ enum: ['queued'], example: 'queued' })
   status: 'queued';
 
-  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When it will be sent; null: now',
+  })
   send_at: string | null;
 }

@@ -47,7 +47,7 @@ interface Link {
 const LINK_TAGS = new Set(['a', 'area']);
 
 /**
- * Adds click tracking, the open pixel and the unsubscribe footer to an HTML body (SPEC §10).
+ * Adds click tracking, the open pixel and the unsubscribe footer to an HTML body.
  *
  * parse5 (the WHATWG parsing algorithm, as a browser runs it) only locates things: the href
  * attributes to replace and the `</body>` to insert before. The output is the input string

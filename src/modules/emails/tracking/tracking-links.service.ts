@@ -6,7 +6,7 @@ import {
 } from 'src/modules/emails/tracking/tracking-token';
 
 /**
- * Builds and verifies the signed URLs of SPEC §10 under TRACKING_SECRET. Links signed under a
+ * Builds and verifies signed URLs (README "Security") under TRACKING_SECRET. Links signed under a
  * secret listed in TRACKING_SECRET_PREVIOUS still verify (mail already delivered outlives a
  * rotation; RFC 8058 unsubscribe links must keep working); new links use the current one.
  */

@@ -58,7 +58,7 @@ export function parsesAsUrl(url: string): boolean {
 }
 
 /**
- * Signs and verifies the tokens in tracking and unsubscribe links (SPEC §4.4, §10):
+ * Signs and verifies the tokens in tracking and unsubscribe links (README "Security"):
  * `base64url(JSON [kindCode, messageId, url?]) "." base64url(truncated HMAC-SHA256)`.
  * The kind code is inside the MACed payload, so a token of one kind never verifies as another.
  */

@@ -40,7 +40,12 @@ export class TemplateCreateDto {
   @IsDefined({ message: '$property is required' })
   name: string;
 
-  @ApiProperty({ example: 'Welcome, {{first_name}}!', description: 'Handlebars, not HTML-escaped' })
+  @ApiProperty({
+    example: 'Welcome, {{first_name}}!',
+    minLength: 1,
+    maxLength: MAX_SUBJECT_SOURCE,
+    description: 'Handlebars, not HTML-escaped',
+  })
   @MaxLength(MAX_SUBJECT_SOURCE)
   @IsNotEmpty()
   @IsString()
@@ -48,6 +53,9 @@ export class TemplateCreateDto {
   subject: string;
 
   @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: MAX_TEMPLATE_SOURCE,
     example: '<p>Hello {{first_name}}</p>',
     description:
       'Handlebars; values are HTML-escaped ({{{raw}}} for trusted HTML). At least one of ' +
@@ -59,6 +67,9 @@ export class TemplateCreateDto {
   html_content?: string | null;
 
   @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: MAX_TEMPLATE_SOURCE,
     example: 'Hello {{first_name}}',
     description: 'Handlebars, not escaped. Derived from the HTML when absent.',
   })
@@ -67,7 +78,12 @@ export class TemplateCreateDto {
   @IsOptional()
   plain_content?: string | null;
 
-  @ApiPropertyOptional({ type: [String], example: ['first_name'], description: VARIABLES_DOC })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_VARIABLES,
+    example: ['first_name'],
+    description: VARIABLES_DOC,
+  })
   @Matches(VARIABLE_NAME_PATTERN, {
     each: true,
     message: 'each variable must be a name like first_name or order.total (at most 128 chars)',

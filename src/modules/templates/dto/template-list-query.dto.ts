@@ -12,7 +12,7 @@ export class TemplateListQueryDto {
   @IsOptional()
   active?: 'true' | 'false' | 'all';
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 50 })
   @Max(100)
   @Min(1)
   @IsInt()
@@ -20,7 +20,7 @@ export class TemplateListQueryDto {
   @IsOptional()
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @ApiPropertyOptional({ maxLength: 64, description: 'next_cursor of the previous page' })
   @MaxLength(64)
   @IsString()
   @IsOptional()

@@ -26,32 +26,51 @@ const IfPresent = (): PropertyDecorator => ValidateIf((_o, v) => v !== undefined
  * to null to remove that part, as long as one of them remains.
  */
 export class TemplateUpdateDto {
-  @ApiPropertyOptional({ minLength: 1, maxLength: 255 })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 255, example: 'Welcome mail' })
   @Length(1, 255)
   @IsString()
   @IfPresent()
   name?: string;
 
-  @ApiPropertyOptional({ description: 'Handlebars, not HTML-escaped' })
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: MAX_SUBJECT_SOURCE,
+    example: 'Welcome, {{first_name}}!',
+    description: 'Handlebars, not HTML-escaped',
+  })
   @MaxLength(MAX_SUBJECT_SOURCE)
   @IsNotEmpty()
   @IsString()
   @IfPresent()
   subject?: string;
 
-  @ApiPropertyOptional({ type: String, nullable: true, description: 'Handlebars, HTML-escaped' })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: MAX_TEMPLATE_SOURCE,
+    description: 'Handlebars, HTML-escaped; null removes the HTML part',
+  })
   @MaxLength(MAX_TEMPLATE_SOURCE)
   @IsString()
   @IsOptional()
   html_content?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true, description: 'Handlebars, not escaped' })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: MAX_TEMPLATE_SOURCE,
+    description: 'Handlebars, not escaped; null removes the text part',
+  })
   @MaxLength(MAX_TEMPLATE_SOURCE)
   @IsString()
   @IsOptional()
   plain_content?: string | null;
 
-  @ApiPropertyOptional({ type: [String], description: 'Names of the expected variables' })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_VARIABLES,
+    description: 'Names of the expected variables',
+  })
   @Matches(VARIABLE_NAME_PATTERN, {
     each: true,
     message: 'each variable must be a name like first_name or order.total (at most 128 chars)',
