@@ -57,8 +57,12 @@ export async function runWebhookIngest(
 ): Promise<WebhookIngestResult> {
   // Fresh `sent` messages for the events to report on.
   const { rows } = await env.pool.query<{ id: string }>(
-    `INSERT INTO email_logs (external_message_id, recipient, sender, status, provider_message_id, sent_at)
-     SELECT gen_random_uuid(), 'wh' || ($2 + g) || '@bench.example', 'a@b.example', 'sent', ($2 + g)::text, now()
+    // Postal names a message by id and token, and the app matches both (README "How mail
+    // flows"): each row gets the token its events will carry.
+    `INSERT INTO email_logs (external_message_id, recipient, sender, status, provider_message_id,
+                             provider_token, sent_at)
+     SELECT gen_random_uuid(), 'wh' || ($2 + g) || '@bench.example', 'a@b.example', 'sent',
+            ($2 + g)::text, 'tok' || ($2 + g), now()
        FROM generate_series(1, $1) g
      RETURNING provider_message_id AS id`,
     [opts.events, opts.idBase],
@@ -98,6 +102,19 @@ export async function runWebhookIngest(
     100,
   );
   const allProcessedS = done ? round((Date.now() - started) / 1000, 2) : null;
+  // Every event must have done its work — a MessageSent moves its `sent` message to
+  // `delivered`. An event that matches no message is processed too, but changes nothing: a
+  // rate of those would measure the wrong path.
+  const delivered = await env.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM email_logs
+      WHERE provider_message_id = ANY($1::varchar[]) AND status = 'delivered'`,
+    [postalIds],
+  );
+  if (done && delivered.rows[0].n !== postalIds.length) {
+    throw new Error(
+      `webhook ingestion: ${delivered.rows[0].n} of ${postalIds.length} messages delivered`,
+    );
+  }
   // The rate as the server saw it, from the first stored event to the last: autocannon's own
   // duration counts in whole sampling ticks, too coarse for a run of a few seconds.
   const span = await env.pool.query<{ n: number; s: number }>(

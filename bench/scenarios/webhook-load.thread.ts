@@ -25,7 +25,7 @@ async function main(input: WebhookLoadInput): Promise<void> {
       payload: {
         message: {
           id: Number(id),
-          token: 'x',
+          token: `tok${id}`,
           direction: 'outgoing',
           message_id: `${id}@bench`,
           to: 'a@b',
