@@ -1,4 +1,5 @@
-import type { MessagePort } from 'node:worker_threads';
+import { constants as osConstants, setPriority } from 'node:os';
+import { isMainThread, type MessagePort } from 'node:worker_threads';
 import {
   assertCostWithin,
   assertProfileWithin,
@@ -113,6 +114,20 @@ export function runTemplateTask(task: TemplateTask): TemplateTaskResult {
 }
 
 export default runTemplateTask;
+
+/**
+ * A pool thread runs the costly templates (README "Security": template limits), so it yields
+ * the CPU to every event loop: on Linux a thread's nice value is its own, and the lowest
+ * priority makes a hostile template wait for idle cycles instead of slowing the API or other
+ * deliveries. Its time budget is wall-clock, so a starved render still ends on time.
+ */
+if (!isMainThread) {
+  try {
+    setPriority(osConstants.priority.PRIORITY_LOW);
+  } catch {
+    // Not permitted on this platform: the thread keeps the process's priority.
+  }
+}
 
 function assertProfile(profile: TemplateProfile, limits: TemplateLimits): void {
   for (const field of FIELDS) {

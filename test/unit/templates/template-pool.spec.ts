@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { constants, getPriority } from 'node:os';
 import { TemplateLimits } from 'src/modules/templates/template-limits';
 import { TemplatePool, TemplatePoolBusyError } from 'src/modules/templates/template-pool';
 
@@ -53,6 +55,26 @@ describe(TemplatePool.name, () => {
       ok: true,
       rendered: { subject: 'Hi <A>', html: '<b>&lt;A&gt;</b>', text: '<A>' },
     });
+  });
+
+  it('runs its threads at the lowest CPU priority, the event loop at its own (Linux: per thread)', async () => {
+    await pool.run({
+      kind: 'render',
+      src: { subject: 'x' },
+      cacheKey: 'k-prio',
+      vars: {},
+      limits: LIMITS,
+    });
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the `(comm)`).
+    const nice = (tid: string): number =>
+      Number(
+        readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+          .replace(/^.*\) /s, '')
+          .split(' ')[16],
+      );
+    const threads = readdirSync('/proc/self/task');
+    expect(nice(String(process.pid))).toBe(getPriority());
+    expect(threads.map(nice)).toContain(constants.priority.PRIORITY_LOW);
   });
 
   it('stops work that never yields (a huge compile) by terminating its thread, without blocking the event loop', async () => {
