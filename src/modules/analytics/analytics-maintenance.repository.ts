@@ -93,10 +93,21 @@ export class AnalyticsMaintenanceRepository {
     );
   }
 
+  /**
+   * Events past retention, except a transition the publisher has not delivered to every
+   * consumer group yet: the `email_events` row is its outbox (docs/ARCHITECTURE.md "Transition
+   * events"), so a publisher that fell behind loses nothing to the daily prune.
+   */
   pruneEmailEvents(before: Date): Promise<number> {
     return this.deleteInBatches(
       `DELETE FROM email_events
-        WHERE id = ANY(ARRAY(SELECT id FROM email_events WHERE occurred_at < $2 LIMIT $1))`,
+        WHERE id = ANY(ARRAY(
+          SELECT e.id FROM email_events e
+           WHERE e.occurred_at < $2
+             AND (e.cause IS NULL
+                  OR (EXISTS (SELECT 1 FROM outbox_cursors)
+                      AND (e.tx, e.id) <= ALL (SELECT c.last_tx, c.last_id FROM outbox_cursors c)))
+           LIMIT $1))`,
       [before],
     );
   }

@@ -421,6 +421,40 @@ describe(AnalyticsService.name, () => {
     const now = new Date();
     const ago = (days: number) => new Date(now.getTime() - days * DAY_MS);
 
+    it('keeps an old transition that a consumer group has not been given yet (the outbox)', async () => {
+      const log = await message('outbox-prune.test', []);
+      await ds.query(`DELETE FROM outbox_cursors`);
+      await ds.query(
+        `INSERT INTO email_events (email_log_id, event_type, occurred_at, from_status, cause, tx)
+         VALUES ($1, 'sent', $2, 'processing', 'provider_accepted', 100),
+                ($1, 'delivered', $2, 'sent', 'delivered', 300)`,
+        [log.id, ago(200)],
+      );
+      const events = async () =>
+        (
+          await ds.query(
+            `SELECT event_type FROM email_events WHERE email_log_id = $1 ORDER BY id`,
+            [log.id],
+          )
+        ).map((r: { event_type: string }) => r.event_type);
+
+      // No consumer group has a position yet: nothing published may go.
+      await service.prune(now);
+      expect(await events()).toEqual(['sent', 'delivered']);
+
+      // Two groups; the slower one has been given the first transition only.
+      await ds.query(
+        `INSERT INTO outbox_cursors (name, last_tx, last_id) VALUES ('fast', 1000, 0), ('slow', 200, 0)`,
+      );
+      await service.prune(now);
+      expect(await events()).toEqual(['delivered']);
+
+      await ds.query(`UPDATE outbox_cursors SET last_tx = 1000`);
+      await service.prune(now);
+      expect(await events()).toEqual([]);
+      await ds.query(`DELETE FROM outbox_cursors`);
+    });
+
     it('deletes, in batches, exactly what is past retention and returns the counts', async () => {
       await ds.query(`DELETE FROM hourly_stats`);
       await ds.query(

@@ -51,7 +51,8 @@ export class TransportError extends Error {
  * to the PostalEventIngress port in `afterSent`.
  */
 export abstract class MailTransport {
-  abstract readonly name: 'postal' | 'sandbox';
+  /** For logs and metrics (e.g. 'postal', 'sandbox', 'smtp'). */
+  abstract readonly name: string;
   abstract send(message: OutgoingMessage): Promise<TransportResult>;
 
   /**
