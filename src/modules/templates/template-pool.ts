@@ -15,9 +15,14 @@ export interface TemplatePoolOptions {
   timeoutMs: number;
   /** Tasks that may wait for a thread; more fail fast with TemplatePoolBusyError. */
   maxWaiting: number;
+  /** A thread idle this long ends and gives its heap back (default 30 s). */
+  idleTimeoutMs?: number;
 }
 
+const POOL_IDLE_TIMEOUT_MS = 30_000;
+
 /** More template work queued than the pool takes: the caller should retry later. */
+
 export class TemplatePoolBusyError extends Error {}
 
 /**
@@ -113,10 +118,12 @@ export class TemplatePool {
     this.pool = new Piscina<TemplateTask, TemplateTaskResult>({
       filename,
       execArgv,
-      minThreads: this.opts.threads,
+      // Costly templates are rare: a thread that has been idle for a while ends and gives its
+      // heap back (the next one starts in a few hundred ms; the time budget starts with the task).
+      minThreads: 0,
       maxThreads: this.opts.threads,
       concurrentTasksPerWorker: 1,
-      idleTimeout: 2 ** 31 - 1,
+      idleTimeout: this.opts.idleTimeoutMs ?? POOL_IDLE_TIMEOUT_MS,
       // run() admits a task only when a thread is free: piscina's own queue stays short.
       maxQueue: this.opts.threads * 2,
       resourceLimits: {

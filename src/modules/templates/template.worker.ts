@@ -117,13 +117,14 @@ export default runTemplateTask;
 
 /**
  * A pool thread runs the costly templates (README "Security": template limits), so it yields
- * the CPU to every event loop: on Linux a thread's nice value is its own, and the lowest
- * priority makes a hostile template wait for idle cycles instead of slowing the API or other
- * deliveries. Its time budget is wall-clock, so a starved render still ends on time.
+ * the CPU to the event loops: on Linux a thread's nice value is its own, and a lower priority
+ * makes a hostile template wait for spare cycles instead of slowing the API or other
+ * deliveries. Not the lowest: a legitimate large template must still finish within its
+ * wall-clock budget on a busy machine (nice 10 keeps about a tenth of a contended core).
  */
 if (!isMainThread) {
   try {
-    setPriority(osConstants.priority.PRIORITY_LOW);
+    setPriority(osConstants.priority.PRIORITY_BELOW_NORMAL);
   } catch {
     // Not permitted on this platform: the thread keeps the process's priority.
   }

@@ -57,7 +57,7 @@ describe(TemplatePool.name, () => {
     });
   });
 
-  it('runs its threads at the lowest CPU priority, the event loop at its own (Linux: per thread)', async () => {
+  it('runs its threads at a lower CPU priority, the event loop at its own (Linux: per thread)', async () => {
     await pool.run({
       kind: 'render',
       src: { subject: 'x' },
@@ -74,7 +74,36 @@ describe(TemplatePool.name, () => {
       );
     const threads = readdirSync('/proc/self/task');
     expect(nice(String(process.pid))).toBe(getPriority());
-    expect(threads.map(nice)).toContain(constants.priority.PRIORITY_LOW);
+    expect(threads.map(nice)).toContain(constants.priority.PRIORITY_BELOW_NORMAL);
+  });
+
+  it('ends an idle thread, giving its heap back, and starts one again when needed', async () => {
+    const idle = new TemplatePool({
+      threads: 1,
+      memoryMb: 64,
+      timeoutMs: LIMITS.timeoutMs,
+      maxWaiting: 1,
+      idleTimeoutMs: 300,
+    });
+    const task = {
+      kind: 'render' as const,
+      src: { subject: 'Hi {{n}}' },
+      cacheKey: 'k-idle',
+      vars: { n: 1 },
+      limits: LIMITS,
+    };
+    try {
+      await expect(idle.run(task)).resolves.toMatchObject({ ok: true });
+      expect(idle.threadIds).toHaveLength(1);
+      const deadline = Date.now() + 10_000;
+      while (idle.threadIds.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(idle.threadIds).toEqual([]);
+      await expect(idle.run(task)).resolves.toMatchObject({ ok: true });
+    } finally {
+      await idle.close();
+    }
   });
 
   it('stops work that never yields (a huge compile) by terminating its thread, without blocking the event loop', async () => {
