@@ -10,6 +10,7 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
+import { STREAMS_SQL, type Stream } from 'src/common/streams';
 
 export const EMAIL_STATUSES = [
   'queued',
@@ -34,6 +35,7 @@ export type BounceType = (typeof BOUNCE_TYPES)[number];
   'email_logs_bounce_type_check',
   `bounce_type IN (${BOUNCE_TYPES.map((t) => `'${t}'`).join(', ')})`,
 )
+@Check('email_logs_stream_check', `stream IN (${STREAMS_SQL})`)
 @Index('idx_logs_domain_status', ['recipientDomain', 'status'])
 @Index('idx_logs_created_status', ['createdAt', 'status'])
 @Index('idx_logs_next_retry_at', ['nextRetryAt'], { where: `status = 'retry_scheduled'` })
@@ -75,6 +77,10 @@ export class EmailLog {
 
   @Column({ type: 'varchar', length: 255, nullable: true })
   tag: string | null;
+
+  /** `transactional` or `broadcast` (README "Streams"). */
+  @Column({ type: 'varchar', length: 16, default: 'transactional' })
+  stream: Stream;
 
   @Column({ type: 'varchar', length: 320 })
   recipient: string;

@@ -1,4 +1,5 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
@@ -7,9 +8,11 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
+import { STREAMS_SQL, type Stream } from 'src/common/streams';
 
 @Entity('email_templates')
 @Unique('uq_email_templates_external_id', ['externalId'])
+@Check('email_templates_stream_check', `stream IN (${STREAMS_SQL})`)
 export class EmailTemplate {
   @PrimaryGeneratedColumn('identity', {
     generatedIdentity: 'BY DEFAULT',
@@ -33,6 +36,10 @@ export class EmailTemplate {
 
   @Column({ name: 'plain_content', type: 'text', nullable: true })
   plainContent: string | null;
+
+  /** The stream its messages default to; null: the endpoint's default (README "Streams"). */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  stream: Stream | null;
 
   @Column({ type: 'jsonb', default: () => "'[]'" })
   variables: unknown[];
