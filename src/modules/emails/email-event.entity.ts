@@ -1,7 +1,8 @@
 import { Check, Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeorm';
 import type { EmailStatus } from 'src/modules/emails/email-log.entity';
 
-export const EMAIL_EVENT_TYPES = [
+/** What the API's message timeline shows (GET /api/v1/messages/:id). */
+export const MESSAGE_EVENT_TYPES = [
   'queued',
   'sent',
   'delivered',
@@ -15,6 +16,13 @@ export const EMAIL_EVENT_TYPES = [
   'unsubscribed',
   'retry_scheduled',
 ] as const;
+
+/**
+ * Every `event_type` of a row: the timeline's, and `processing`, the target of the worker's
+ * claim — an internal transition the API's timeline leaves out (docs/ARCHITECTURE.md
+ * "Transition events").
+ */
+export const EMAIL_EVENT_TYPES = [...MESSAGE_EVENT_TYPES, 'processing'] as const;
 export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
 
 @Entity('email_events')

@@ -107,6 +107,14 @@ export class EmailLog {
   @Column({ type: 'varchar', length: 32, default: 'queued' })
   status: EmailStatus;
 
+  /**
+   * The status before `status` (null until the first change): every status UPDATE sets it
+   * from the row it changes, so the transition's outbox row gets its exact `from_status` from
+   * RETURNING, with no extra read or row lock (docs/ARCHITECTURE.md "Transition events").
+   */
+  @Column({ name: 'previous_status', type: 'varchar', length: 32, nullable: true })
+  previousStatus: EmailStatus | null;
+
   /** Variables, headers and options of the request. */
   @Column({ name: 'status_details', type: 'jsonb', default: () => "'{}'" })
   statusDetails: Record<string, unknown>;

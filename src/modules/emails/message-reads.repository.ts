@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, IsNull, Not, In, Repository } from 'typeorm';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
 import { EmailLog, EmailStatus } from 'src/modules/emails/email-log.entity';
-import { statusGuardSql } from 'src/modules/emails/lifecycle/transitions';
+import { INTERNAL_CAUSES, statusGuardSql } from 'src/modules/emails/lifecycle/transitions';
 
 /** A message as delivery events (webhooks, sandbox, complaints) need it. */
 export interface EventTarget {
@@ -63,8 +63,18 @@ export class MessageReadsRepository {
     return this.logs.findOne({ where: { externalMessageId: messageId } });
   }
 
+  /**
+   * A message's timeline as the API shows it: without the worker's internal transitions
+   * (claims and hand-backs, `INTERNAL_CAUSES`; docs/ARCHITECTURE.md "Transition events").
+   */
   eventsOf(emailLogId: string): Promise<EmailEvent[]> {
-    return this.events.find({ where: { emailLogId }, order: { occurredAt: 'ASC', id: 'ASC' } });
+    return this.events.find({
+      where: [
+        { emailLogId, cause: IsNull() },
+        { emailLogId, cause: Not(In([...INTERNAL_CAUSES])) },
+      ],
+      order: { occurredAt: 'ASC', id: 'ASC' },
+    });
   }
 
   /**

@@ -7,7 +7,6 @@ import { BlacklistEntry } from 'src/modules/blacklist/blacklist-entry.entity';
 import { BlacklistRepository } from 'src/modules/blacklist/blacklist.repository';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
 import { emailHash } from 'src/modules/blacklist/suppression';
-import type { EmailStatus } from 'src/modules/emails/email-log.entity';
 import { DeliveryTransitionsRepository } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
 import {
   MessageTransitioned,
@@ -22,7 +21,11 @@ import {
   type TransitionCause,
 } from 'src/modules/emails/lifecycle/transitions';
 import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
+import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
 import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
+import { AnalyticsMaintenanceRepository } from 'src/modules/analytics/analytics-maintenance.repository';
+import { EmailEvent } from 'src/modules/emails/email-event.entity';
+import { EmailLog, type EmailStatus } from 'src/modules/emails/email-log.entity';
 import { makeEmailLog } from 'test/utils/factories';
 import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
 
@@ -40,6 +43,7 @@ describe('message lifecycle against PostgreSQL', () => {
   let transitions: TransitionsRepository;
   let delivery: DeliveryTransitionsRepository;
   let writes: MessageWritesRepository;
+  let reads: MessageReadsRepository;
   let publisher: TransitionPublisher;
   const received: MessageTransitioned[] = [];
   let failNext = false;
@@ -52,6 +56,11 @@ describe('message lifecycle against PostgreSQL', () => {
     transitions = new TransitionsRepository(ds);
     delivery = new DeliveryTransitionsRepository(ds, blacklist, transitions);
     writes = new MessageWritesRepository(ds);
+    reads = new MessageReadsRepository(
+      ds.getRepository(EmailLog),
+      ds.getRepository(EmailEvent),
+      ds,
+    );
     publisher = new TransitionPublisher(ds, { hasRole: () => false } as unknown as AppConfig);
     publisher.subscribe('test', (events) => {
       if (failNext) {
@@ -160,11 +169,13 @@ describe('message lifecycle against PostgreSQL', () => {
           if (FINAL_STATUSES.includes(status)) expect(actual).toBe(status);
           if (OUTCOME_CAUSES.includes(cause))
             expect(STATUS_RANK[actual]).toBeGreaterThanOrEqual(STATUS_RANK[status]);
-          if (actual !== status && CAUSES[cause].published)
-            published.push({ from: status, to: actual, cause });
+          // Every change writes its outbox row; the claim call names the cause by what it left.
+          const recorded = cause === 'reclaim_stale' && status !== 'processing' ? 'claim' : cause;
+          if (sourcesFor(recorded).includes(status))
+            published.push({ from: status, to: actual, cause: recorded });
           status = actual;
         }
-        // Each published transition wrote one outbox row naming where it came from and why.
+        // Each transition wrote one outbox row naming where it came from and why.
         const rows: Array<{ from: string; to: string; cause: string }> = await ds.query(
           `SELECT from_status AS "from", event_type AS "to", cause FROM email_events
             WHERE email_log_id = $1 AND cause IS NOT NULL ORDER BY id`,
@@ -189,7 +200,7 @@ describe('message lifecycle against PostgreSQL', () => {
     );
     await transitions.markDelivered(log.id, new Date(), { source: 'postal' });
     await transitions.transition(log.id, 'complaint', {}, { source: 'api' });
-    expect(await drain()).toBe(3);
+    expect(await drain()).toBe(4);
     expect(
       received.map(({ messageId, from, to, cause, details }) => ({
         messageId,
@@ -199,6 +210,13 @@ describe('message lifecycle against PostgreSQL', () => {
         details,
       })),
     ).toEqual([
+      {
+        messageId: log.externalMessageId,
+        from: 'queued',
+        to: 'processing',
+        cause: 'claim',
+        details: {},
+      },
       {
         messageId: log.externalMessageId,
         from: 'processing',
@@ -297,6 +315,190 @@ describe('message lifecycle against PostgreSQL', () => {
         [fast.id, 'delivered'],
       ].sort(),
     );
+  });
+
+  describe('the worker’s own moves and the sweeps are published too (internal causes)', () => {
+    /** What was published for one message, after everything committed so far was drained. */
+    const publishedFor = async (
+      logId: string,
+    ): Promise<Array<Pick<MessageTransitioned, 'from' | 'to' | 'cause' | 'details'>>> => {
+      await drain();
+      return received
+        .filter((e) => e.emailLogId === logId)
+        .map(({ from, to, cause, details }) => ({ from, to, cause, details }));
+    };
+    const backdateClaim = (id: string, minutes: number) =>
+      ds.query(
+        `UPDATE email_logs SET updated_at = now() - make_interval(mins => $2) WHERE id = $1`,
+        [id, minutes],
+      );
+
+    beforeEach(async () => {
+      await drain();
+      received.length = 0;
+    });
+
+    it('claim, release, transient error and stale reclaim, each with from, cause and details', async () => {
+      const log = await makeEmailLog(ds, { status: 'queued' });
+      await delivery.claimForDelivery(log.externalMessageId);
+      await delivery.release(log.id);
+      await delivery.claimForDelivery(log.externalMessageId);
+      await delivery.release(log.id, 'template worker unavailable');
+      await delivery.claimForDelivery(log.externalMessageId);
+      await delivery.recordTransientError(log.id, 'connect ECONNREFUSED 127.0.0.1:5000');
+      await delivery.claimForDelivery(log.externalMessageId);
+      await backdateClaim(log.id, 10);
+      expect(await delivery.claimForDelivery(log.externalMessageId, 300)).not.toBeNull();
+      // A fresh claim is nobody's to take over: no change, nothing published.
+      expect(await delivery.claimForDelivery(log.externalMessageId, 300)).toBeNull();
+
+      expect(await publishedFor(log.id)).toEqual([
+        { from: 'queued', to: 'processing', cause: 'claim', details: {} },
+        { from: 'processing', to: 'queued', cause: 'release', details: {} },
+        { from: 'queued', to: 'processing', cause: 'claim', details: {} },
+        {
+          from: 'processing',
+          to: 'queued',
+          cause: 'release',
+          details: { error: 'template worker unavailable' },
+        },
+        { from: 'queued', to: 'processing', cause: 'claim', details: {} },
+        {
+          from: 'processing',
+          to: 'queued',
+          cause: 'transient_error',
+          details: { error: 'connect ECONNREFUSED 127.0.0.1:5000' },
+        },
+        { from: 'queued', to: 'processing', cause: 'claim', details: {} },
+        {
+          from: 'processing',
+          to: 'processing',
+          cause: 'reclaim_stale',
+          details: { stale_after_s: 300 },
+        },
+      ]);
+    });
+
+    it('duplicate jobs claiming one message at once publish one claim', async () => {
+      const log = await makeEmailLog(ds, { status: 'retry_scheduled' });
+      const claims = await Promise.all(
+        Array.from({ length: 5 }, () => delivery.claimForDelivery(log.externalMessageId)),
+      );
+      expect(claims.filter((c) => c !== null)).toHaveLength(1);
+      expect(await publishedFor(log.id)).toEqual([
+        { from: 'retry_scheduled', to: 'processing', cause: 'claim', details: {} },
+      ]);
+    });
+
+    it('the outbox sweep’s abandoned claims and the due soft-bounce retries', async () => {
+      const abandoned = await makeEmailLog(ds, { status: 'processing' });
+      await backdateClaim(abandoned.id, 11);
+      const due = await makeEmailLog(ds, {
+        status: 'retry_scheduled',
+        retryCount: 1,
+        nextRetryAt: new Date(Date.now() - 60_000),
+      });
+      expect(await transitions.requeueAbandonedClaims(600)).toBeGreaterThanOrEqual(1);
+      const requeued = await transitions.requeueDueRetries(1000);
+      expect(requeued).toContainEqual({
+        messageId: due.externalMessageId,
+        recipient: due.recipient,
+        retryCount: 2,
+      });
+
+      expect(await publishedFor(abandoned.id)).toEqual([
+        {
+          from: 'processing',
+          to: 'queued',
+          cause: 'abandoned_claim',
+          details: { stale_after_s: 600 },
+        },
+      ]);
+      expect(await publishedFor(due.id)).toEqual([
+        { from: 'retry_scheduled', to: 'queued', cause: 'retry_due', details: { retry_count: 2 } },
+      ]);
+    });
+
+    it('every status UPDATE records the status it left on the message (previous_status)', async () => {
+      const log = await makeEmailLog(ds, { status: 'queued' });
+      const previous = async () =>
+        (await ds.query(`SELECT previous_status FROM email_logs WHERE id = $1`, [log.id]))[0]
+          .previous_status;
+      await delivery.claimForDelivery(log.externalMessageId);
+      expect(await previous()).toBe('queued');
+      await delivery.markSent(
+        log.id,
+        { providerMessageId: randomUUID(), providerToken: null, postalMessageId: null },
+        null,
+      );
+      expect(await previous()).toBe('processing');
+      await transitions.transition(log.id, 'held', {}, {});
+      await transitions.markDelivered(log.id, new Date(), {});
+      expect(await previous()).toBe('held');
+      expect((await publishedFor(log.id)).map((e) => [e.from, e.to])).toEqual([
+        ['queued', 'processing'],
+        ['processing', 'sent'],
+        ['sent', 'held'],
+        ['held', 'delivered'],
+      ]);
+    });
+
+    it('the API timeline leaves the internal moves out; every row stays in the outbox', async () => {
+      const log = await makeEmailLog(ds, { status: 'queued' });
+      await delivery.claimForDelivery(log.externalMessageId);
+      await delivery.recordTransientError(log.id, 'timeout');
+      await delivery.claimForDelivery(log.externalMessageId);
+      await delivery.markSent(
+        log.id,
+        { providerMessageId: randomUUID(), providerToken: null, postalMessageId: null },
+        null,
+      );
+      await transitions.markDelivered(log.id, new Date(), { source: 'postal' });
+      await writes.addEvent(log.id, 'opened', {});
+
+      expect((await reads.eventsOf(log.id)).map((e) => e.eventType)).toEqual([
+        'sent',
+        'delivered',
+        'opened',
+      ]);
+      const rows: Array<{ event_type: string; cause: string | null }> = await ds.query(
+        `SELECT event_type, cause FROM email_events WHERE email_log_id = $1 ORDER BY id`,
+        [log.id],
+      );
+      expect(rows.map((r) => [r.event_type, r.cause])).toEqual([
+        ['processing', 'claim'],
+        ['queued', 'transient_error'],
+        ['processing', 'claim'],
+        ['sent', 'provider_accepted'],
+        ['delivered', 'delivered'],
+        ['opened', null],
+      ]);
+    });
+
+    it('the daily prune keeps an internal transition until the publisher has delivered it', async () => {
+      const prune = new AnalyticsMaintenanceRepository(ds);
+      const log = await makeEmailLog(ds, { status: 'queued' });
+      await delivery.claimForDelivery(log.externalMessageId);
+      await delivery.release(log.id);
+      const old = new Date(Date.now() - 200 * 24 * 3600 * 1000);
+      await ds.query(`UPDATE email_events SET occurred_at = $2 WHERE email_log_id = $1`, [
+        log.id,
+        old,
+      ]);
+      const causes = async () =>
+        (
+          await ds.query(`SELECT cause FROM email_events WHERE email_log_id = $1 ORDER BY id`, [
+            log.id,
+          ])
+        ).map((r: { cause: string }) => r.cause);
+
+      const cutoff = new Date(Date.now() - 90 * 24 * 3600 * 1000);
+      await prune.pruneEmailEvents(cutoff);
+      expect(await causes()).toEqual(['claim', 'release']);
+      expect(await publishedFor(log.id)).toHaveLength(2);
+      await prune.pruneEmailEvents(cutoff);
+      expect(await causes()).toEqual([]);
+    });
   });
 
   describe('suppression: one rule for the accept insert, the claim and BlacklistService', () => {

@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { EMAIL_EVENT_TYPES } from 'src/modules/emails/email-event.entity';
+import { MESSAGE_EVENT_TYPES } from 'src/modules/emails/email-event.entity';
 import { EMAIL_STATUSES } from 'src/modules/emails/email-log.entity';
 
 export class MessageEventDto {
-  @ApiProperty({ enum: EMAIL_EVENT_TYPES })
+  @ApiProperty({ enum: MESSAGE_EVENT_TYPES })
   type: string;
 
   @ApiProperty({ format: 'date-time' })

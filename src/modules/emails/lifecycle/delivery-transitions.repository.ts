@@ -8,6 +8,8 @@ import type { MessageDetails } from 'src/modules/emails/message-details';
 import {
   DELIVERY_BATCHING,
   firstIndexes,
+  leaveStatusSql,
+  outboxInsertSql,
   TransitionsRepository,
 } from 'src/modules/emails/lifecycle/transitions.repository';
 import { sourcesFor, statusGuardSql, targetOf } from 'src/modules/emails/lifecycle/transitions';
@@ -108,14 +110,24 @@ export class DeliveryTransitionsRepository {
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::float8[]) AS u(message_id, stale_s)),
        claimed AS (
-         UPDATE email_logs e SET status = '${targetOf('claim')}', updated_at = now()
+         UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('claim')}', updated_at = now()
            FROM input u
           WHERE e.external_message_id = u.message_id
             AND (${statusGuardSql('e.status', 'claim')}
                  OR (${statusGuardSql('e.status', 'reclaim_stale')}
                      AND e.updated_at < now() - make_interval(secs => u.stale_s)))
           RETURNING e.external_message_id, e.id, e.recipient, e.recipient_domain, e.sender, e.subject,
-                    e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at)
+                    e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at,
+                    e.previous_status, u.stale_s),
+       published AS (
+         ${outboxInsertSql({
+           source: 'claimed',
+           cause: 'claim',
+           details: `CASE WHEN previous_status = '${sourcesFor('reclaim_stale')[0]}'
+                          THEN jsonb_build_object('stale_after_s', stale_s) ELSE '{}'::jsonb END`,
+           causeSql: `CASE WHEN previous_status = '${sourcesFor('reclaim_stale')[0]}'
+                           THEN 'reclaim_stale' ELSE 'claim' END`,
+         })})
        -- The suppression re-check rides along (one round trip less per message on the hot path).
        SELECT c.*, ${suppressedAddressSql('c.recipient')} AS suppressed FROM claimed c`,
       [unique, unique.map((id) => items[firstIndex.get(id)!].staleAfterS)],
@@ -147,9 +159,16 @@ export class DeliveryTransitionsRepository {
   /** Gives a claimed message back (e.g. no rate-control token) without using an attempt. */
   async release(id: string, errorMessage?: string): Promise<void> {
     await this.ds.query(
-      `UPDATE email_logs SET status = '${targetOf('release')}', updated_at = now(),
-              error_message = COALESCE($2, error_message)
-        WHERE id = $1 AND ${statusGuardSql('status', 'release')}`,
+      `WITH released AS (
+         UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('release')}', updated_at = now(),
+                error_message = COALESCE($2, e.error_message)
+          WHERE e.id = $1 AND ${statusGuardSql('e.status', 'release')}
+          RETURNING e.id, e.previous_status, e.recipient_domain)
+       ${outboxInsertSql({
+         source: 'released',
+         cause: 'release',
+         details: `CASE WHEN $2::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error', $2::text) END`,
+       })}`,
       [id, errorMessage ?? null],
     );
   }
@@ -157,8 +176,16 @@ export class DeliveryTransitionsRepository {
   /** After a retryable transport error: back to `queued` with the error and one more try counted. */
   async recordTransientError(id: string, errorMessage: string): Promise<void> {
     await this.ds.query(
-      `UPDATE email_logs SET status = '${targetOf('transient_error')}', error_message = left($2, 1000), updated_at = now()
-        WHERE id = $1 AND ${statusGuardSql('status', 'transient_error')}`,
+      `WITH requeued AS (
+         UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('transient_error')}',
+                error_message = left($2, 1000), updated_at = now()
+          WHERE e.id = $1 AND ${statusGuardSql('e.status', 'transient_error')}
+          RETURNING e.id, e.previous_status, e.recipient_domain, e.error_message)
+       ${outboxInsertSql({
+         source: 'requeued',
+         cause: 'transient_error',
+         details: `jsonb_build_object('error', error_message)`,
+       })}`,
       [id, errorMessage],
     );
   }
@@ -183,25 +210,25 @@ export class DeliveryTransitionsRepository {
   private readonly sentUpdates = new MicroBatcher(async (items: SentUpdate[]) => {
     const firstIndex = firstIndexes(items.map((i) => i.id));
     const unique = [...firstIndex.values()].map((i) => items[i]);
-    // One source (`processing`): the status left is known without a lock.
-    const [from] = sourcesFor('provider_accepted');
     const rows: Array<{ email_log_id: string }> = await this.ds.query(
       `WITH input AS (
          SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::jsonb[], $6::text[])
            AS u(id, provider_message_id, provider_token, postal_message_id, patch, subject)),
        updated AS (
          UPDATE email_logs e
-            SET status = 'sent', sent_at = now(), updated_at = now(), error_message = NULL,
+            SET ${leaveStatusSql('e')}, status = '${targetOf('provider_accepted')}', sent_at = now(),
+                updated_at = now(), error_message = NULL,
                 provider_message_id = u.provider_message_id, provider_token = u.provider_token,
                 postal_message_id = u.postal_message_id, subject = COALESCE(u.subject, e.subject),
                 status_details = CASE WHEN u.patch IS NULL THEN e.status_details ELSE e.status_details || u.patch END
            FROM input u
           WHERE e.id = u.id AND ${statusGuardSql('e.status', 'provider_accepted')}
-          RETURNING e.id, e.recipient_domain, u.provider_message_id)
-       INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, from_status, cause)
-       SELECT id, 'sent', jsonb_build_object('provider_message_id', provider_message_id::text), recipient_domain,
-              '${from}', 'provider_accepted'
-         FROM updated
+          RETURNING e.id, e.recipient_domain, e.previous_status, u.provider_message_id)
+       ${outboxInsertSql({
+         source: 'updated',
+         cause: 'provider_accepted',
+         details: `jsonb_build_object('provider_message_id', provider_message_id::text)`,
+       })}
        RETURNING email_log_id`,
       [
         unique.map((u) => u.id),

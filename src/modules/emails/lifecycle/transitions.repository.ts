@@ -21,22 +21,38 @@ export function firstIndexes<K>(keys: K[]): Map<K, number> {
 }
 
 /**
- * The status a published transition left, exact under concurrency: the rows are locked (in id
- * order) before the UPDATE, so the locked row's status is the one the UPDATE changes. A cause
- * with one source needs no lock.
+ * The SET item of every status UPDATE: the status it leaves, read from the row version the
+ * UPDATE changes (SET sees the row as it was), so RETURNING gives the exact `from_status`
+ * under concurrency without a prior read or row lock.
  */
-function lockedSources(cause: TransitionCause, idsSql: string): string {
-  return `SELECT l.id, l.status FROM email_logs l
-           WHERE l.id IN (${idsSql}) AND ${statusGuardSql('l.status', cause)}
-           ORDER BY l.id FOR UPDATE OF l`;
+export function leaveStatusSql(alias: string): string {
+  return `previous_status = ${alias}.status`;
+}
+
+/**
+ * The outbox rows (docs/ARCHITECTURE.md "Transition events") of the transitions that CTE
+ * `source` returned — its rows carry `id`, `previous_status` and `recipient_domain` (given
+ * here, so the event's trigger need not look it up) — written by the same statement as the
+ * UPDATE. `causeSql` overrides the cause's literal (the claim tells `claim` from
+ * `reclaim_stale` by the status it left).
+ */
+export function outboxInsertSql(o: {
+  source: string;
+  cause: TransitionCause;
+  details: string;
+  causeSql?: string;
+}): string {
+  return `INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, from_status, cause)
+       SELECT id, '${targetOf(o.cause)}', ${o.details}, recipient_domain, previous_status, ${o.causeSql ?? `'${o.cause}'`}
+         FROM ${o.source}`;
 }
 
 /**
  * Status changes driven by outcomes and sweeps (docs/ARCHITECTURE.md "Message lifecycle"); the
  * delivery worker's own are in delivery-transitions.repository.ts. Each guard comes from the
- * transition table (`statusGuardSql`), and each published transition writes its
- * `email_events` row — the outbox entry, with `from_status` and `cause` — in the same
- * statement. `delivered`, the most frequent outcome, is group-committed with MicroBatcher.
+ * transition table (`statusGuardSql`), and every transition writes its `email_events` row —
+ * the outbox entry, with `from_status` and `cause` — in the same statement. `delivered`, the
+ * most frequent outcome, is group-committed with MicroBatcher.
  */
 @Injectable()
 export class TransitionsRepository {
@@ -60,15 +76,14 @@ export class TransitionsRepository {
         `WITH input AS (
            SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::jsonb[])
              AS u(id, delivered_at, details)),
-         locked AS (${lockedSources('delivered', 'SELECT id FROM input')}),
          updated AS (
            UPDATE email_logs e
-              SET status = 'delivered', updated_at = now(), delivered_at = u.delivered_at
-             FROM input u, locked o
-            WHERE e.id = u.id AND o.id = e.id AND ${statusGuardSql('e.status', 'delivered')}
-            RETURNING e.id, o.status AS from_status, u.details)
-         INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
-         SELECT id, 'delivered', details, from_status, 'delivered' FROM updated
+              SET ${leaveStatusSql('e')}, status = 'delivered', updated_at = now(),
+                  delivered_at = u.delivered_at
+             FROM input u
+            WHERE e.id = u.id AND ${statusGuardSql('e.status', 'delivered')}
+            RETURNING e.id, e.previous_status, e.recipient_domain, u.details)
+         ${outboxInsertSql({ source: 'updated', cause: 'delivered', details: 'details' })}
          RETURNING email_log_id`,
         [
           unique.map((u) => u.id),
@@ -83,7 +98,7 @@ export class TransitionsRepository {
   );
 
   /**
-   * A published transition of one message: `cause` names the target and the statuses it may
+   * A transition of one message: `cause` names the target and the statuses it may
    * leave (the table), `set` more columns, `eventDetails` its event. False when the message
    * is in no status the cause may leave: late or repeated events never move it backwards.
    */
@@ -96,14 +111,12 @@ export class TransitionsRepository {
     const to = targetOf(cause);
     const assignments = Object.keys(set).map((col, i) => `${col} = $${i + 2}`);
     const rows: unknown[] = await this.ds.query(
-      `WITH locked AS (${lockedSources(cause, '$1::bigint')}),
-       updated AS (
-         UPDATE email_logs e SET status = '${to}', updated_at = now()${assignments.length ? ', ' + assignments.join(', ') : ''}
-           FROM locked o
-          WHERE e.id = o.id AND ${statusGuardSql('e.status', cause)}
-          RETURNING e.id, o.status AS from_status)
-       INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
-       SELECT id, '${to}', $${assignments.length + 2}::jsonb, from_status, '${cause}' FROM updated
+      `WITH updated AS (
+         UPDATE email_logs e
+            SET ${leaveStatusSql('e')}, status = '${to}', updated_at = now()${assignments.length ? ', ' + assignments.join(', ') : ''}
+          WHERE e.id = $1 AND ${statusGuardSql('e.status', cause)}
+          RETURNING e.id, e.previous_status, e.recipient_domain)
+       ${outboxInsertSql({ source: 'updated', cause, details: `$${assignments.length + 2}::jsonb` })}
        RETURNING email_log_id`,
       [id, ...Object.values(set), JSON.stringify(eventDetails)],
     );
@@ -119,6 +132,7 @@ export class TransitionsRepository {
     const error = errorMessage.slice(0, 1000);
     return this.transition(id, 'delivery_failed', { error_message: error }, { ...details, error });
   }
+
   /**
    * Due soft-bounce retries back to `queued` (retry_count + 1), at most `limit` per call.
    * Returns them for enqueueing. One statement; SKIP LOCKED lets several workers share it.
@@ -133,11 +147,14 @@ export class TransitionsRepository {
           WHERE ${statusGuardSql('status', 'retry_due')} AND next_retry_at <= now()
           ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED),
        updated AS (
-         UPDATE email_logs l SET status = '${targetOf('retry_due')}', retry_count = l.retry_count + 1,
-                next_retry_at = NULL, updated_at = now()
-           FROM due WHERE l.id = due.id
-         RETURNING l.id, l.external_message_id, l.recipient, l.retry_count)
-       SELECT * FROM updated`,
+         UPDATE email_logs l SET ${leaveStatusSql('l')}, status = '${targetOf('retry_due')}',
+                retry_count = l.retry_count + 1, next_retry_at = NULL, updated_at = now()
+           FROM due WHERE l.id = due.id AND ${statusGuardSql('l.status', 'retry_due')}
+         RETURNING l.id, l.external_message_id, l.recipient, l.retry_count, l.previous_status,
+                   l.recipient_domain),
+       published AS (
+         ${outboxInsertSql({ source: 'updated', cause: 'retry_due', details: "jsonb_build_object('retry_count', retry_count)" })})
+       SELECT external_message_id, recipient, retry_count FROM updated`,
         [limit],
       );
     return rows.map((r) => ({
@@ -151,9 +168,12 @@ export class TransitionsRepository {
   async requeueAbandonedClaims(olderThanS: number): Promise<number> {
     const rows: unknown[] = await this.ds.query(
       `WITH reset AS (
-         UPDATE email_logs SET status = '${targetOf('abandoned_claim')}', updated_at = now() - make_interval(secs => 120)
-          WHERE ${statusGuardSql('status', 'abandoned_claim')} AND updated_at < now() - make_interval(secs => $1)
-          RETURNING id)
+         UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('abandoned_claim')}',
+                updated_at = now() - make_interval(secs => 120)
+          WHERE ${statusGuardSql('e.status', 'abandoned_claim')} AND e.updated_at < now() - make_interval(secs => $1)
+          RETURNING e.id, e.previous_status, e.recipient_domain),
+       published AS (
+         ${outboxInsertSql({ source: 'reset', cause: 'abandoned_claim', details: "jsonb_build_object('stale_after_s', $1::int)" })})
        SELECT id FROM reset`,
       [olderThanS],
     );

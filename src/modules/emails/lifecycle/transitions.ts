@@ -41,55 +41,62 @@ export function canTransition(from: EmailStatus, to: EmailStatus): boolean {
  * Why a message changes status. Each cause takes one edge kind of the table: it names its
  * target and the statuses it may leave, a subset of the table's sources of that target (a
  * provider's late HardFail may fail a `sent` message, the worker's permanent error may not).
- * `published`: the change writes an `email_events` row and is published as a
- * MessageTransitioned (see transition-publisher.ts); the claim and its hand-backs are the
- * worker's lock on a message, not a step of its lifecycle, and have no event row.
+ * Every change writes its `email_events` row (the outbox entry, with `from_status` and the
+ * cause) in the same statement and is published as a MessageTransitioned (see
+ * transition-publisher.ts). `internal`: the worker's lock on a message and its hand-backs —
+ * not a step a sender sees, so the API's message timeline leaves them out
+ * (docs/ARCHITECTURE.md "Transition events").
  */
 export const CAUSES = {
   /** Accept: the row is created `queued` (no previous status). */
-  accept: { to: 'queued', from: [], published: true },
+  accept: { to: 'queued', from: [], internal: false },
   /** The delivery worker claims a message (README "How mail flows", 2). */
-  claim: { to: 'processing', from: ['queued', 'retry_scheduled'], published: false },
+  claim: { to: 'processing', from: ['queued', 'retry_scheduled'], internal: true },
   /** A claim older than the stale limit, left behind by a worker that died mid-send. */
-  reclaim_stale: { to: 'processing', from: ['processing'], published: false },
+  reclaim_stale: { to: 'processing', from: ['processing'], internal: true },
   /** Given back without using an attempt (no rate token, template worker unavailable). */
-  release: { to: 'queued', from: ['processing'], published: false },
+  release: { to: 'queued', from: ['processing'], internal: true },
   /** A retryable transport error: queued again for the queue's next attempt. */
-  transient_error: { to: 'queued', from: ['processing'], published: false },
+  transient_error: { to: 'queued', from: ['processing'], internal: true },
   /** The outbox sweep resets claims nobody finished. */
-  abandoned_claim: { to: 'queued', from: ['processing'], published: false },
+  abandoned_claim: { to: 'queued', from: ['processing'], internal: true },
   /** A due soft-bounce retry goes back to the queue (retry_count + 1). */
-  retry_due: { to: 'queued', from: ['retry_scheduled'], published: false },
+  retry_due: { to: 'queued', from: ['retry_scheduled'], internal: true },
   /** The transport accepted the message. */
-  provider_accepted: { to: 'sent', from: ['processing'], published: true },
+  provider_accepted: { to: 'sent', from: ['processing'], internal: false },
   /** Postal MessageSent (or the sandbox's). */
-  delivered: { to: 'delivered', from: ['processing', 'sent', 'held'], published: true },
+  delivered: { to: 'delivered', from: ['processing', 'sent', 'held'], internal: false },
   /** Postal MessageHeld. */
-  held: { to: 'held', from: ['processing', 'sent'], published: true },
+  held: { to: 'held', from: ['processing', 'sent'], internal: false },
   /** A hard or soft bounce. */
-  bounce: { to: 'bounced', from: ['processing', 'sent', 'held', 'delivered'], published: true },
+  bounce: { to: 'bounced', from: ['processing', 'sent', 'held', 'delivered'], internal: false },
   /** A soft bounce with retries left. */
-  schedule_retry: { to: 'retry_scheduled', from: ['bounced'], published: true },
+  schedule_retry: { to: 'retry_scheduled', from: ['bounced'], internal: false },
   /** The worker's permanent failure (suppressed, template, transport message error). */
   delivery_failed: {
     to: 'failed',
     from: ['queued', 'processing', 'retry_scheduled'],
-    published: true,
+    internal: false,
   },
   /** A final failure decided by the provider (Postal's maximum attempts, spam threshold). */
-  provider_failed: { to: 'failed', from: ['processing', 'sent', 'held'], published: true },
+  provider_failed: { to: 'failed', from: ['processing', 'sent', 'held'], internal: false },
   /** A complaint (API, ARF report, sandbox). */
   complaint: {
     to: 'complained',
     from: ['sent', 'delivered', 'held', 'bounced', 'retry_scheduled', 'processing'],
-    published: true,
+    internal: false,
   },
 } as const satisfies Record<
   string,
-  { to: EmailStatus; from: readonly EmailStatus[]; published: boolean }
+  { to: EmailStatus; from: readonly EmailStatus[]; internal: boolean }
 >;
 
 export type TransitionCause = keyof typeof CAUSES;
+
+/** Causes whose events the API's message timeline leaves out (see `internal` above). */
+export const INTERNAL_CAUSES: readonly TransitionCause[] = (
+  Object.keys(CAUSES) as TransitionCause[]
+).filter((c) => CAUSES[c].internal);
 
 /** Causes driven by the provider or the recipient (events), as opposed to the worker's own. */
 export const OUTCOME_CAUSES: readonly TransitionCause[] = [

@@ -49,6 +49,15 @@ describe('who changes a message status', () => {
       expect(emailLogUpdateSets(w.text).some((set) => /\bstatus\s*=/.test(set))).toBe(true);
   });
 
+  it('every status UPDATE records the status it leaves (the exact from_status of its outbox row)', () => {
+    const writers = files.filter((f) => WRITERS.includes(f.path));
+    const statusSets = writers.flatMap((w) =>
+      emailLogUpdateSets(w.text).filter((set) => /\bstatus\s*=/.test(set)),
+    );
+    expect(statusSets.length).toBeGreaterThanOrEqual(8);
+    for (const set of statusSets) expect(set).toMatch(/\$\{leaveStatusSql\('\w+'\)\}/);
+  });
+
   it('no file outside the lifecycle repositories sets email_logs.status', () => {
     const offending = files
       .filter((f) => !WRITERS.includes(f.path))

@@ -4,6 +4,7 @@ import {
   canTransition,
   CAUSES,
   FINAL_STATUSES,
+  INTERNAL_CAUSES,
   OUTCOME_CAUSES,
   sourcesFor,
   STATUS_RANK,
@@ -39,6 +40,24 @@ describe('the transition table (docs/ARCHITECTURE.md "Message lifecycle")', () =
         expect(ALL_CAUSES.some((c) => CAUSES[c].to === to && sourcesFor(c).includes(from))).toBe(
           true,
         );
+  });
+
+  it('marks as internal exactly the worker’s claim, its hand-backs and the sweeps’ requeues', () => {
+    expect([...INTERNAL_CAUSES].sort()).toEqual(
+      [
+        'abandoned_claim',
+        'claim',
+        'reclaim_stale',
+        'release',
+        'retry_due',
+        'transient_error',
+      ].sort(),
+    );
+    // What a provider or recipient caused is never hidden from the API's timeline.
+    for (const cause of OUTCOME_CAUSES) expect(INTERNAL_CAUSES).not.toContain(cause);
+    // Internal moves only go back to the queue or into the worker's hands.
+    for (const cause of INTERNAL_CAUSES)
+      expect(['queued', 'processing']).toContain(CAUSES[cause].to);
   });
 
   it('builds the SQL guard of a cause from its sources', () => {
