@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, In, Repository } from 'typeorm';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
 import { EmailLog, EmailStatus } from 'src/modules/emails/email-log.entity';
@@ -61,6 +61,19 @@ export class MessageReadsRepository {
 
   findByMessageId(messageId: string): Promise<EmailLog | null> {
     return this.logs.findOne({ where: { externalMessageId: messageId } });
+  }
+
+  /** The delivery records of an API message with several recipients, in accept order. */
+  findByApiMessageId(messageId: string): Promise<EmailLog[]> {
+    return this.logs.find({ where: { messageId }, order: { id: 'ASC' } });
+  }
+
+  /** The timelines of several delivery records, merged in time order. */
+  eventsOfAll(emailLogIds: string[]): Promise<EmailEvent[]> {
+    return this.events.find({
+      where: { emailLogId: In(emailLogIds) },
+      order: { occurredAt: 'ASC', id: 'ASC' },
+    });
   }
 
   eventsOf(emailLogId: string): Promise<EmailEvent[]> {

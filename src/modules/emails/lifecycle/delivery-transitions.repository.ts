@@ -24,6 +24,8 @@ export interface ClaimedMessage {
   tag: string | null;
   details: MessageDetails;
   sendAt: Date | null;
+  /** The attachment list it carries (README "Sending"); null: none. */
+  attachmentSet: string | null;
   /** The recipient is on the suppression list right now. */
   suppressed: boolean;
 }
@@ -102,6 +104,7 @@ export class DeliveryTransitionsRepository {
       tag: string | null;
       status_details: MessageDetails;
       send_at: Date | null;
+      attachment_set: string | null;
       suppressed: boolean | null;
     }> = await this.ds.query(
       // Wrapped in a CTE: TypeORM answers a bare UPDATE with [rows, count] instead of rows.
@@ -115,7 +118,7 @@ export class DeliveryTransitionsRepository {
                  OR (${statusGuardSql('e.status', 'reclaim_stale')}
                      AND e.updated_at < now() - make_interval(secs => u.stale_s)))
           RETURNING e.external_message_id, e.id, e.recipient, e.recipient_domain, e.sender, e.subject,
-                    e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at)
+                    e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at, e.attachment_set)
        -- The suppression re-check rides along (one round trip less per message on the hot path).
        SELECT c.*, ${suppressedAddressSql('c.recipient')} AS suppressed FROM claimed c`,
       [unique, unique.map((id) => items[firstIndex.get(id)!].staleAfterS)],
@@ -139,6 +142,7 @@ export class DeliveryTransitionsRepository {
         tag: r.tag,
         details: r.status_details,
         sendAt: r.send_at,
+        attachmentSet: r.attachment_set,
         suppressed: r.suppressed ?? suppressed!.has(normalizeEmail(r.recipient)),
       };
     });
