@@ -60,6 +60,8 @@ export class AppConfig {
   readonly workerConcurrency: number;
   /** Bounds on caller-supplied Handlebars templates (README "Security"). */
   readonly templates: TemplateLimitsConfig;
+  /** Decoded attachments plus html and text of one message (MAX_MESSAGE_BYTES, README "Sending"). */
+  readonly maxMessageBytes: number;
   /** Transport errors are retried with exponential backoff (README "How mail flows", 3). */
   readonly delivery: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly mailTransport: 'postal' | 'sandbox';
@@ -242,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       workerThreads: e.TEMPLATE_WORKER_THREADS ?? 1,
       workerMemoryMb: e.TEMPLATE_WORKER_MEMORY_MB ?? 256,
     },
+    maxMessageBytes: e.MAX_MESSAGE_BYTES ?? 10 * 1024 * 1024,
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS ?? 8,
       backoffMs: e.DELIVERY_BACKOFF_MS ?? 30000,

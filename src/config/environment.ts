@@ -149,6 +149,14 @@ export class Environment {
   @Max(4096)
   TEMPLATE_WORKER_MEMORY_MB?: number;
 
+  /** Decoded attachments plus bodies of one message (README "Sending"); Postal's default is 14 MB. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(64 * 1024)
+  @Max(50 * 1024 * 1024)
+  MAX_MESSAGE_BYTES?: number;
+
   @IsOptional()
   @IsIn(['postal', 'sandbox'])
   MAIL_TRANSPORT?: string;

@@ -1,3 +1,4 @@
+import { sendingBodyLimits } from 'src/common/http/http-edge';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { bootTestApp, TestApp } from 'test/utils/test-app';
@@ -62,10 +63,10 @@ describe('HTTP edge (e2e)', () => {
       expect(res.body.error.message).toMatch(/Malformed JSON/);
     });
 
-    it('answers a body over 1 MB with 413 payload_too_large', async () => {
+    it('answers a body over 1 MB with 413 payload_too_large on routes that carry no message', async () => {
       const big = JSON.stringify({ text: 'x'.repeat(1024 * 1024 + 10) });
       const res = await request(t.server)
-        .post('/api/v1/send')
+        .post('/api/v1/templates')
         .set('Authorization', `Bearer ${key}`)
         .set('Content-Type', 'application/json')
         .send(big)
@@ -74,15 +75,37 @@ describe('HTTP edge (e2e)', () => {
       expect(res.body.error.message).toContain('1mb');
     });
 
-    it('lets /api/v1/batch take up to 10 MB and refuses more with 413', async () => {
-      const ok = JSON.stringify({ recipients: [], pad: 'x'.repeat(3 * 1024 * 1024) });
+    // README "Sending": MAX_MESSAGE_BYTES (10 MB) of attachments as base64 on top of 1 MB.
+    it('lets /api/v1/send take a 10 MB message as base64 and refuses more with 413', async () => {
+      const limit = sendingBodyLimits(10 * 1024 * 1024).send;
+      expect(limit).toBe('15mb');
+      const under = await request(t.server)
+        .post('/api/v1/send')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) }));
+      expect(under.status).not.toBe(413);
+      const res = await request(t.server)
+        .post('/api/v1/send')
+        .set('Authorization', `Bearer ${key}`)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ text: 'x'.repeat(15 * 1024 * 1024 + 10) }))
+        .expect(413);
+      expect(res.body.error.code).toBe('payload_too_large');
+      expect(res.body.error.message).toContain('15mb');
+    });
+
+    it('lets /api/v1/batch take 10 MB plus a 10 MB message as base64 and refuses more with 413', async () => {
+      const limit = sendingBodyLimits(10 * 1024 * 1024).batch;
+      expect(limit).toBe('24mb');
+      const ok = JSON.stringify({ recipients: [], pad: 'x'.repeat(11 * 1024 * 1024) });
       const under = await request(t.server)
         .post('/api/v1/batch')
         .set('Authorization', `Bearer ${key}`)
         .set('Content-Type', 'application/json')
         .send(ok);
       expect(under.status).not.toBe(413);
-      const over = JSON.stringify({ pad: 'x'.repeat(10 * 1024 * 1024 + 10) });
+      const over = JSON.stringify({ pad: 'x'.repeat(24 * 1024 * 1024 + 10) });
       const res = await request(t.server)
         .post('/api/v1/batch')
         .set('Authorization', `Bearer ${key}`)
@@ -90,7 +113,7 @@ describe('HTTP edge (e2e)', () => {
         .send(over)
         .expect(413);
       expect(res.body.error.code).toBe('payload_too_large');
-      expect(res.body.error.message).toContain('10mb');
+      expect(res.body.error.message).toContain('24mb');
     });
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { bootTestApp, TestApp } from 'test/utils/test-app';
 import { waitFor } from 'test/utils/wait';
@@ -54,6 +55,87 @@ describe('sandbox transport (no POSTAL_URL) (e2e)', () => {
     expect(row.copy.text).toContain('Hello <b>');
     expect(row.copy.headers['X-Email-Id']).toBe(id);
     expect(row.copy.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+  });
+
+  // README "Sending" (attachments) and "Dashboard": the list is kept with the rendered copy,
+  // the message page lists it and shows inline images from the operator-only route.
+  it('keeps the attachment list with the copy; the dashboard lists it and serves inline images', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001', 'hex');
+    const doc = Buffer.from('hello sandbox');
+    const res = await request(t.server)
+      .post('/api/v1/send')
+      .set('Authorization', `Bearer ${key}`)
+      .send({
+        to: 'att@anywhere.example',
+        subject: 'With files',
+        html: '<p><img src="cid:logo" alt="logo"></p>',
+        attachments: [
+          { filename: 'notes.txt', content: doc.toString('base64'), content_type: 'text/plain' },
+          {
+            filename: 'logo.png',
+            content: png.toString('base64'),
+            content_type: 'image/png',
+            content_id: 'logo',
+          },
+        ],
+      })
+      .expect(202);
+    const id = res.body.message_id as string;
+    await waitFor(async () => {
+      const r = await request(t.server)
+        .get(`/api/v1/status/${id}`)
+        .set('Authorization', `Bearer ${key}`);
+      return r.body.status === 'delivered' ? true : null;
+    }, 'delivered');
+    const [row] = await t.dataSource.query(
+      `SELECT status_details->'sandbox' AS copy FROM email_logs WHERE external_message_id = $1`,
+      [id],
+    );
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(row.copy.attachments).toEqual([
+      {
+        filename: 'notes.txt',
+        content_type: 'text/plain',
+        size: doc.length,
+        sha256: sha(doc),
+        content_id: null,
+      },
+      {
+        filename: 'logo.png',
+        content_type: 'image/png',
+        size: png.length,
+        sha256: sha(png),
+        content_id: 'logo',
+      },
+    ]);
+
+    const basic = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
+    const page = await request(t.server)
+      .get(`/dashboard/logs/${id}`)
+      .set('Authorization', basic)
+      .expect(200);
+    expect(page.text).toContain('notes.txt');
+    expect(page.text).toContain(sha(png));
+    const image = `/dashboard/logs/${id}/attachments/1`;
+    // The preview (srcdoc, attribute-escaped) points the cid image at the route.
+    expect(page.text).toContain(`src&#x3D;&quot;${image}&quot;`);
+    expect(page.headers['content-security-policy']).toContain("img-src data: 'self'");
+
+    const served = await request(t.server).get(image).set('Authorization', basic).expect(200);
+    expect(served.headers['content-type']).toBe('image/png');
+    expect(served.headers['x-content-type-options']).toBe('nosniff');
+    expect(Buffer.compare(served.body as Buffer, png)).toBe(0);
+    const file = await request(t.server)
+      .get(`/dashboard/logs/${id}/attachments/0`)
+      .set('Authorization', basic)
+      .expect(200);
+    expect(file.headers['content-type']).toBe('application/octet-stream');
+    expect(file.headers['content-disposition']).toMatch(/^attachment;/);
+    await request(t.server).get(image).expect(401);
+    await request(t.server)
+      .get(`/dashboard/logs/${id}/attachments/7`)
+      .set('Authorization', basic)
+      .expect(404);
   });
 });
 

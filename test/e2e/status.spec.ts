@@ -64,6 +64,19 @@ describe('GET /api/v1/status/:message_id (e2e)', () => {
       clicked_at: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
+      // README "Sending": every recipient's own state; one entry for a single recipient.
+      recipients: [
+        {
+          email: log.recipient,
+          role: 'to',
+          recipient_id: log.externalMessageId,
+          status: 'bounced',
+          bounce_type: 'soft',
+          error_message: '452 4.2.2 mailbox full',
+          sent_at: '2026-11-01T10:00:01.000Z',
+          delivered_at: null,
+        },
+      ],
       events: [
         { type: 'queued', occurred_at: '2026-11-01T10:00:00.000Z', details: {} },
         { type: 'sent', occurred_at: '2026-11-01T10:00:01.000Z', details: {} },

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { simpleParser } from 'mailparser';
+import { ParsedMail, simpleParser } from 'mailparser';
 import { rubyEncode64 } from 'test/fakes/postal-payloads';
 
 async function firstTextPart(raw: string): Promise<string | null> {
@@ -21,6 +21,21 @@ export interface ReceivedMessage {
   id: number;
   token: string;
   messageId: string;
+  /** `send/raw`: the envelope recipient of this message (Postal stores one per rcpt_to). */
+  rcptTo?: string;
+  /** `send/raw`: the envelope sender. */
+  mailFrom?: string;
+  /** `send/raw`: the decoded message exactly as sent. */
+  raw?: Buffer;
+  /** `send/raw`: the message parsed by mailparser (with `keepBodies`). */
+  parsed?: ParsedMail;
+  /**
+   * The message as `send/message` parameters. For `send/raw` a view read from the MIME, so
+   * tests assert on the same fields either way: `to` is the To header's mailboxes, `headers`
+   * every header but the structural ones (From, To, Cc, Subject, Reply-To, Message-ID, Date,
+   * MIME-*, Content-*, X-Postal-Tag), names as written; `tag` is X-Postal-Tag (what Postal's
+   * outgoing_message_processor.rb `add_tag` reads).
+   */
   body: {
     to: string[];
     from: string;
@@ -88,6 +103,11 @@ export class FakePostal {
   /** Requests to `POST /api/v1/messages/message`, answered or not. */
   messageLookups = 0;
   private readonly script: PostalScript[] = [];
+  /**
+   * Domains the server may send from (Postal's authenticated domains); unset: any From with a
+   * domain. `send/raw` answers UnauthenticatedFromAddress otherwise.
+   */
+  authenticatedDomains?: Set<string>;
   private nextId = 1000;
   private server?: Server;
   url = '';
@@ -159,10 +179,13 @@ export class FakePostal {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 
-  /** Messages received for one recipient address. */
+  /** Messages received for one recipient address (the envelope recipient for send/raw). */
   to(address: string): ReceivedMessage[] {
+    const wanted = address.toLowerCase();
     return this.received.filter((m) =>
-      m.body.to.some((t) => t.toLowerCase().includes(address.toLowerCase())),
+      m.rcptTo !== undefined
+        ? m.rcptTo.toLowerCase() === wanted
+        : m.body.to.some((t) => t.toLowerCase().includes(wanted)),
     );
   }
 
@@ -249,7 +272,9 @@ export class FakePostal {
       });
     }
     if (req.url === '/api/v1/messages/message') return void (await this.message(res, body));
-    if (req.url !== '/api/v1/send/message') return this.json(res, 404, { status: 'error' });
+    if (req.url !== '/api/v1/send/message' && req.url !== '/api/v1/send/raw') {
+      return this.json(res, 404, { status: 'error' });
+    }
 
     this.attempts += 1;
     if (this.outage) {
@@ -263,10 +288,121 @@ export class FakePostal {
     this.inFlight += 1;
     try {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
-      await this.send(req, res, body);
+      if (req.url === '/api/v1/send/raw') await this.sendRaw(req, res, body);
+      else await this.send(req, res, body);
     } finally {
       this.inFlight -= 1;
     }
+  }
+
+  /** A scripted answer for this request, when a test queued one; true when it answered. */
+  private async scripted(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const step = this.script.shift();
+    if (step?.kind === 'hang') {
+      await new Promise((r) => setTimeout(r, step.ms));
+      // The client gave up (timeout): like a request that never reached Postal.
+      if (res.destroyed || req.socket.destroyed) return true;
+    } else if (step?.kind === 'drop') {
+      req.socket.destroy();
+      return true;
+    } else if (step?.kind === 'http') {
+      res.writeHead(step.status, { 'Content-Type': 'text/html' });
+      res.end(step.body ?? '<h1>Internal Server Error</h1>');
+      return true;
+    } else if (step?.kind === 'error') {
+      this.json(res, 200, {
+        status: 'error',
+        time: 0.01,
+        flags: {},
+        data: { code: step.code, message: step.message ?? `${step.code} happened` },
+      });
+      return true;
+    } else if (step?.kind === 'parameter-error') {
+      this.json(res, 200, {
+        status: 'parameter-error',
+        time: 0.01,
+        flags: {},
+        data: { message: step.message ?? 'Parameter error' },
+      });
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * `POST /api/v1/send/raw` as Postal answers it (postalserver/postal
+   * app/controllers/legacy_api/send_controller.rb `raw`, at 8ef8960): parameter errors for a
+   * non-array `rcpt_to` and a blank `mail_from` or `data`; `data` decoded like Ruby's
+   * `Base64.decode64`; `UnauthenticatedFromAddress` unless the From (or Sender) header's
+   * domain is one the server may send from (any, unless `authenticatedDomains` is set); one
+   * message per distinct `rcpt_to`, each `{id, token}` keyed by the address as given, and
+   * `message_id` the data's Message-ID header without its brackets (message.rb
+   * `copy_attributes_from_raw_message`), null when no recipient.
+   */
+  private async sendRaw(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Record<string, unknown>,
+  ): Promise<void> {
+    if (await this.scripted(req, res)) return;
+    const paramError = (message: string) =>
+      this.json(res, 200, { status: 'parameter-error', time: 0, flags: {}, data: { message } });
+    const blank = (v: unknown) => v === undefined || v === null || String(v).trim() === '';
+    if (!Array.isArray(body.rcpt_to)) {
+      return paramError('`rcpt_to` parameter is required but is missing');
+    }
+    if (blank(body.mail_from))
+      return paramError('`mail_from` parameter is required but is missing');
+    if (blank(body.data)) return paramError('`data` parameter is required but is missing');
+    const raw = Buffer.from(String(body.data), 'base64');
+    const head = raw.toString('latin1').split('\r\n\r\n', 1)[0];
+    const headers = parseHeaderBlock(head);
+    const fromDomain = (name: string) =>
+      /@([^>\s]+)>?\s*$/.exec(headers.find((h) => h.name.toLowerCase() === name)?.value ?? '')?.[1];
+    const domains = [fromDomain('from'), fromDomain('sender')].filter(Boolean) as string[];
+    const authenticated = this.authenticatedDomains
+      ? domains.some((d) => this.authenticatedDomains!.has(d.toLowerCase()))
+      : domains.length > 0;
+    if (!authenticated) {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0,
+        flags: {},
+        data: {
+          code: 'UnauthenticatedFromAddress',
+          message: 'The From address is not authorised to send mail from this server',
+        },
+      });
+    }
+    const rfcId = headers.find((h) => h.name.toLowerCase() === 'message-id')?.value;
+    const messageId = rfcId ? rfcId.replace(/.*</, '').replace(/>.*/, '').trim() : null;
+    const view = this.keepBodies ? await rawView(raw, headers) : headerView(headers);
+    const messages: Record<string, { id: number; token: string }> = {};
+    for (const rcpt of [...new Set(body.rcpt_to.map(String))]) {
+      const id = this.nextId++;
+      const token = randomBytes(12).toString('base64url').replace(/[-_]/g, 'x').slice(0, 16);
+      messages[rcpt] = { id, token };
+      this.accepted += 1;
+      if (!this.keepBodies && !this.onAccepted) continue;
+      const received: ReceivedMessage = {
+        id,
+        token,
+        messageId: messageId ?? '',
+        rcptTo: rcpt,
+        mailFrom: String(body.mail_from),
+        ...(this.keepBodies ? { raw, parsed: view.parsed } : {}),
+        body: view.body,
+        receivedAt: Date.now(),
+      };
+      if (this.keepBodies) this.received.push(received);
+      this.onAccepted?.(received);
+    }
+    this.json(res, 200, {
+      status: 'success',
+      time: 0.05,
+      flags: {},
+      data: { message_id: messageId, messages },
+    });
   }
 
   private async send(
@@ -274,33 +410,7 @@ export class FakePostal {
     res: ServerResponse,
     body: Record<string, unknown>,
   ): Promise<void> {
-    const step = this.script.shift();
-    if (step?.kind === 'hang') {
-      await new Promise((r) => setTimeout(r, step.ms));
-      // The client gave up (timeout): like a request that never reached Postal.
-      if (res.destroyed || req.socket.destroyed) return;
-    } else if (step?.kind === 'drop') {
-      req.socket.destroy();
-      return;
-    } else if (step?.kind === 'http') {
-      res.writeHead(step.status, { 'Content-Type': 'text/html' });
-      res.end(step.body ?? '<h1>Internal Server Error</h1>');
-      return;
-    } else if (step?.kind === 'error') {
-      return this.json(res, 200, {
-        status: 'error',
-        time: 0.01,
-        flags: {},
-        data: { code: step.code, message: step.message ?? `${step.code} happened` },
-      });
-    } else if (step?.kind === 'parameter-error') {
-      return this.json(res, 200, {
-        status: 'parameter-error',
-        time: 0.01,
-        flags: {},
-        data: { message: step.message ?? 'Parameter error' },
-      });
-    }
+    if (await this.scripted(req, res)) return;
     const to = (body.to as string[] | undefined) ?? [];
     if (to.length === 0) {
       return this.json(res, 200, {
@@ -339,4 +449,74 @@ export class FakePostal {
       data: { message_id: messageId, messages },
     });
   }
+}
+
+interface HeaderLine {
+  name: string;
+  value: string;
+}
+
+/** RFC 5322 header fields of a header block, unfolded, names as written. */
+function parseHeaderBlock(head: string): HeaderLine[] {
+  const out: HeaderLine[] = [];
+  for (const line of head.split('\r\n')) {
+    if (/^[ \t]/.test(line) && out.length > 0) {
+      out[out.length - 1].value += line;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon > 0) out.push({ name: line.slice(0, colon), value: line.slice(colon + 1) });
+  }
+  return out.map((h) => ({ name: h.name, value: h.value.trim() }));
+}
+
+const STRUCTURAL =
+  /^(from|to|cc|bcc|subject|reply-to|message-id|date|mime-version|content-.*|x-postal-tag)$/i;
+
+/** The caller's and the service's headers (everything not structural), names as written. */
+function extraHeaders(headers: HeaderLine[]): Record<string, string> {
+  return Object.fromEntries(
+    headers.filter((h) => !STRUCTURAL.test(h.name)).map((h) => [h.name, h.value]),
+  );
+}
+
+/** Without bodies (benchmarks): the headers a counter needs. */
+function headerView(headers: HeaderLine[]): { body: ReceivedMessage['body']; parsed?: ParsedMail } {
+  const tag = headers.find((h) => /^x-postal-tag$/i.test(h.name))?.value;
+  return {
+    body: {
+      to: [],
+      from: headers.find((h) => /^from$/i.test(h.name))?.value ?? '',
+      subject: '',
+      headers: extraHeaders(headers),
+      ...(tag ? { tag } : {}),
+    },
+  };
+}
+
+/** The whole message read back by mailparser, as the send/message fields. */
+async function rawView(
+  raw: Buffer,
+  headers: HeaderLine[],
+): Promise<{ body: ReceivedMessage['body']; parsed: ParsedMail }> {
+  const parsed = await simpleParser(raw, { skipTextToHtml: true, skipImageLinks: true });
+  const mailboxes = (a: ParsedMail['to']) =>
+    (Array.isArray(a) ? a : a ? [a] : [])
+      .flatMap((x) => x.value)
+      .map((v) => (v.name ? `${v.name} <${v.address}>` : String(v.address)));
+  const replyTo = mailboxes(parsed.replyTo)[0];
+  const tag = headers.find((h) => /^x-postal-tag$/i.test(h.name))?.value;
+  return {
+    parsed,
+    body: {
+      to: mailboxes(parsed.to),
+      from: mailboxes(parsed.from)[0] ?? '',
+      subject: parsed.subject ?? '',
+      ...(replyTo ? { reply_to: replyTo } : {}),
+      ...(parsed.text !== undefined ? { plain_body: parsed.text } : {}),
+      ...(typeof parsed.html === 'string' ? { html_body: parsed.html } : {}),
+      ...(tag ? { tag } : {}),
+      headers: extraHeaders(headers),
+    },
+  };
 }

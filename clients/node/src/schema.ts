@@ -603,6 +603,26 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AttachmentDto: {
+            /**
+             * @description Without path separators or control characters; executable types are refused
+             * @example invoice-42.pdf
+             */
+            filename: string;
+            /**
+             * Format: byte
+             * @description The file, standard base64 (no line breaks)
+             * @example JVBERi0xLjQK
+             */
+            content: string;
+            /** @example application/pdf */
+            content_type: string;
+            /**
+             * @description Makes the attachment inline: the HTML shows it as <img src="cid:logo">
+             * @example logo
+             */
+            content_id?: string | null;
+        };
         RecipientObjectDto: {
             /**
              * Format: email
@@ -676,11 +696,52 @@ export interface components {
              * @example 2026-12-01T09:00:00Z
              */
             send_at?: string;
+            /** @description Files, decoded at most MAX_MESSAGE_BYTES together with html and text (413 beyond); a malformed one is a 400 and an executable type a 422 attachment_forbidden, naming `attachments[i]`. Stored once however many recipients carry it */
+            attachments?: components["schemas"]["AttachmentDto"][];
             /**
-             * @description An address, or {"email", "name"}
+             * @description An address, {"email", "name"}, or a list of 1 to 50 of them
              * @example ann@example.com
              */
-            to: string | components["schemas"]["RecipientObjectDto"];
+            to: string | components["schemas"]["RecipientObjectDto"] | (string | components["schemas"]["RecipientObjectDto"])[];
+            /**
+             * @description Copied recipients, listed in the Cc header (at most 50)
+             * @example [
+             *       "lead@example.com"
+             *     ]
+             */
+            cc?: (string | components["schemas"]["RecipientObjectDto"])[];
+            /**
+             * @description Blind-copied recipients: each gets the message, no header names them (at most 50)
+             * @example [
+             *       "audit@example.com"
+             *     ]
+             */
+            bcc?: (string | components["schemas"]["RecipientObjectDto"])[];
+        };
+        MessageRecipientDto: {
+            /** @example ann@example.com */
+            email: string;
+            /**
+             * @example to
+             * @enum {string}
+             */
+            role: "to" | "cc" | "bcc";
+            /**
+             * Format: uuid
+             * @description This recipient's delivery record: its own status, X-Email-Id and Postal message (GET /api/v1/status/{recipient_id} answers for it alone)
+             */
+            recipient_id: string;
+        };
+        SuppressedRecipientDto: {
+            /** @example gone@example.com */
+            email: string;
+            /**
+             * @example cc
+             * @enum {string}
+             */
+            role: "to" | "cc" | "bcc";
+            /** @example hard_bounce */
+            reason: string;
         };
         SendEmailResponseDto: {
             /** Format: uuid */
@@ -695,6 +756,10 @@ export interface components {
              * @description When it will be sent; null: now
              */
             send_at: string | null;
+            /** @description With a list `to`, `cc` or `bcc`: each recipient that will receive a copy */
+            recipients?: components["schemas"]["MessageRecipientDto"][];
+            /** @description With a list `to`, `cc` or `bcc`: recipients dropped as suppressed */
+            suppressed?: components["schemas"]["SuppressedRecipientDto"][];
         };
         ErrorDetailDto: {
             /** @example to */
@@ -704,7 +769,7 @@ export interface components {
         };
         ErrorObjectDto: {
             /** @enum {string} */
-            code: "validation_error" | "unauthorized" | "forbidden" | "blocked" | "not_found" | "method_not_allowed" | "template_not_found" | "idempotency_key_conflict" | "payload_too_large" | "unsupported_media_type" | "recipient_suppressed" | "template_invalid" | "template_too_complex" | "rate_limit_exceeded" | "service_unavailable" | "internal_error";
+            code: "validation_error" | "unauthorized" | "forbidden" | "blocked" | "not_found" | "method_not_allowed" | "template_not_found" | "idempotency_key_conflict" | "payload_too_large" | "unsupported_media_type" | "recipient_suppressed" | "attachment_forbidden" | "template_invalid" | "template_too_complex" | "rate_limit_exceeded" | "service_unavailable" | "internal_error";
             message: string;
             details?: components["schemas"]["ErrorDetailDto"][];
             /** @description Seconds to wait (rate_limit_exceeded, blocked) */
@@ -792,6 +857,8 @@ export interface components {
              * @example 2026-12-01T09:00:00Z
              */
             send_at?: string;
+            /** @description Files, decoded at most MAX_MESSAGE_BYTES together with html and text (413 beyond); a malformed one is a 400 and an executable type a 422 attachment_forbidden, naming `attachments[i]`. Stored once however many recipients carry it */
+            attachments?: components["schemas"]["AttachmentDto"][];
             /** @description 1 to 10,000 recipients; the whole body at most 10 MB */
             recipients: components["schemas"]["BatchRecipientDto"][];
         };
@@ -856,6 +923,32 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        RecipientStatusDto: {
+            /** @example ann@example.com */
+            email: string;
+            /**
+             * @example to
+             * @enum {string}
+             */
+            role: "to" | "cc" | "bcc";
+            /**
+             * Format: uuid
+             * @description The delivery record's id: its X-Email-Id, and a status id of its own
+             */
+            recipient_id: string;
+            /**
+             * @example delivered
+             * @enum {string}
+             */
+            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held";
+            /** @enum {string|null} */
+            bounce_type?: "hard" | "soft" | null;
+            error_message?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+        };
         MessageEventDto: {
             /** @enum {string} */
             type: "queued" | "sent" | "delivered" | "delayed" | "bounced" | "held" | "failed" | "opened" | "clicked" | "complained" | "unsubscribed" | "retry_scheduled";
@@ -864,6 +957,11 @@ export interface components {
             details: {
                 [key: string]: unknown;
             };
+            /**
+             * @description With several recipients: whose timeline the event belongs to
+             * @example ann@example.com
+             */
+            recipient?: string;
         };
         MessageStatusResponseDto: {
             /** Format: uuid */
@@ -909,6 +1007,8 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+            /** @description Every recipient with its own state (one entry for a single recipient). With several, the top-level fields are the first To recipient's and `status` is their common status, or when they differ the one furthest from done: processing, queued, retry_scheduled, held, sent, bounced, failed, complained, then delivered */
+            recipients: components["schemas"]["RecipientStatusDto"][];
             events: components["schemas"]["MessageEventDto"][];
         };
         MessageSummaryDto: {
@@ -1553,7 +1653,21 @@ export interface operations {
                      * @example {
                      *       "message_id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
                      *       "status": "queued",
-                     *       "send_at": null
+                     *       "send_at": null,
+                     *       "recipients": [
+                     *         {
+                     *           "email": "ann@example.com",
+                     *           "role": "to",
+                     *           "recipient_id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e"
+                     *         }
+                     *       ],
+                     *       "suppressed": [
+                     *         {
+                     *           "email": "gone@example.com",
+                     *           "role": "cc",
+                     *           "reason": "hard_bounce"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["SendEmailResponseDto"];
@@ -1700,7 +1814,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1978,7 +2092,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2256,11 +2370,20 @@ export interface operations {
                      *       "clicked_at": null,
                      *       "created_at": "2026-01-31T09:00:00.000Z",
                      *       "updated_at": "2026-01-31T09:00:00.000Z",
+                     *       "recipients": [
+                     *         {
+                     *           "email": "ann@example.com",
+                     *           "role": "to",
+                     *           "recipient_id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *           "status": "delivered"
+                     *         }
+                     *       ],
                      *       "events": [
                      *         {
                      *           "type": "queued",
                      *           "occurred_at": "2026-01-31T09:00:00.000Z",
-                     *           "details": {}
+                     *           "details": {},
+                     *           "recipient": "ann@example.com"
                      *         }
                      *       ]
                      *     }
@@ -3695,7 +3818,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4085,7 +4208,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4461,7 +4584,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -6,6 +6,7 @@ import {
   previousHour,
   startOfHour,
 } from 'src/modules/analytics/analytics.service';
+import { AttachmentsService } from 'src/modules/emails/attachments/attachments.service';
 import { OutboxService } from 'src/modules/emails/outbox.service';
 import { RetryService } from 'src/modules/emails/retry.service';
 import { checkRedis } from 'src/startup';
@@ -27,7 +28,7 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|
   name: 'jobs:run',
   arguments: '<job>',
   description:
-    'Run a scheduled job now, in this process (outbox-sweep, retry-scheduled, hourly-stats, daily-stats)',
+    'Run a scheduled job now, in this process (outbox-sweep, retry-scheduled, prune-attachments, hourly-stats, daily-stats)',
 })
 export class JobsRunCommand extends CommandRunner {
   /** Job name → spec. Later jobs (anomaly-check, …) plug in here. */
@@ -39,6 +40,7 @@ export class JobsRunCommand extends CommandRunner {
     retries: RetryService,
     analytics: AnalyticsService,
     anomalies: AnomalyDetectorService,
+    attachments: AttachmentsService,
   ) {
     super();
     this.jobs = {
@@ -55,6 +57,13 @@ export class JobsRunCommand extends CommandRunner {
           await this.requireRedis();
           const { requeued, suppressed } = await retries.requeueDue();
           return `retry-scheduled: re-queued ${requeued} message(s), ${suppressed} failed as suppressed`;
+        },
+      },
+      'prune-attachments': {
+        takesHour: false,
+        run: async () => {
+          const { sets, blobs } = await attachments.prune();
+          return `prune-attachments: deleted ${sets} attachment set(s), ${blobs} stored file(s)`;
         },
       },
       'hourly-stats': {

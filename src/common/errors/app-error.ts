@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'recipient_suppressed'
+  | 'attachment_forbidden'
   | 'template_invalid'
   | 'template_too_complex'
   | 'rate_limit_exceeded'
@@ -100,6 +101,23 @@ export class IdempotencyConflictError extends AppError {
 export class PayloadTooLargeError extends AppError {
   constructor(limit: string) {
     super('payload_too_large', `Request body exceeds ${limit}`);
+  }
+}
+
+/**
+ * 413: a message whose attachments and bodies decode to more than MAX_MESSAGE_BYTES (README
+ * "Sending"); details name the attachment that crossed the limit.
+ */
+export class MessageTooLargeError extends AppError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('payload_too_large', message, details);
+  }
+}
+
+/** 422: an attachment of a type mailbox providers refuse (README "Sending": attachments). */
+export class AttachmentForbiddenError extends AppError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('attachment_forbidden', message, details);
   }
 }
 

@@ -16,10 +16,22 @@ import { installMethodNotAllowed, requireJsonBodies } from 'src/common/http/meth
 import { RequestWithId, requestIdMiddleware } from 'src/common/http/request-id';
 import { findUnstorableText, mayHoldUnstorableBytes } from 'src/common/text/storable-text';
 
-/** JSON API bodies (one message, a template, ...). */
+/** JSON API bodies (a template, a suppression, ...). */
 export const JSON_LIMIT = '1mb';
-/** POST /api/v1/batch: up to 10,000 recipients with their variables. */
-export const BATCH_JSON_LIMIT = '10mb';
+
+/**
+ * Body limits of the two sending routes (README "Sending"): room for MAX_MESSAGE_BYTES of
+ * attachments as base64 (4/3 of the bytes) on top of the limit without attachments (1 MB for a
+ * send, 10 MB for a batch of 10,000 recipients with their variables).
+ */
+export function sendingBodyLimits(maxMessageBytes: number): { send: string; batch: string } {
+  const attachments = Math.ceil(maxMessageBytes / 3) * 4;
+  const mb = (bytes: number) => `${Math.ceil(bytes / (1024 * 1024))}mb`;
+  return {
+    send: mb(attachments + 1024 * 1024),
+    batch: mb(attachments + 10 * 1024 * 1024),
+  };
+}
 /** Postal's webhooks carry message metadata only, never a message: a few kB. */
 export const WEBHOOK_BODY_LIMIT = '1mb';
 /**
@@ -247,7 +259,9 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
     typeof requireJsonBodies
   >[0];
   app.use(requireJsonBodies(routed, RAW_BODY_ROUTES));
-  app.use('/api/v1/batch', express.json({ limit: BATCH_JSON_LIMIT, verify: scanForUnstorable }));
+  const sending = sendingBodyLimits(config.maxMessageBytes);
+  app.use('/api/v1/batch', express.json({ limit: sending.batch, verify: scanForUnstorable }));
+  app.use('/api/v1/send', express.json({ limit: sending.send, verify: scanForUnstorable }));
   app.use(express.json({ limit: JSON_LIMIT, verify: scanForUnstorable }));
   app.use(
     FORM_ROUTES,

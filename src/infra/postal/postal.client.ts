@@ -19,6 +19,20 @@ export interface PostalSendMessage {
   bounce?: boolean;
 }
 
+/**
+ * Body of Postal's `POST /api/v1/send/raw` (postalserver/postal
+ * app/controllers/legacy_api/send_controller.rb `raw`): the envelope and the whole message.
+ */
+export interface PostalSendRaw {
+  /** The envelope sender (MAIL FROM). */
+  mail_from: string;
+  /** Envelope recipients: Postal stores one message per address. */
+  rcpt_to: string[];
+  /** The RFC 5322 message, base64. */
+  data: string;
+  bounce?: boolean;
+}
+
 export interface PostalSendResult {
   /** RFC Message-ID Postal assigned, `<uuid>@<rp-domain>`. */
   messageId: string;
@@ -76,6 +90,16 @@ export class PostalClient implements OnApplicationShutdown {
 
   async sendMessage(message: PostalSendMessage): Promise<PostalSendResult> {
     const data = await this.call('/api/v1/send/message', message);
+    const messages = (data.messages ?? {}) as PostalSendResult['messages'];
+    return { messageId: String(data.message_id ?? ''), messages };
+  }
+
+  /**
+   * A whole MIME message (README "How mail flows"). Postal answers `message_id` (the
+   * Message-ID header of the data, without brackets) and `{rcpt: {id, token}}`.
+   */
+  async sendRaw(message: PostalSendRaw): Promise<PostalSendResult> {
+    const data = await this.call('/api/v1/send/raw', message);
     const messages = (data.messages ?? {}) as PostalSendResult['messages'];
     return { messageId: String(data.message_id ?? ''), messages };
   }

@@ -20,6 +20,8 @@ export enum EmailDeliveryJob {
   OutboxSweep = 'OutboxSweep',
   /** Re-queue due soft-bounce retries. */
   RetryScheduled = 'RetryScheduled',
+  /** Delete attachment content no delivery needs any more (README "Sending"). */
+  PruneAttachments = 'PruneAttachments',
 }
 
 export enum WebhooksJob {
@@ -45,6 +47,7 @@ export interface JobPayloads {
   [EmailDeliveryJob.Deliver]: { messageId: string; domain?: string };
   [EmailDeliveryJob.OutboxSweep]: { tick: string };
   [EmailDeliveryJob.RetryScheduled]: { tick: string };
+  [EmailDeliveryJob.PruneAttachments]: { tick: string };
   [WebhooksJob.Process]: { webhookEventId: string };
   [WebhooksJob.SweepUnprocessed]: { tick: string };
   /** `hour`: ISO start of the hour to aggregate. */

@@ -6,12 +6,13 @@ import type { NextFunction, Request, Response } from 'express';
  * no frames but `srcdoc` ones (which need no fetch), never framed itself. The message page adds
  * the hashes of the previewed email's own inline styles (see email-preview.ts).
  */
-export function dashboardCsp(styleHashes: readonly string[] = []): string {
+export function dashboardCsp(styleHashes: readonly string[] = [], ownImages = false): string {
   const styles = ["'self'", ...(styleHashes.length > 0 ? ["'unsafe-hashes'", ...styleHashes] : [])];
   return [
     "default-src 'none'",
     `style-src ${styles.join(' ')}`,
-    'img-src data:',
+    // A sandbox message's inline images come from /dashboard/logs/:id/attachments/:n.
+    ownImages ? "img-src data: 'self'" : 'img-src data:',
     "form-action 'self'",
     "frame-src 'none'",
     "frame-ancestors 'none'",

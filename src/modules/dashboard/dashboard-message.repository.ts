@@ -8,6 +8,14 @@ export interface SandboxCopy {
   html: string | null;
   text: string | null;
   headers: Record<string, string>;
+  /** What was attached, in order (position = index); README "Sending": attachments. */
+  attachments: Array<{
+    filename: string;
+    contentType: string;
+    size: number;
+    sha256: string;
+    contentId: string | null;
+  }>;
 }
 
 /** What the message page shows beyond GET /api/v1/status: envelope, request, rendered copy. */
@@ -81,6 +89,18 @@ export class DashboardMessageRepository {
               html: asString(copy.html),
               text: asString(copy.text),
               headers: stringRecord(copy.headers),
+              attachments: (Array.isArray(copy.attachments) ? copy.attachments : []).map(
+                (a: unknown) => {
+                  const r = asRecord(a);
+                  return {
+                    filename: asString(r.filename) ?? '',
+                    contentType: asString(r.content_type) ?? 'application/octet-stream',
+                    size: Number(r.size) || 0,
+                    sha256: asString(r.sha256) ?? '',
+                    contentId: asString(r.content_id),
+                  };
+                },
+              ),
             },
     };
   }

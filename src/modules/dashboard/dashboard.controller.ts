@@ -1,4 +1,16 @@
-import { Controller, Get, Header, Param, Query, Req, Res, UseFilters } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Param,
+  ParseIntPipe,
+  Query,
+  Req,
+  Res,
+  UseFilters,
+} from '@nestjs/common';
+import { NotFoundError } from 'src/common/errors/app-error';
+import { AttachmentsService } from 'src/modules/emails/attachments/attachments.service';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from 'src/common/decorators/route-policy.decorators';
@@ -27,6 +39,7 @@ export class DashboardController {
     private readonly views: DashboardViews,
     private readonly csrf: DashboardCsrf,
     private readonly feedbackPages: DashboardFeedbackPages,
+    private readonly attachments: AttachmentsService,
   ) {}
 
   @Get()
@@ -65,11 +78,38 @@ export class DashboardController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<string> {
     const base = this.dashboard.base('Message', this.csrf.issue(req, res), 'logs');
-    const { model, styleHashes } = await this.dashboard.message(base, messageId);
+    const { model, styleHashes, images } = await this.dashboard.message(base, messageId);
     model.pageTitle = `Message to ${model.recipient}`;
-    // The sandboxed preview inherits this policy: allow exactly the email's own inline styles.
-    res.setHeader('Content-Security-Policy', dashboardCsp(styleHashes));
+    // The sandboxed preview inherits this policy: allow exactly the email's own inline styles
+    // (and, when it has inline images, the attachment route below).
+    res.setHeader('Content-Security-Policy', dashboardCsp(styleHashes, images));
     return this.views.render('message', model);
+  }
+
+  /**
+   * One attachment of a message, behind the operator login like every dashboard route:
+   * images inline (the preview shows them), anything else as a download; never sniffed,
+   * never run (README "Dashboard").
+   */
+  @Get('logs/:messageId/attachments/:position')
+  async attachment(
+    @Param('messageId') messageId: string,
+    @Param('position', ParseIntPipe) position: number,
+    @Res() res: Response,
+  ): Promise<void> {
+    const found = /^[0-9a-f-]{36}$/i.test(messageId)
+      ? await this.attachments.attachmentOf(messageId.toLowerCase(), position)
+      : null;
+    if (!found) throw new NotFoundError('No such attachment (or it was pruned)');
+    const image = /^image\/(png|gif|jpeg|webp)$/.test(found.contentType);
+    res.setHeader('Content-Type', image ? found.contentType : 'application/octet-stream');
+    res.setHeader(
+      'Content-Disposition',
+      `${image ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(found.filename)}`,
+    );
+    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.end(found.content);
   }
 
   @Get('feedback')

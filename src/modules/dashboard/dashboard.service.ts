@@ -270,7 +270,17 @@ export class DashboardService {
     const extras = await this.messages.extras(status.message_id);
     if (!extras) throw new NotFoundError(`Message ${messageId} not found`);
     const copy = extras.sandbox;
-    const preview = copy?.html ? previewHtml(copy.html) : null;
+    // Inline images come from the authenticated attachment route (dashboardCsp allows it).
+    const attachmentUrl = (position: number) =>
+      `/dashboard/logs/${encodeURIComponent(status.message_id)}/attachments/${position}`;
+    const inlineImages = new Map(
+      (copy?.attachments ?? []).flatMap((a, i) =>
+        a.contentId && a.contentType.startsWith('image/')
+          ? [[a.contentId.toLowerCase(), attachmentUrl(i)] as const]
+          : [],
+      ),
+    );
+    const preview = copy?.html ? withInlineImages(previewHtml(copy.html), inlineImages) : null;
     const styles = preview ? previewStyles(preview) : { hashes: [], truncated: false };
 
     const field = (label: string, value: string | number | null, mono = false) => ({
@@ -340,11 +350,19 @@ export class DashboardService {
             html: preview,
             text: copy.text,
             headers: Object.entries(copy.headers).map(([name, value]) => ({ name, value })),
+            attachments: copy.attachments.map((a, i) => ({
+              filename: a.filename,
+              contentType: a.contentType,
+              size: formatBytes(a.size),
+              sha256: a.sha256,
+              contentId: a.contentId,
+              href: attachmentUrl(i),
+            })),
             stylesTruncated: styles.truncated,
           }
         : null,
     };
-    return { model, styleHashes: styles.hashes };
+    return { model, styleHashes: styles.hashes, images: inlineImages.size > 0 };
   }
 
   /** One diagnostic report in full, with the AI's analysis when there is one. */
@@ -569,4 +587,28 @@ export class DashboardService {
       detail,
     };
   }
+}
+
+/**
+ * Points the preview's `cid:` images at the dashboard's attachment route (README "Dashboard"):
+ * only `src` attributes of the serialized preview, only Content-IDs of stored image parts.
+ */
+function withInlineImages(html: string, images: ReadonlyMap<string, string>): string {
+  if (images.size === 0) return html;
+  return html.replace(/(\ssrc=")cid:([^"]*)"/gi, (whole, attr: string, cid: string) => {
+    let id = cid;
+    try {
+      id = decodeURIComponent(cid);
+    } catch {
+      // Not percent-encoded.
+    }
+    const url = images.get(id.toLowerCase());
+    return url ? `${attr}${url}"` : whole;
+  });
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { isUnavailableError } from 'src/common/errors/unavailable';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
+import { AttachmentsUnavailableError } from 'src/modules/emails/attachments/attachments.service';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
 import { DeliveryTransitionsRepository } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
 import { MessageComposer, TemplateUnavailableError } from 'src/modules/emails/message-composer';
@@ -105,6 +106,12 @@ export class DeliveryService {
           code: 'template_render_error',
         });
         throw new PermanentDeliveryError(`template_render_error: ${err.message}`);
+      }
+      if (err instanceof AttachmentsUnavailableError) {
+        await this.logs.markFailed(msg.id, `attachment_unavailable: ${err.message}`, {
+          code: 'attachment_unavailable',
+        });
+        throw new PermanentDeliveryError(`attachment_unavailable: ${err.message}`);
       }
       await this.logs.release(msg.id);
       throw err;

@@ -8,6 +8,7 @@ import {
   DeliveryService,
   PermanentDeliveryError,
 } from 'src/modules/emails/delivery.service';
+import { AttachmentsService } from 'src/modules/emails/attachments/attachments.service';
 import { OutboxService } from 'src/modules/emails/outbox.service';
 import { RetryService } from 'src/modules/emails/retry.service';
 
@@ -16,7 +17,7 @@ type EmailsQueueJob = Job<JobPayloads[EmailDeliveryJob], unknown, EmailDeliveryJ
 
 /**
  * Worker of the `email-delivery` queue, the emails module's own: deliveries, and its
- * maintenance ticks (outbox sweep, soft-bounce retries) that OutboxScheduler enqueues
+ * maintenance ticks (outbox sweep, soft-bounce retries, attachment prune) that OutboxScheduler enqueues
  * (docs/ARCHITECTURE.md "Queues and jobs"). Concurrency is set from WORKER_CONCURRENCY at
  * start-up.
  */
@@ -28,6 +29,7 @@ export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationB
     private readonly delivery: DeliveryService,
     private readonly outbox: OutboxService,
     private readonly retries: RetryService,
+    private readonly attachments: AttachmentsService,
     private readonly config: AppConfig,
   ) {
     super();
@@ -63,6 +65,8 @@ export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationB
         return { enqueued: await this.outbox.sweep() };
       case EmailDeliveryJob.RetryScheduled:
         return this.retries.requeueDue();
+      case EmailDeliveryJob.PruneAttachments:
+        return this.attachments.prune();
       default: {
         const unknown: never = job.name;
         throw new UnrecoverableError(`unknown job ${String(unknown)}`);

@@ -25,6 +25,10 @@ export const EMAIL_STATUSES = [
 ] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
+/** How a delivery record's recipient was addressed (README "Sending"). */
+export const RECIPIENT_ROLES = ['to', 'cc', 'bcc'] as const;
+export type RecipientRole = (typeof RECIPIENT_ROLES)[number];
+
 export const BOUNCE_TYPES = ['hard', 'soft'] as const;
 export type BounceType = (typeof BOUNCE_TYPES)[number];
 
@@ -36,6 +40,10 @@ export type BounceType = (typeof BOUNCE_TYPES)[number];
   `bounce_type IN (${BOUNCE_TYPES.map((t) => `'${t}'`).join(', ')})`,
 )
 @Check('email_logs_stream_check', `stream IN (${STREAMS_SQL})`)
+@Check(
+  'email_logs_recipient_role_check',
+  `recipient_role IN (${RECIPIENT_ROLES.map((r) => `'${r}'`).join(', ')})`,
+)
 @Index('idx_logs_domain_status', ['recipientDomain', 'status'])
 @Index('idx_logs_created_status', ['createdAt', 'status'])
 @Index('idx_logs_next_retry_at', ['nextRetryAt'], { where: `status = 'retry_scheduled'` })
@@ -58,6 +66,22 @@ export class EmailLog {
   @Column({ name: 'external_message_id', type: 'uuid' })
   @Generated('uuid')
   externalMessageId: string;
+
+  /**
+   * The API message this delivery record belongs to when it has several recipients (README
+   * "Sending"); null: the record is the whole message and `externalMessageId` its API id.
+   */
+  @Index('idx_logs_message_id', { where: 'message_id IS NOT NULL' })
+  @Column({ name: 'message_id', type: 'uuid', nullable: true })
+  messageId: string | null;
+
+  @Column({ name: 'recipient_role', type: 'varchar', length: 3, default: 'to' })
+  recipientRole: RecipientRole;
+
+  /** The attachment list this message carries (`message_attachments.set_id`); null: none. */
+  @Index('idx_logs_attachment_set', { where: 'attachment_set IS NOT NULL' })
+  @Column({ name: 'attachment_set', type: 'uuid', nullable: true })
+  attachmentSet: string | null;
 
   @Column({ name: 'api_key_id', type: 'integer', nullable: true })
   @ForeignKey('api_keys', { name: 'fk_email_logs_api_key_id', onDelete: 'SET NULL' })

@@ -23,6 +23,8 @@ import { EmailsService } from 'src/modules/emails/emails.service';
 import { IdempotencyKey } from 'src/modules/emails/idempotency-key.entity';
 import { IdempotencyService } from 'src/modules/emails/idempotency.service';
 import { MessageComposer } from 'src/modules/emails/message-composer';
+import { AttachmentsRepository } from 'src/modules/emails/attachments/attachments.repository';
+import { AttachmentsService } from 'src/modules/emails/attachments/attachments.service';
 import { OutboxService } from 'src/modules/emails/outbox.service';
 import { EmailStateService } from 'src/modules/emails/email-state.service';
 import { RetryService } from 'src/modules/emails/retry.service';
@@ -64,6 +66,8 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     DeliveryService,
     DeliveryAlertsService,
     MessageComposer,
+    AttachmentsRepository,
+    AttachmentsService,
     TrackingLinksService,
     TrackingService,
     OutboxService,
@@ -94,6 +98,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
   ],
   exports: [
     EmailsService,
+    AttachmentsService,
     DeliveryService,
     OutboxService,
     EmailStateService,

@@ -41,6 +41,13 @@ import { formatMailbox, parseMailbox } from 'src/modules/emails/mailbox';
 import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
 import { BatchRepository } from 'src/modules/emails/batch.repository';
 import { TemplatesService } from 'src/modules/templates/templates.service';
+import type { EntityManager } from 'typeorm';
+import {
+  checkCidReferences,
+  PreparedAttachment,
+  prepareAttachments,
+} from 'src/modules/emails/attachments/attachment-rules';
+import type { RecipientRole } from 'src/modules/emails/email-log.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
@@ -62,6 +69,40 @@ interface ResolvedContent {
   templateExternalId: string | null;
   subjectOverride: string | null;
   from: string;
+  /** The HTML and text sources (template or inline), for the size and `cid:` checks. */
+  html: string | null;
+  text: string | null;
+}
+
+/** A recipient of a send, with how it was addressed. */
+interface ComposedRecipient {
+  email: string;
+  name: string | null;
+  role: RecipientRole;
+}
+
+/**
+ * The distinct recipients of a send, `to` first, then `cc`, then `bcc` (README "Sending"):
+ * an address given twice receives one copy, in its first role.
+ */
+function collectRecipients(dto: SendEmailDto): ComposedRecipient[] {
+  const seen = new Set<string>();
+  const out: ComposedRecipient[] = [];
+  const add = (list: unknown, role: RecipientRole) => {
+    for (const r of (Array.isArray(list) ? list : list === undefined ? [] : [list]) as Array<
+      string | { email: string; name?: string | null }
+    >) {
+      const email = (typeof r === 'string' ? r : r.email).trim();
+      const key = normalizeEmail(email);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ email, name: typeof r === 'string' ? null : (r.name ?? null), role });
+    }
+  };
+  add(dto.to, 'to');
+  add(dto.cc, 'cc');
+  add(dto.bcc, 'bcc');
+  return out;
 }
 
 /**
@@ -83,16 +124,19 @@ export class EmailsService {
 
   async send(ctx: AcceptContext, dto: SendEmailDto): Promise<Accepted<SendEmailResponseDto>> {
     return this.idempotent(ctx, '/api/v1/send', dto, async (complete) => {
-      const to =
-        typeof dto.to === 'string'
-          ? { email: dto.to, name: null }
-          : { email: dto.to.email, name: dto.to.name ?? null };
-      const recipient = to.email.trim();
+      const listForm = Array.isArray(dto.to) || dto.cc !== undefined || dto.bcc !== undefined;
+      const recipients = collectRecipients(dto);
+      const content = await this.resolveContent(dto, [dto.variables]);
+      const attachments = this.prepareAttachments(dto, content);
+      if (listForm || attachments.length > 0) {
+        return this.sendComposed(ctx, dto, content, recipients, attachments, listForm, complete);
+      }
+      const [to] = recipients;
+      const recipient = to.email;
       if (ctx.idempotencyKey) {
         const suppressed = await this.blacklist.check(recipient);
         if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
       }
-      const content = await this.resolveContent(dto, [dto.variables]);
       const message = this.newMessage(
         ctx,
         dto,
@@ -131,6 +175,92 @@ export class EmailsService {
     });
   }
 
+  /**
+   * A send with several recipients or attachments (README "Sending"): one delivery record per
+   * recipient under one API message id, suppressed recipients dropped and named (all of them
+   * suppressed: 422), the attachments stored once, all in one transaction. One record alone
+   * is the message itself (its id is the message id), as for a plain send.
+   */
+  private async sendComposed(
+    ctx: AcceptContext,
+    dto: SendEmailDto,
+    content: ResolvedContent,
+    recipients: ComposedRecipient[],
+    attachments: PreparedAttachment[],
+    listForm: boolean,
+    complete: (em: EntityManager, status: number, body: SendEmailResponseDto) => Promise<void>,
+  ): Promise<SendEmailResponseDto> {
+    const found = await this.blacklist.findSuppressed(recipients.map((r) => r.email));
+    const kept = recipients.filter((r) => !found.has(normalizeEmail(r.email)));
+    if (kept.length === 0) {
+      throw new RecipientSuppressedError(
+        found.get(normalizeEmail(recipients[0].email))?.reason ?? 'suppressed',
+      );
+    }
+    const apiId = randomUUID();
+    const attachmentSet = attachments.length > 0 ? randomUUID() : null;
+    const toList = recipients.filter((r) => r.role === 'to');
+    const ccList = recipients.filter((r) => r.role === 'cc');
+    const messages = kept.map((r) => {
+      const m = this.newMessage(ctx, dto, content, r.email, r.name, null, dto.variables ?? {});
+      if (listForm) {
+        m.details.to_list = toList.map((a) => ({ email: a.email, name: a.name }));
+        if (ccList.length > 0) {
+          m.details.cc_list = ccList.map((a) => ({ email: a.email, name: a.name }));
+        }
+      }
+      m.recipientRole = r.role;
+      m.attachmentSet = attachmentSet;
+      if (kept.length === 1) m.externalMessageId = apiId;
+      else m.messageId = apiId;
+      return m;
+    });
+    const body: SendEmailResponseDto = {
+      message_id: apiId,
+      status: 'queued',
+      send_at: iso(messages[0].sendAt),
+      ...(listForm
+        ? {
+            recipients: messages.map((m) => ({
+              email: m.recipient,
+              role: m.recipientRole!,
+              recipient_id: m.externalMessageId,
+            })),
+            suppressed: recipients
+              .filter((r) => found.has(normalizeEmail(r.email)))
+              .map((r) => ({
+                email: r.email,
+                role: r.role,
+                reason: found.get(normalizeEmail(r.email))!.reason,
+              })),
+          }
+        : {}),
+    };
+    await this.writes.transaction(async (em) => {
+      if (attachmentSet) await this.writes.insertAttachmentSet(em, attachmentSet, attachments);
+      await this.writes.insertMessages(em, messages);
+      await complete(em, 202, body);
+    });
+    await this.producer.enqueue(
+      messages.map((m) => ({
+        messageId: m.externalMessageId,
+        sendAt: m.sendAt,
+        domain: domainOf(m.recipient),
+      })),
+    );
+    return body;
+  }
+
+  /** Checks and decodes the request's attachments against MAX_MESSAGE_BYTES and the HTML. */
+  private prepareAttachments(dto: EmailContentDto, content: ResolvedContent): PreparedAttachment[] {
+    if (dto.attachments === undefined) return [];
+    const bodyBytes =
+      Buffer.byteLength(content.html ?? '', 'utf8') + Buffer.byteLength(content.text ?? '', 'utf8');
+    const prepared = prepareAttachments(dto.attachments, this.config.maxMessageBytes, bodyBytes);
+    checkCidReferences(content.html, prepared);
+    return prepared;
+  }
+
   async sendBatch(ctx: AcceptContext, dto: SendBatchDto): Promise<Accepted<SendBatchResponseDto>> {
     return this.idempotent(ctx, '/api/v1/batch', dto, async (complete) => {
       // Every recipient's variables bound the render cost (README "Security": template limits).
@@ -138,6 +268,8 @@ export class EmailsService {
         dto.variables,
         ...dto.recipients.map((r) => (r as { variables?: unknown }).variables),
       ]);
+      const attachments = this.prepareAttachments(dto, content);
+      const attachmentSet = attachments.length > 0 ? randomUUID() : null;
       const rejected: BatchRejectDto[] = [];
       const candidates: Array<{
         index: number;
@@ -168,10 +300,9 @@ export class EmailsService {
           rejected.push(batchReject(c.index, dto.recipients[c.index].to, 'recipient_suppressed'));
           continue;
         }
-        accepted.push({
-          index: c.index,
-          message: this.newMessage(ctx, dto, content, c.email, c.name, batchId, c.variables),
-        });
+        const message = this.newMessage(ctx, dto, content, c.email, c.name, batchId, c.variables);
+        message.attachmentSet = attachmentSet;
+        accepted.push({ index: c.index, message });
       }
       rejected.sort((a, b) => a.index - b.index);
       const body: SendBatchResponseDto = {
@@ -193,6 +324,10 @@ export class EmailsService {
           accepted: accepted.length,
           rejected: rejected.length,
         });
+        // One copy of the content for the whole batch (README "Sending": attachments).
+        if (attachmentSet && accepted.length > 0) {
+          await this.writes.insertAttachmentSet(em, attachmentSet, attachments);
+        }
         await this.writes.insertMessages(
           em,
           accepted.map((a) => a.message),
@@ -224,18 +359,45 @@ export class EmailsService {
     };
   }
 
-  /** A message's status and event timeline (README "Sending"); unknown or malformed id → 404. */
+  /**
+   * A message's status and event timeline (README "Sending"); unknown or malformed id → 404.
+   * The id of a message with several recipients answers for all of them; a recipient's own
+   * id (`recipient_id`, its X-Email-Id) for that delivery record alone.
+   */
   async getStatus(messageId: string): Promise<MessageStatusResponseDto> {
     if (!UUID.test(messageId)) throw new NotFoundError(`Message ${messageId} not found`);
-    const log = await this.logs.findByMessageId(messageId.toLowerCase());
-    if (!log) throw new NotFoundError(`Message ${messageId} not found`);
-    const events = await this.logs.eventsOf(log.id);
+    const id = messageId.toLowerCase();
+    let logs = await this.logs.findByApiMessageId(id);
+    if (logs.length === 0) {
+      const log = await this.logs.findByMessageId(id);
+      if (!log) throw new NotFoundError(`Message ${messageId} not found`);
+      logs = [log];
+    }
+    const several = logs.length > 1;
+    const primary = logs.find((l) => l.recipientRole === 'to') ?? logs[0];
+    const events = several
+      ? await this.logs.eventsOfAll(logs.map((l) => l.id))
+      : await this.logs.eventsOf(primary.id);
+    const recipientOf = new Map(logs.map((l) => [l.id, l.recipient]));
     return {
-      ...toSummary(log),
+      ...toSummary(primary),
+      message_id: several ? id : primary.externalMessageId,
+      status: overallStatus(logs.map((l) => l.status)),
+      recipients: logs.map((l) => ({
+        email: l.recipient,
+        role: l.recipientRole,
+        recipient_id: l.externalMessageId,
+        status: l.status,
+        bounce_type: l.bounceType,
+        error_message: l.errorMessage,
+        sent_at: iso(l.sentAt),
+        delivered_at: iso(l.deliveredAt),
+      })),
       events: events.map((e) => ({
         type: e.eventType,
         occurred_at: e.occurredAt.toISOString(),
         details: e.details,
+        ...(several ? { recipient: recipientOf.get(String(e.emailLogId)) } : {}),
       })),
     };
   }
@@ -291,6 +453,8 @@ export class EmailsService {
         templateExternalId: template.externalId,
         subjectOverride: dto.subject ?? null,
         from: formatMailbox(mailbox),
+        html: template.html,
+        text: template.text,
       };
     }
     if (!dto.html && !dto.text) {
@@ -311,6 +475,8 @@ export class EmailsService {
       templateExternalId: null,
       subjectOverride: null,
       from: formatMailbox(mailbox),
+      html: dto.html ?? null,
+      text: dto.text ?? null,
     };
   }
 
@@ -413,6 +579,30 @@ function timeBound(
   }
   const given = value ?? alias;
   return given === undefined ? undefined : new Date(given);
+}
+
+/**
+ * The status of a message with several recipients (README "Sending"): theirs when they share
+ * one, else the one furthest from done — in flight, then problems, delivered last.
+ */
+const OVERALL_ORDER: readonly string[] = [
+  'processing',
+  'queued',
+  'retry_scheduled',
+  'held',
+  'sent',
+  'bounced',
+  'failed',
+  'complained',
+  'delivered',
+];
+function overallStatus(statuses: string[]): string {
+  if (statuses.every((s) => s === statuses[0])) return statuses[0];
+  const rank = (s: string) => {
+    const i = OVERALL_ORDER.indexOf(s);
+    return i === -1 ? OVERALL_ORDER.length : i;
+  };
+  return statuses.reduce((a, b) => (rank(b) < rank(a) ? b : a));
 }
 
 /** As PostgreSQL computes recipient_domain: the part after the last @, lower-cased. */

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { AttachmentsService } from 'src/modules/emails/attachments/attachments.service';
+import { parseMailbox } from 'src/modules/emails/mailbox';
 import type { ClaimedMessage } from 'src/modules/emails/lifecycle/delivery-transitions.repository';
 import { OutgoingMessage } from 'src/modules/emails/transport/mail-transport';
 import { rewriteHtmlForTracking } from 'src/modules/emails/tracking/html-tracking-rewriter';
@@ -21,11 +23,12 @@ export class MessageComposer {
   constructor(
     private readonly templates: TemplatesService,
     private readonly links: TrackingLinksService,
+    private readonly attachments: AttachmentsService,
   ) {}
 
   /**
    * Throws TemplateRenderError / TemplateUnavailableError / TemplateLimitError (over a
-   * TEMPLATE_* limit) for content that must not be sent.
+   * TEMPLATE_* limit) / AttachmentsUnavailableError for content that must not be sent.
    */
   async compose(m: ClaimedMessage): Promise<OutgoingMessage> {
     if (m.templateId === null) throw new TemplateUnavailableError('the message has no template');
@@ -70,11 +73,22 @@ export class MessageComposer {
       headers['List-Unsubscribe'] = `<${unsubscribeUrl}>`;
       headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
     }
+    const { to_list: toList, cc_list: ccList } = m.details;
+    const toHeader = (list: typeof toList) =>
+      list?.map((a) => ({ address: a.email, name: a.name ?? null }));
+    const attachments = m.attachmentSet ? await this.attachments.load(m.attachmentSet) : [];
+    // One Message-ID per copy: each recipient's copy differs (tracking, unsubscribe), and a
+    // complaint or bounce quoting it then names exactly one delivery record.
+    const domain = parseMailbox(m.sender)?.address.split('@').pop() ?? 'localhost';
     return {
       messageId: m.messageId,
       from: m.sender,
       to: m.recipient,
       toName: m.details.to_name ?? null,
+      ...(toList ? { toHeader: toHeader(toList) } : {}),
+      ...(ccList?.length ? { ccHeader: toHeader(ccList) } : {}),
+      rfcMessageId: `<${m.messageId}@${domain}>`,
+      attachments,
       replyTo: m.details.reply_to ?? null,
       subject,
       html,

@@ -63,6 +63,22 @@ export class MessageReadsRepository {
     return this.logs.findOne({ where: { externalMessageId: messageId } });
   }
 
+  /** The delivery records of an API message with several recipients, in accept order. */
+  findByApiMessageId(messageId: string): Promise<EmailLog[]> {
+    return this.logs.find({ where: { messageId }, order: { id: 'ASC' } });
+  }
+
+  /** The timelines of several delivery records as the API shows them, merged in time order. */
+  eventsOfAll(emailLogIds: string[]): Promise<EmailEvent[]> {
+    return this.events.find({
+      where: [
+        { emailLogId: In(emailLogIds), cause: IsNull() },
+        { emailLogId: In(emailLogIds), cause: Not(In([...INTERNAL_CAUSES])) },
+      ],
+      order: { occurredAt: 'ASC', id: 'ASC' },
+    });
+  }
+
   /**
    * A message's timeline as the API shows it: without the worker's internal transitions
    * (claims and hand-backs, `INTERNAL_CAUSES`; docs/ARCHITECTURE.md "Transition events").

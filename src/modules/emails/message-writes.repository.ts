@@ -3,13 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { suppressedByHashSql } from 'src/modules/blacklist/suppression';
+import type { PreparedAttachment } from 'src/modules/emails/attachments/attachment-rules';
 import type { EmailEventType } from 'src/modules/emails/email-event.entity';
 import type { NewMessage } from 'src/modules/emails/message-details';
 
 /** Rows per INSERT … SELECT FROM unnest(…) statement. */
 const INSERT_CHUNK = 2000;
 
-/** The eleven column arrays of an unnest insert of messages ($1 … $11). */
+/** The fourteen column arrays of an unnest insert of messages ($1 … $14). */
 function messageColumns(rows: NewMessage[]): unknown[] {
   return [
     rows.map((r) => r.externalMessageId),
@@ -23,6 +24,9 @@ function messageColumns(rows: NewMessage[]): unknown[] {
     rows.map((r) => r.subject),
     rows.map((r) => r.sendAt),
     rows.map((r) => JSON.stringify(r.details)),
+    rows.map((r) => r.messageId ?? null),
+    rows.map((r) => r.recipientRole ?? 'to'),
+    rows.map((r) => r.attachmentSet ?? null),
   ];
 }
 
@@ -58,17 +62,56 @@ export class MessageWritesRepository {
       await em.query(
         `WITH inserted AS (
            INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
-                                   recipient, sender, subject, send_at, status, status_details)
+                                   recipient, sender, subject, send_at, status, status_details,
+                                   message_id, recipient_role, attachment_set)
            SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
-                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details,
+                  u.message_id, u.recipient_role, u.attachment_set
              FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
-                         $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[])
-               AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at, details)
+                         $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
+                         $12::uuid[], $13::varchar[], $14::uuid[])
+               AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at,
+                    details, message_id, recipient_role, attachment_set)
            RETURNING id, send_at, recipient_domain)
          ${QUEUED_EVENT}`,
         messageColumns(chunk),
       );
     }
+  }
+
+  /**
+   * Stores an attachment set inside the caller's accept transaction (content-addressed,
+   * docs/ARCHITECTURE.md "Attachments"): each distinct blob once (an existing
+   * one is only touched, which also locks it against a concurrent prune), then the set's rows.
+   */
+  async insertAttachmentSet(
+    em: EntityManager,
+    setId: string,
+    items: PreparedAttachment[],
+  ): Promise<void> {
+    const blobs = new Map(items.map((a) => [a.sha256, a]));
+    const unique = [...blobs.values()].sort((a, b) => a.sha256.localeCompare(b.sha256));
+    await em.query(
+      `INSERT INTO attachment_blobs (sha256, content, size)
+       SELECT * FROM unnest($1::char(64)[], $2::bytea[], $3::int[])
+       ON CONFLICT (sha256) DO UPDATE SET last_used_at = now()`,
+      [unique.map((a) => a.sha256), unique.map((a) => a.content), unique.map((a) => a.size)],
+    );
+    await em.query(
+      `INSERT INTO message_attachments (set_id, position, sha256, filename, content_type, content_id, size)
+       SELECT $1::uuid, u.position, u.sha256, u.filename, u.content_type, u.content_id, u.size
+         FROM unnest($2::smallint[], $3::char(64)[], $4::varchar[], $5::varchar[], $6::varchar[], $7::int[])
+           AS u(position, sha256, filename, content_type, content_id, size)`,
+      [
+        setId,
+        items.map((_, i) => i),
+        items.map((a) => a.sha256),
+        items.map((a) => a.filename),
+        items.map((a) => a.contentType),
+        items.map((a) => a.contentId),
+        items.map((a) => a.size),
+      ],
+    );
   }
 
   /**
@@ -88,14 +131,16 @@ export class MessageWritesRepository {
         `WITH input AS (
            SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
                                 $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
-                                $12::char(64)[])
+                                $12::uuid[], $13::varchar[], $14::uuid[], $15::char(64)[])
              AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject,
-                  send_at, details, email_hash)),
+                  send_at, details, message_id, recipient_role, attachment_set, email_hash)),
          inserted AS (
            INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
-                                   recipient, sender, subject, send_at, status, status_details)
+                                   recipient, sender, subject, send_at, status, status_details,
+                                   message_id, recipient_role, attachment_set)
            SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
-                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details,
+                  u.message_id, u.recipient_role, u.attachment_set
              FROM input u
             WHERE NOT ${suppressedByHashSql('u.email_hash')}
            RETURNING id, external_message_id, send_at, recipient_domain),

@@ -13,7 +13,7 @@ import {
 /**
  * Enqueues the emails module's maintenance ticks into its own queue, run by the emails worker
  * (EmailDeliveryProcessor): the outbox sweep every minute, soft-bounce retries every 5
- * minutes. The jobId per tick makes replicas of the scheduler run each once.
+ * minutes, the attachment prune every hour. The jobId per tick makes replicas of the scheduler run each once.
  */
 @Injectable()
 export class OutboxScheduler {
@@ -46,6 +46,20 @@ export class OutboxScheduler {
       });
     } catch (err) {
       this.logger.warn(`retry tick not scheduled: ${(err as Error).message}`);
+    }
+  }
+
+  @Cron('17 * * * *', { name: 'prune-attachments' })
+  async pruneTick(now = new Date()): Promise<void> {
+    const tick = new Date(Math.floor(now.getTime() / 3600000) * 3600000).toISOString();
+    const data: JobPayloads[EmailDeliveryJob.PruneAttachments] = { tick };
+    try {
+      await this.queue.add(EmailDeliveryJob.PruneAttachments, data, {
+        ...MAINTENANCE_JOB_OPTIONS,
+        jobId: tickJobId('prune-attachments', new Date(tick)),
+      });
+    } catch (err) {
+      this.logger.warn(`attachment prune not scheduled: ${(err as Error).message}`);
     }
   }
 }

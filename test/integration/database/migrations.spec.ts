@@ -10,11 +10,17 @@ import {
 import { HourlyStat } from 'src/modules/analytics/hourly-stat.entity';
 import { FEEDBACK_OUTCOMES } from 'src/modules/webhooks/feedback-report.entity';
 import { EMAIL_EVENT_TYPES, EmailEvent } from 'src/modules/emails/email-event.entity';
-import { BOUNCE_TYPES, EMAIL_STATUSES, EmailLog } from 'src/modules/emails/email-log.entity';
+import {
+  BOUNCE_TYPES,
+  RECIPIENT_ROLES,
+  EMAIL_STATUSES,
+  EmailLog,
+} from 'src/modules/emails/email-log.entity';
 import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
 
 const APP_TABLES = [
   'api_keys',
+  'attachment_blobs',
   'batches',
   'blacklists',
   'campaign_stats',
@@ -25,6 +31,7 @@ const APP_TABLES = [
   'feedback_reports',
   'hourly_stats',
   'idempotency_keys',
+  'message_attachments',
   'outbox_cursors',
   'webhook_events',
 ];
@@ -84,6 +91,7 @@ describe('InitialSchema1764307200000', () => {
     ['api_keys_scope_check', API_KEY_SCOPES],
     ['email_logs_status_check', EMAIL_STATUSES],
     ['email_logs_bounce_type_check', BOUNCE_TYPES],
+    ['email_logs_recipient_role_check', RECIPIENT_ROLES],
     ['email_events_event_type_check', EMAIL_EVENT_TYPES],
     ['blacklists_reason_check', BLACKLIST_REASONS],
     ['diagnostic_reports_report_type_check', DIAGNOSTIC_REPORT_TYPES],
@@ -248,6 +256,7 @@ describe('InitialSchema1764307200000', () => {
       'FeedbackReports1764460000000',
       'TransitionOutbox1764500000000',
       'MessageStreams1765000000000',
+      'MessageRecipientsAttachments1796610486585',
       'InternalTransitionEvents1796610585746',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());

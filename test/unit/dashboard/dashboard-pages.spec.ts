@@ -250,6 +250,7 @@ describe(DashboardService.name, () => {
             clicked_at: null,
             created_at: NOW.toISOString(),
             updated_at: NOW.toISOString(),
+            recipients: [],
             events: [{ type: 'failed', occurred_at: NOW.toISOString(), details: { error: 'x' } }],
           }),
         },

@@ -24,6 +24,7 @@ const claimed: ClaimedMessage = {
   tag: null,
   details: { template_id: null, variables: {}, options: {} } as ClaimedMessage['details'],
   sendAt: null,
+  attachmentSet: null,
   suppressed: false,
 };
 

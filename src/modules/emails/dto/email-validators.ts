@@ -95,6 +95,38 @@ export const IsRecipient = (o?: ValidationOptions): PropertyDecorator =>
     o,
   );
 
+/** Postal's limit on each of to, cc and bcc (send_controller.rb: TooMany*Addresses). */
+export const MAX_ADDRESSES_PER_FIELD = 50;
+
+/** One recipient, or a list of 1–50 of them (`to`). */
+export const IsRecipientOrList = (o?: ValidationOptions): PropertyDecorator =>
+  decorator(
+    'isRecipientOrList',
+    (args) =>
+      Array.isArray(args.value) && args.value.length > MAX_ADDRESSES_PER_FIELD
+        ? `The maximum number of ${args.property === 'to' ? 'To' : args.property} addresses has been reached (maximum ${MAX_ADDRESSES_PER_FIELD})`
+        : '$property must be an email address or {"email", "name"}, or a list of 1 to 50 of them',
+    (v) =>
+      isRecipient(v) ||
+      (Array.isArray(v) &&
+        v.length >= 1 &&
+        v.length <= MAX_ADDRESSES_PER_FIELD &&
+        v.every(isRecipient)),
+    o,
+  );
+
+/** A list of 0–50 recipients (`cc`, `bcc`). */
+export const IsRecipientList = (o?: ValidationOptions): PropertyDecorator =>
+  decorator(
+    'isRecipientList',
+    (args) =>
+      Array.isArray(args.value) && args.value.length > MAX_ADDRESSES_PER_FIELD
+        ? `The maximum number of ${String(args.property).toUpperCase()} addresses has been reached (maximum ${MAX_ADDRESSES_PER_FIELD})`
+        : '$property must be a list of email addresses or {"email", "name"} objects',
+    (v) => Array.isArray(v) && v.length <= MAX_ADDRESSES_PER_FIELD && v.every(isRecipient),
+    o,
+  );
+
 export const IsMailbox = (o?: ValidationOptions): PropertyDecorator =>
   decorator(
     'isMailbox',

@@ -88,7 +88,10 @@ export class MessageListQueryDto {
   cursor?: string;
 }
 
-export class MessageSummaryDto extends OmitType(MessageStatusResponseDto, ['events'] as const) {}
+export class MessageSummaryDto extends OmitType(MessageStatusResponseDto, [
+  'events',
+  'recipients',
+] as const) {}
 
 export class MessageListResponseDto {
   @ApiProperty({ type: [MessageSummaryDto] })

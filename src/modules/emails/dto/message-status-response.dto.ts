@@ -11,6 +11,42 @@ export class MessageEventDto {
 
   @ApiProperty({ type: 'object', additionalProperties: true })
   details: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    example: 'ann@example.com',
+    description: 'With several recipients: whose timeline the event belongs to',
+  })
+  recipient?: string;
+}
+
+/** One recipient's delivery record (README "Sending": several recipients). */
+export class RecipientStatusDto {
+  @ApiProperty({ example: 'ann@example.com' })
+  email: string;
+
+  @ApiProperty({ enum: ['to', 'cc', 'bcc'], example: 'to' })
+  role: string;
+
+  @ApiProperty({
+    format: 'uuid',
+    description: "The delivery record's id: its X-Email-Id, and a status id of its own",
+  })
+  recipient_id: string;
+
+  @ApiProperty({ enum: EMAIL_STATUSES, example: 'delivered' })
+  status: string;
+
+  @ApiPropertyOptional({ enum: ['hard', 'soft'], nullable: true })
+  bounce_type: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  error_message: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  sent_at: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  delivered_at: string | null;
 }
 
 export class MessageStatusResponseDto {
@@ -94,6 +130,16 @@ export class MessageStatusResponseDto {
 
   @ApiProperty({ format: 'date-time' })
   updated_at: string;
+
+  @ApiProperty({
+    type: [RecipientStatusDto],
+    description:
+      'Every recipient with its own state (one entry for a single recipient). With several, ' +
+      "the top-level fields are the first To recipient's and `status` is their common status, " +
+      'or when they differ the one furthest from done: processing, queued, retry_scheduled, ' +
+      'held, sent, bounced, failed, complained, then delivered',
+  })
+  recipients: RecipientStatusDto[];
 
   @ApiProperty({ type: [MessageEventDto] })
   events: MessageEventDto[];

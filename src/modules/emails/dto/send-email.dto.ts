@@ -1,10 +1,21 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+import { MAX_ATTACHMENTS } from 'src/modules/emails/attachments/attachment-rules';
 import {
   IsHeaderMap,
   IsMailbox,
   IsPlainObject,
-  IsRecipient,
+  IsRecipientList,
+  IsRecipientOrList,
   IsSendAt,
   NO_CRLF,
 } from 'src/modules/emails/dto/email-validators';
@@ -35,7 +46,40 @@ export const RECIPIENT_SCHEMA = {
   example: 'ann@example.com',
 };
 
+/**
+ * An attachment (README "Sending": attachments). Checked at accept by
+ * attachments/attachment-rules.ts: errors name `attachments[i]`.
+ */
+export class AttachmentDto {
+  @ApiProperty({
+    example: 'invoice-42.pdf',
+    maxLength: 255,
+    description: 'Without path separators or control characters; executable types are refused',
+  })
+  filename: string;
+
+  @ApiProperty({
+    format: 'byte',
+    example: 'JVBERi0xLjQK',
+    description: 'The file, standard base64 (no line breaks)',
+  })
+  content: string;
+
+  @ApiProperty({ example: 'application/pdf', maxLength: 255 })
+  content_type: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: 'logo',
+    maxLength: 250,
+    description: 'Makes the attachment inline: the HTML shows it as <img src="cid:logo">',
+  })
+  content_id?: string | null;
+}
+
 /** Content and options shared by single sends and batches (README "Sending"). */
+@ApiExtraModels(AttachmentDto)
 export class EmailContentDto {
   @ApiPropertyOptional({
     example: 'Shop <news@shop.example>',
@@ -153,13 +197,78 @@ export class EmailContentDto {
   @IsOptional()
   @IsSendAt()
   send_at?: string;
+
+  @ApiPropertyOptional({
+    type: [AttachmentDto],
+    maxItems: MAX_ATTACHMENTS,
+    description:
+      'Files, decoded at most MAX_MESSAGE_BYTES together with html and text (413 beyond); a ' +
+      'malformed one is a 400 and an executable type a 422 attachment_forbidden, naming ' +
+      '`attachments[i]`. Stored once however many recipients carry it',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_ATTACHMENTS)
+  attachments?: unknown[];
 }
+
+type Recipient = string | { email: string; name?: string | null };
 
 @ApiExtraModels(RecipientObjectDto)
 export class SendEmailDto extends EmailContentDto {
-  @ApiProperty({ ...RECIPIENT_SCHEMA, description: 'An address, or {"email", "name"}' })
-  @IsRecipient()
-  to: string | { email: string; name?: string };
+  @ApiProperty({
+    oneOf: [
+      ...RECIPIENT_SCHEMA.oneOf,
+      { type: 'array', items: RECIPIENT_SCHEMA, minItems: 1, maxItems: 50 },
+    ],
+    example: 'ann@example.com',
+    description: 'An address, {"email", "name"}, or a list of 1 to 50 of them',
+  })
+  @IsRecipientOrList()
+  to: Recipient | Recipient[];
+
+  @ApiPropertyOptional({
+    type: 'array',
+    items: RECIPIENT_SCHEMA,
+    maxItems: 50,
+    example: ['lead@example.com'],
+    description: 'Copied recipients, listed in the Cc header (at most 50)',
+  })
+  @IsOptional()
+  @IsRecipientList()
+  cc?: Recipient[];
+
+  @ApiPropertyOptional({
+    type: 'array',
+    items: RECIPIENT_SCHEMA,
+    maxItems: 50,
+    example: ['audit@example.com'],
+    description:
+      'Blind-copied recipients: each gets the message, no header names them (at most 50)',
+  })
+  @IsOptional()
+  @IsRecipientList()
+  bcc?: Recipient[];
+}
+
+/** One recipient of a message with several (README "Sending"). */
+export class MessageRecipientDto {
+  @ApiProperty({ example: 'ann@example.com' }) email: string;
+  @ApiProperty({ enum: ['to', 'cc', 'bcc'], example: 'to' }) role: 'to' | 'cc' | 'bcc';
+  @ApiProperty({
+    format: 'uuid',
+    description:
+      "This recipient's delivery record: its own status, X-Email-Id and Postal message " +
+      '(GET /api/v1/status/{recipient_id} answers for it alone)',
+  })
+  recipient_id: string;
+}
+
+/** A recipient dropped at accept because it is suppressed. */
+export class SuppressedRecipientDto {
+  @ApiProperty({ example: 'gone@example.com' }) email: string;
+  @ApiProperty({ enum: ['to', 'cc', 'bcc'], example: 'cc' }) role: 'to' | 'cc' | 'bcc';
+  @ApiProperty({ example: 'hard_bounce' }) reason: string;
 }
 
 export class SendEmailResponseDto {
@@ -176,4 +285,16 @@ export class SendEmailResponseDto {
     description: 'When it will be sent; null: now',
   })
   send_at: string | null;
+
+  @ApiPropertyOptional({
+    type: [MessageRecipientDto],
+    description: 'With a list `to`, `cc` or `bcc`: each recipient that will receive a copy',
+  })
+  recipients?: MessageRecipientDto[];
+
+  @ApiPropertyOptional({
+    type: [SuppressedRecipientDto],
+    description: 'With a list `to`, `cc` or `bcc`: recipients dropped as suppressed',
+  })
+  suppressed?: SuppressedRecipientDto[];
 }

@@ -26,6 +26,8 @@ export interface ClaimedMessage {
   tag: string | null;
   details: MessageDetails;
   sendAt: Date | null;
+  /** The attachment list it carries (README "Sending"); null: none. */
+  attachmentSet: string | null;
   /** The recipient is on the suppression list right now. */
   suppressed: boolean;
 }
@@ -104,6 +106,7 @@ export class DeliveryTransitionsRepository {
       tag: string | null;
       status_details: MessageDetails;
       send_at: Date | null;
+      attachment_set: string | null;
       suppressed: boolean | null;
     }> = await this.ds.query(
       // Wrapped in a CTE: TypeORM answers a bare UPDATE with [rows, count] instead of rows.
@@ -118,7 +121,7 @@ export class DeliveryTransitionsRepository {
                      AND e.updated_at < now() - make_interval(secs => u.stale_s)))
           RETURNING e.external_message_id, e.id, e.recipient, e.recipient_domain, e.sender, e.subject,
                     e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at,
-                    e.previous_status, u.stale_s),
+                    e.attachment_set, e.previous_status, u.stale_s),
        published AS (
          ${outboxInsertSql({
            source: 'claimed',
@@ -151,6 +154,7 @@ export class DeliveryTransitionsRepository {
         tag: r.tag,
         details: r.status_details,
         sendAt: r.send_at,
+        attachmentSet: r.attachment_set,
         suppressed: r.suppressed ?? suppressed!.has(normalizeEmail(r.recipient)),
       };
     });

@@ -1,10 +1,33 @@
-/** A rendered message, ready for a transport. */
+import type { StoredAttachmentInfo } from 'src/modules/emails/message-details';
+
+/** An attachment with its content, as it leaves (README "Sending": attachments). */
+export interface OutgoingAttachment {
+  filename: string;
+  contentType: string;
+  /** Inline (referenced as `cid:` in the HTML) when set. */
+  contentId: string | null;
+  content: Buffer;
+  size: number;
+  sha256: string;
+}
+
+/** A rendered message, ready for a transport: one recipient's copy. */
 export interface OutgoingMessage {
+  /** The delivery record's id (`X-Email-Id`). */
   messageId: string;
   from: string;
-  /** The bare recipient address. */
+  /** The bare recipient address: the envelope recipient of this copy (RCPT TO). */
   to: string;
   toName?: string | null;
+  /**
+   * The To and Cc headers of a message with several recipients (each copy shows them all;
+   * Bcc never appears). Absent: To is this copy's recipient alone.
+   */
+  toHeader?: Array<{ address: string; name: string | null }>;
+  ccHeader?: Array<{ address: string; name: string | null }>;
+  /** The RFC 5322 Message-ID this copy carries, with angle brackets. */
+  rfcMessageId?: string;
+  attachments?: OutgoingAttachment[];
   replyTo?: string | null;
   subject: string;
   html: string | null;
@@ -24,6 +47,7 @@ export interface TransportResult {
     html: string | null;
     text: string | null;
     headers: Record<string, string>;
+    attachments?: StoredAttachmentInfo[];
   };
 }
 

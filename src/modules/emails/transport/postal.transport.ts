@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { formatMailbox } from 'src/modules/emails/mailbox';
+import { formatMailbox, parseMailbox } from 'src/modules/emails/mailbox';
+import { buildMime } from 'src/modules/emails/transport/mime-message';
 import {
   PostalApiError,
   PostalClient,
@@ -23,18 +24,32 @@ export class PostalTransport extends MailTransport {
     super();
   }
 
+  /**
+   * One recipient's copy (docs/ARCHITECTURE.md "Transports"). A message that needs what
+   * Postal's `send/message` cannot express — attachments with a Content-ID, To/Cc headers
+   * listing recipients sent separately — goes as MIME we build through `send/raw`
+   * (postalserver/postal app/controllers/legacy_api/send_controller.rb: the recipient as the
+   * only `rcpt_to`, the From address as `mail_from`). Everything else keeps `send/message`:
+   * one JSON request, no MIME to build on the worker's hot path (README "Performance").
+   */
   async send(m: OutgoingMessage): Promise<TransportResult> {
     try {
-      const result = await this.postal.sendMessage({
-        to: [formatMailbox({ name: m.toName ?? null, address: m.to })],
-        from: m.from,
-        subject: m.subject,
-        ...(m.replyTo ? { reply_to: m.replyTo } : {}),
-        ...(m.tag ? { tag: m.tag } : {}),
-        ...(m.text !== null ? { plain_body: m.text } : {}),
-        ...(m.html !== null ? { html_body: m.html } : {}),
-        headers: m.headers,
-      });
+      const result = needsRaw(m)
+        ? await this.postal.sendRaw({
+            mail_from: parseMailbox(m.from)?.address ?? m.from,
+            rcpt_to: [m.to],
+            data: (await buildMime(m)).toString('base64'),
+          })
+        : await this.postal.sendMessage({
+            to: [formatMailbox({ name: m.toName ?? null, address: m.to })],
+            from: m.from,
+            subject: m.subject,
+            ...(m.replyTo ? { reply_to: m.replyTo } : {}),
+            ...(m.tag ? { tag: m.tag } : {}),
+            ...(m.text !== null ? { plain_body: m.text } : {}),
+            ...(m.html !== null ? { html_body: m.html } : {}),
+            headers: m.headers,
+          });
       const rcpt =
         result.messages[m.to] ??
         Object.entries(result.messages).find(
@@ -56,6 +71,11 @@ export class PostalTransport extends MailTransport {
       throw toTransportError(err);
     }
   }
+}
+
+/** Whether a copy must be sent as MIME through `send/raw` (see PostalTransport.send). */
+export function needsRaw(m: OutgoingMessage): boolean {
+  return (m.attachments?.length ?? 0) > 0 || m.toHeader !== undefined || m.ccHeader !== undefined;
 }
 
 /** Which Postal failures are retried, which fail the message at once (README "How mail flows"). */

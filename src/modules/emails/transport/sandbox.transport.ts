@@ -33,7 +33,24 @@ export class SandboxTransport extends MailTransport {
       providerMessageId: `sandbox-${randomUUID()}`,
       providerToken: randomUUID().replace(/-/g, '').slice(0, 16),
       postalMessageId: `<${m.messageId}@sandbox.local>`,
-      storedCopy: { subject: m.subject, html: m.html, text: m.text, headers: m.headers },
+      storedCopy: {
+        subject: m.subject,
+        html: m.html,
+        text: m.text,
+        headers: m.headers,
+        // The list, not the content: that stays content-addressed until pruned.
+        ...(m.attachments?.length
+          ? {
+              attachments: m.attachments.map((a) => ({
+                filename: a.filename,
+                content_type: a.contentType,
+                size: a.size,
+                sha256: a.sha256,
+                content_id: a.contentId,
+              })),
+            }
+          : {}),
+      },
     };
   }
 
