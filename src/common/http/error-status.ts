@@ -17,6 +17,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   recipient_suppressed: 422,
+  domain_not_verified: 422,
   template_invalid: 422,
   template_too_complex: 422,
   rate_limit_exceeded: 429,

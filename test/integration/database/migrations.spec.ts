@@ -8,6 +8,7 @@ import {
   DIAGNOSTIC_SEVERITIES,
 } from 'src/modules/diagnostics/diagnostic-report.entity';
 import { HourlyStat } from 'src/modules/analytics/hourly-stat.entity';
+import { DOMAIN_STATUSES } from 'src/modules/domains/sending-domain.entity';
 import { FEEDBACK_OUTCOMES } from 'src/modules/webhooks/feedback-report.entity';
 import { EMAIL_EVENT_TYPES, EmailEvent } from 'src/modules/emails/email-event.entity';
 import { BOUNCE_TYPES, EMAIL_STATUSES, EmailLog } from 'src/modules/emails/email-log.entity';
@@ -26,6 +27,7 @@ const APP_TABLES = [
   'hourly_stats',
   'idempotency_keys',
   'outbox_cursors',
+  'sending_domains',
   'webhook_events',
 ];
 /** TypeORM's own bookkeeping, created by the migration runner itself. */
@@ -90,6 +92,7 @@ describe('InitialSchema1764307200000', () => {
     ['diagnostic_reports_severity_check', DIAGNOSTIC_SEVERITIES],
     ['diagnostic_reports_status_check', DIAGNOSTIC_REPORT_STATUSES],
     ['feedback_reports_outcome_check', FEEDBACK_OUTCOMES],
+    ['sending_domains_status_check', DOMAIN_STATUSES],
   ])('%s allows exactly the values the entity exports', async (name, values) => {
     const [check] = await dataSource.query(
       `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
@@ -248,6 +251,7 @@ describe('InitialSchema1764307200000', () => {
       'FeedbackReports1764460000000',
       'TransitionOutbox1764500000000',
       'MessageStreams1765000000000',
+      'SendingDomains1796610927533',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);
