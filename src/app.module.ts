@@ -39,6 +39,9 @@ import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 import { TemplatesModule } from 'src/modules/templates/templates.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 import { DashboardModule } from 'src/modules/dashboard/dashboard.module';
+import { DomainsSchedulerModule } from 'src/modules/domains/domains-scheduler.module';
+import { DomainsWorkerModule } from 'src/modules/domains/domains-worker.module';
+import { DomainsModule } from 'src/modules/domains/domains.module';
 
 /**
  * The whole application; `config.roles` decides which parts run in this process
@@ -71,13 +74,14 @@ export class AppModule {
         BlacklistModule,
         TemplatesModule,
         RateControlModule,
+        DomainsModule,
         HealthModule,
         ...(api ? [QueueBoardModule, DashboardModule] : []),
         WebhooksModule,
         WebhooksIngressModule,
         DiagnosticsModule,
         ...(config.hasRole('worker')
-          ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule]
+          ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule, DomainsWorkerModule]
           : []),
         ...(config.hasRole('scheduler')
           ? [
@@ -85,6 +89,7 @@ export class AppModule {
               EmailsSchedulerModule,
               WebhooksSchedulerModule,
               AnalyticsSchedulerModule,
+              DomainsSchedulerModule,
             ]
           : []),
       ],

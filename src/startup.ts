@@ -69,6 +69,47 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/**
+ * Connects to the database in DATABASE_URL itself, without creating anything (the doctor);
+ * throws a StartupError saying what to do.
+ */
+export async function probePostgres(databaseUrl: string): Promise<void> {
+  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    const missing = (err as { code?: string }).code === '3D000';
+    throw new StartupError(
+      missing
+        ? `The database in ${redactUrl(databaseUrl)} does not exist. Run \`npm run cli -- migrate\` (or start the app once): it creates and migrates it.`
+        : `PostgreSQL is unreachable at ${redactUrl(databaseUrl)} (${errText(err)}). ` +
+            'Start PostgreSQL or set DATABASE_URL to a reachable server.',
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Names of the migrations not applied yet (without applying them). */
+export async function pendingMigrations(config: Pick<AppConfig, 'databaseUrl'>): Promise<string[]> {
+  const ds = createDataSource({ databaseUrl: config.databaseUrl, dbPoolSize: 1 });
+  await ds.initialize();
+  try {
+    const [{ exists }]: Array<{ exists: boolean }> = await ds.query(
+      `SELECT to_regclass('migrations') IS NOT NULL AS exists`,
+    );
+    const done = new Set<string>(
+      exists
+        ? (await ds.query(`SELECT name FROM migrations`)).map((r: { name: string }) => r.name)
+        : [],
+    );
+    return ds.migrations.map((m) => m.name ?? m.constructor.name).filter((n) => !done.has(n));
+  } finally {
+    await ds.destroy();
+  }
+}
+
 /** Fails fast with a clear line when Redis does not answer. */
 export async function checkRedis(redisUrl: string): Promise<void> {
   const client = new Redis({

@@ -1,15 +1,28 @@
 import 'reflect-metadata';
 import { CommandFactory } from 'nest-commander';
 import { CliModule } from 'src/cli/cli.module';
+import { DoctorCliModule } from 'src/cli/doctor-cli.module';
 import { ConfigError, loadConfigFromProcess } from 'src/config/app-config';
-import { ensureDatabase, runMigrations, StartupError } from 'src/startup';
+import { ensureDatabase, probePostgres, runMigrations, StartupError } from 'src/startup';
 
 async function main(): Promise<void> {
   const config = loadConfigFromProcess();
-  await ensureDatabase(config.databaseUrl);
-  // Every command but `migrate` needs the schema; `migrate` reports what it applied itself.
-  if (process.argv[2] !== 'migrate') await runMigrations(config);
-  await CommandFactory.run(CliModule.forRoot(config), {
+  const command = process.argv[2];
+  let root;
+  if (command === 'doctor') {
+    // The doctor reports what is missing instead of creating or migrating anything.
+    const database = await probePostgres(config.databaseUrl).then(
+      () => true,
+      () => false,
+    );
+    root = DoctorCliModule.forRoot(config, { database });
+  } else {
+    await ensureDatabase(config.databaseUrl);
+    // Every command but `migrate` needs the schema; `migrate` reports what it applied itself.
+    if (command !== 'migrate') await runMigrations(config);
+    root = CliModule.forRoot(config);
+  }
+  await CommandFactory.run(root, {
     logger: ['error', 'warn'],
     cliName: 'npm run cli --',
     errorHandler: (err) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { config as loadDotenv } from 'dotenv';
@@ -22,6 +23,26 @@ export interface TemplateLimitsConfig {
   readonly timeoutMs: number;
   readonly workerThreads: number;
   readonly workerMemoryMb: number;
+}
+
+/**
+ * What Postal expects in a sending domain's DNS (Postal's postal.yml `dns.*`; README "Sending
+ * domains") and how this service looks it up.
+ */
+export interface DomainsConfig {
+  /** Postal's `dns.spf_include`: each domain's SPF record must `include:` it. */
+  readonly spfInclude?: string;
+  /** Postal's `dns.return_path_domain`: the CNAME target of `<prefix>.<domain>`. */
+  readonly returnPathHost?: string;
+  /** Postal's `dns.custom_return_path_prefix` (`psrp`). */
+  readonly returnPathPrefix: string;
+  /** Postal's `dns.mx_records`, lower-case without a trailing dot. */
+  readonly mxHosts: string[];
+  /** Resolvers (`ip[:port]`, `[ipv6]:port`); empty = the system's. */
+  readonly dnsServers: string[];
+  readonly dnsTimeoutMs: number;
+  /** Refuse sends whose From domain is not a verified sending domain. */
+  readonly requireVerified: boolean;
 }
 
 /** Thrown when the environment is invalid; the message names the variable(s). */
@@ -77,6 +98,8 @@ export class AppConfig {
     readonly inboundSecret?: string;
   };
   readonly defaultFrom?: string;
+  /** Sending domains and their DNS checks (README "Sending domains"). */
+  readonly domains: DomainsConfig;
   readonly tracking: {
     readonly secret: string;
     /** Retired secrets still accepted when verifying (never used to sign). */
@@ -171,6 +194,32 @@ function parseTrustProxy(raw: string | undefined): string | boolean | number {
   return raw;
 }
 
+/** DNS_SERVERS entries as Node's `Resolver.setServers` takes them; null when one is not an IP. */
+export function parseDnsServers(raw: string | undefined): string[] | null {
+  const entries = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry);
+    const v4 = /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
+    const [host, port] = bracketed
+      ? [bracketed[1], bracketed[2]]
+      : v4
+        ? [v4[1], v4[2]]
+        : [entry, undefined];
+    if (!isIP(host)) return null;
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
+  }
+  return entries;
+}
+
+const hostList = (raw: string | undefined): string[] =>
+  (raw ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
+    .filter(Boolean);
+
 function stripTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
@@ -211,6 +260,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     'postal' | 'sandbox';
   if (transport === 'postal' && !e.POSTAL_API_KEY)
     problems.push('POSTAL_API_KEY is required when the Postal transport is used');
+  const dnsServers = parseDnsServers(e.DNS_SERVERS);
+  if (dnsServers === null)
+    problems.push(
+      'DNS_SERVERS must list IP addresses, each with an optional port (10.0.0.2:53, [2001:db8::1]:53)',
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   const publicUrl = stripTrailingSlash(
@@ -260,6 +314,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       inboundSecret: e.INBOUND_SECRET,
     },
     defaultFrom: e.DEFAULT_FROM,
+    domains: {
+      spfInclude: e.POSTAL_SPF_INCLUDE?.toLowerCase().replace(/\.$/, ''),
+      returnPathHost: e.POSTAL_RETURN_PATH_HOST?.toLowerCase().replace(/\.$/, ''),
+      returnPathPrefix: (e.POSTAL_RETURN_PATH_PREFIX ?? 'psrp').toLowerCase(),
+      mxHosts: hostList(e.POSTAL_MX_HOSTS),
+      dnsServers: dnsServers ?? [],
+      dnsTimeoutMs: e.DNS_TIMEOUT_MS ?? 3000,
+      requireVerified: e.REQUIRE_VERIFIED_DOMAINS ?? false,
+    },
     tracking: {
       secret: e.TRACKING_SECRET ?? randomBytes(32).toString('base64url'),
       previousSecrets: (e.TRACKING_SECRET_PREVIOUS ?? '').split(',').filter((x) => x.length > 0),

@@ -28,6 +28,9 @@ const toInt = ({ value }: { value: unknown }): unknown => {
 const URL_PATTERN = /^https?:\/\/[^\s/$.?#][^\s]*$/i;
 const PG_URL_PATTERN = /^postgres(ql)?:\/\/\S+$/i;
 const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/i;
+const HOST_NAME =
+  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i;
+const HOST_NAME_LIST = /^\s*[a-z0-9.-]+\.?(\s*,\s*[a-z0-9.-]+\.?)*\s*$/i;
 
 /**
  * The raw environment (README "Configuration"). Each field is validated by class-validator;
@@ -407,4 +410,46 @@ export class Environment {
   @Min(1)
   @Max(3650)
   POSTAL_SUPPRESSION_DAYS?: number;
+
+  /**
+   * Sending domains (README "Sending domains"): what Postal expects in each domain's DNS, from
+   * Postal's own config (postal.yml `dns.*`).
+   */
+  @IsOptional()
+  @Matches(HOST_NAME, { message: 'POSTAL_SPF_INCLUDE must be a host name' })
+  POSTAL_SPF_INCLUDE?: string;
+
+  @IsOptional()
+  @Matches(HOST_NAME, { message: 'POSTAL_RETURN_PATH_HOST must be a host name' })
+  POSTAL_RETURN_PATH_HOST?: string;
+
+  @IsOptional()
+  @Matches(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, {
+    message: 'POSTAL_RETURN_PATH_PREFIX must be one DNS label',
+  })
+  POSTAL_RETURN_PATH_PREFIX?: string;
+
+  @IsOptional()
+  @Matches(HOST_NAME_LIST, { message: 'POSTAL_MX_HOSTS must be comma-separated host names' })
+  POSTAL_MX_HOSTS?: string;
+
+  /** Resolvers for the domain checks: comma-separated `host[:port]` (IPv6 as `[addr]:port`). */
+  @IsOptional()
+  @Matches(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, {
+    message: 'DNS_SERVERS must be comma-separated host[:port] entries',
+  })
+  DNS_SERVERS?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(30000)
+  DNS_TIMEOUT_MS?: number;
+
+  /** Refuse sends whose From domain is not a verified sending domain (README "Sending domains"). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  REQUIRE_VERIFIED_DOMAINS?: boolean;
 }

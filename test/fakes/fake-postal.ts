@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ParsedMail, simpleParser } from 'mailparser';
 import { rubyEncode64 } from 'test/fakes/postal-payloads';
+import { postalJwks } from 'test/fakes/postal-webhook-signer';
 
 async function firstTextPart(raw: string): Promise<string | null> {
   const mail = await simpleParser(raw, { keepDeliveryStatus: true, skipTextToHtml: true });
@@ -108,6 +109,13 @@ export class FakePostal {
    * domain. `send/raw` answers UnauthenticatedFromAddress otherwise.
    */
   authenticatedDomains?: Set<string>;
+  /**
+   * The installation's signing key: when set, `GET /.well-known/jwks.json` serves its public
+   * half as Postal ≥ 3.2 does; unset, the route is a 404 (an older Postal).
+   */
+  signingKey?: KeyObject;
+  /** The mail server is suspended: every API call is `ServerSuspended`. */
+  suspended = false;
   private nextId = 1000;
   private server?: Server;
   url = '';
@@ -248,16 +256,42 @@ export class FakePostal {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
+    // config/routes.rb: `get ".well-known/jwks.json" => "well_known#jwks"`, no authentication
+    // (app/controllers/well_known_controller.rb renders the signing key's JWK set).
+    if (req.url === '/.well-known/jwks.json' && req.method === 'GET') {
+      if (!this.signingKey) return this.json(res, 404, { error: 'not found' });
+      return this.json(res, 200, postalJwks(this.signingKey));
+    }
     if (req.method !== 'POST') return this.json(res, 404, { status: 'error' });
-    if (req.headers['x-server-api-key'] !== this.apiKey) {
+    // app/controllers/legacy_api/base_controller.rb `authenticate_as_server`: no key is
+    // AccessDenied; an unknown one InvalidServerAPIKey, echoing the token given.
+    const key = req.headers['x-server-api-key'];
+    if (typeof key !== 'string' || key.trim() === '') {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0.001,
+        flags: {},
+        data: { message: 'Must be authenticated as a server.', code: 'AccessDenied' },
+      });
+    }
+    if (key !== this.apiKey) {
       return this.json(res, 200, {
         status: 'error',
         time: 0.001,
         flags: {},
         data: {
-          code: 'InvalidServerAPIKey',
           message: 'The API token provided in X-Server-API-Key was not valid.',
+          token: key,
+          code: 'InvalidServerAPIKey',
         },
+      });
+    }
+    if (this.suspended) {
+      return this.json(res, 200, {
+        status: 'error',
+        time: 0.001,
+        flags: {},
+        data: { code: 'ServerSuspended' },
       });
     }
     let body: Record<string, unknown>;

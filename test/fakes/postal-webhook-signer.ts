@@ -1,5 +1,5 @@
 import { createPublicKey, KeyObject, sign } from 'node:crypto';
-import { postalKeyId } from 'src/modules/webhooks/postal-jwks.client';
+import { postalKeyId } from 'src/infra/postal/postal-signing-keys';
 
 /**
  * The headers Postal 3.x adds to a webhook (lib/postal/http.rb with `sign: true`): the kid of

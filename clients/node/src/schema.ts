@@ -351,6 +351,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sending domains with their last checks, newest first
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        get: operations["listDomains"];
+        put?: never;
+        /**
+         * Add a sending domain (or update its DKIM selector and key) and check its DNS now
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        post: operations["addDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/domains/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One sending domain with its last checks
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        get: operations["getDomain"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a sending domain
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        delete: operations["removeDomain"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/domains/{domain}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the domain's DNS now: each record's status, what was found, the record to publish
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        post: operations["verifyDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -769,11 +837,16 @@ export interface components {
         };
         ErrorObjectDto: {
             /** @enum {string} */
-            code: "validation_error" | "unauthorized" | "forbidden" | "blocked" | "not_found" | "method_not_allowed" | "template_not_found" | "idempotency_key_conflict" | "payload_too_large" | "unsupported_media_type" | "recipient_suppressed" | "attachment_forbidden" | "template_invalid" | "template_too_complex" | "rate_limit_exceeded" | "service_unavailable" | "internal_error";
+            code: "validation_error" | "unauthorized" | "forbidden" | "blocked" | "not_found" | "method_not_allowed" | "template_not_found" | "idempotency_key_conflict" | "payload_too_large" | "unsupported_media_type" | "recipient_suppressed" | "attachment_forbidden" | "domain_not_verified" | "template_invalid" | "template_too_complex" | "rate_limit_exceeded" | "service_unavailable" | "internal_error";
             message: string;
             details?: components["schemas"]["ErrorDetailDto"][];
             /** @description Seconds to wait (rate_limit_exceeded, blocked) */
             retry_after?: number;
+            /**
+             * @description The From domain (domain_not_verified)
+             * @example shop.example
+             */
+            domain?: string;
         };
         ErrorResponseDto: {
             error: components["schemas"]["ErrorObjectDto"];
@@ -1384,6 +1457,99 @@ export interface components {
             domain: string | null;
             paused: boolean;
         };
+        DomainCreateDto: {
+            /**
+             * @description The domain in From addresses (an internationalised name is stored as punycode)
+             * @example shop.example
+             */
+            domain: string;
+            /**
+             * @description Postal's DKIM selector for the domain (the record name before `._domainkey`, shown on the domain's DNS page in Postal). Give it with dkim_public_key
+             * @example postal-AbCdEf
+             */
+            dkim_selector?: string;
+            /**
+             * @description Postal's DKIM public key for the domain: the p= value of its DKIM record (the whole record or a PEM are accepted). Give it with dkim_selector
+             * @example MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC…
+             */
+            dkim_public_key?: string;
+        };
+        DnsCheckDto: {
+            /**
+             * @example spf
+             * @enum {string}
+             */
+            check: "spf" | "dkim" | "dmarc" | "return_path" | "mx";
+            /**
+             * @example fail
+             * @enum {string}
+             */
+            status: "pass" | "warn" | "fail";
+            /**
+             * @description The name looked up
+             * @example shop.example
+             */
+            host: string;
+            /**
+             * @example TXT
+             * @enum {string}
+             */
+            type: "TXT" | "CNAME" | "MX";
+            /**
+             * @description What DNS answered
+             * @example [
+             *       "v=spf1 a mx ~all"
+             *     ]
+             */
+            found: string[];
+            /**
+             * @description The exact record to publish at host
+             * @example v=spf1 a mx include:spf.postal.example.com ~all
+             */
+            expected: string | null;
+            /** @example SPF record is wrong: it does not include spf.postal.example.com (Postal's SPF host) */
+            message: string;
+            /** @example Replace the TXT record at shop.example with: v=spf1 a mx include:spf.postal.example.com ~all */
+            fix: string | null;
+            /** @description The lookup itself failed; the record could not be checked */
+            lookup_failed?: boolean;
+        };
+        DomainResponseDto: {
+            /** @example shop.example */
+            domain: string;
+            /**
+             * @description pending: never passed its checks; verified: no check fails; failing: was verified, a record broke since
+             * @enum {string}
+             */
+            status: "pending" | "verified" | "failing";
+            /** @description No DNS check fails (what REQUIRE_VERIFIED_DOMAINS asks) */
+            verified: boolean;
+            /** @example postal-AbCdEf */
+            dkim_selector: string | null;
+            /** @description The DKIM p= value */
+            dkim_public_key: string | null;
+            checks: components["schemas"]["DnsCheckDto"][];
+            /** Format: date-time */
+            checked_at: string | null;
+            /**
+             * Format: date-time
+             * @description Since when it has been verified; null when it is not
+             */
+            verified_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        DomainListResponseDto: {
+            data: components["schemas"]["DomainResponseDto"][];
+            /** @description Pass as `cursor` for the next page */
+            next_cursor: string | null;
+        };
+        DomainRemoveResponseDto: {
+            /** @example shop.example */
+            domain: string;
+            /** @example true */
+            removed: boolean;
+        };
         HealthResponseDto: {
             /**
              * @example ok
@@ -1814,7 +1980,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2092,7 +2258,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3818,7 +3984,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4208,7 +4374,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4584,7 +4750,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex */
+            /** @description recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5348,6 +5514,886 @@ export interface operations {
                      *       "error": {
                      *         "code": "service_unavailable",
                      *         "message": "A backing service is unavailable; retry shortly"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    listDomains: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "domain": "shop.example",
+                     *           "status": "pending",
+                     *           "verified": true,
+                     *           "dkim_selector": "postal-AbCdEf",
+                     *           "dkim_public_key": null,
+                     *           "checks": [
+                     *             {
+                     *               "check": "spf",
+                     *               "status": "fail",
+                     *               "host": "shop.example",
+                     *               "type": "TXT",
+                     *               "found": [
+                     *                 "v=spf1 a mx ~all"
+                     *               ],
+                     *               "expected": "v=spf1 a mx include:spf.postal.example.com ~all",
+                     *               "message": "SPF record is wrong: it does not include spf.postal.example.com (Postal's SPF host)",
+                     *               "fix": "Replace the TXT record at shop.example with: v=spf1 a mx include:spf.postal.example.com ~all"
+                     *             }
+                     *           ],
+                     *           "checked_at": null,
+                     *           "verified_at": null,
+                     *           "created_at": "2026-01-31T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainListResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    addDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "domain": "shop.example",
+                 *       "dkim_selector": "postal-AbCdEf",
+                 *       "dkim_public_key": "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC…"
+                 *     }
+                 */
+                "application/json": components["schemas"]["DomainCreateDto"];
+            };
+        };
+        responses: {
+            /** @description Already added: updated and re-checked */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "domain": "shop.example",
+                     *       "status": "pending",
+                     *       "verified": true,
+                     *       "dkim_selector": "postal-AbCdEf",
+                     *       "dkim_public_key": null,
+                     *       "checks": [
+                     *         {
+                     *           "check": "spf",
+                     *           "status": "fail",
+                     *           "host": "shop.example",
+                     *           "type": "TXT",
+                     *           "found": [
+                     *             "v=spf1 a mx ~all"
+                     *           ],
+                     *           "expected": "v=spf1 a mx include:spf.postal.example.com ~all",
+                     *           "message": "SPF record is wrong: it does not include spf.postal.example.com (Postal's SPF host)",
+                     *           "fix": "Replace the TXT record at shop.example with: v=spf1 a mx include:spf.postal.example.com ~all"
+                     *         }
+                     *       ],
+                     *       "checked_at": null,
+                     *       "verified_at": null,
+                     *       "created_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainResponseDto"];
+                };
+            };
+            /** @description Added, with its checks */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "domain": "shop.example",
+                     *       "status": "pending",
+                     *       "verified": true,
+                     *       "dkim_selector": "postal-AbCdEf",
+                     *       "dkim_public_key": null,
+                     *       "checks": [
+                     *         {
+                     *           "check": "spf",
+                     *           "status": "fail",
+                     *           "host": "shop.example",
+                     *           "type": "TXT",
+                     *           "found": [
+                     *             "v=spf1 a mx ~all"
+                     *           ],
+                     *           "expected": "v=spf1 a mx include:spf.postal.example.com ~all",
+                     *           "message": "SPF record is wrong: it does not include spf.postal.example.com (Postal's SPF host)",
+                     *           "fix": "Replace the TXT record at shop.example with: v=spf1 a mx include:spf.postal.example.com ~all"
+                     *         }
+                     *       ],
+                     *       "checked_at": null,
+                     *       "verified_at": null,
+                     *       "created_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The domain name */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "domain": "shop.example",
+                     *       "status": "pending",
+                     *       "verified": true,
+                     *       "dkim_selector": "postal-AbCdEf",
+                     *       "dkim_public_key": null,
+                     *       "checks": [
+                     *         {
+                     *           "check": "spf",
+                     *           "status": "fail",
+                     *           "host": "shop.example",
+                     *           "type": "TXT",
+                     *           "found": [
+                     *             "v=spf1 a mx ~all"
+                     *           ],
+                     *           "expected": "v=spf1 a mx include:spf.postal.example.com ~all",
+                     *           "message": "SPF record is wrong: it does not include spf.postal.example.com (Postal's SPF host)",
+                     *           "fix": "Replace the TXT record at shop.example with: v=spf1 a mx include:spf.postal.example.com ~all"
+                     *         }
+                     *       ],
+                     *       "checked_at": null,
+                     *       "verified_at": null,
+                     *       "created_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    removeDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The domain name */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "domain": "shop.example",
+                     *       "removed": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainRemoveResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    verifyDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The domain name */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "domain": "shop.example",
+                     *       "status": "pending",
+                     *       "verified": true,
+                     *       "dkim_selector": "postal-AbCdEf",
+                     *       "dkim_public_key": null,
+                     *       "checks": [
+                     *         {
+                     *           "check": "spf",
+                     *           "status": "fail",
+                     *           "host": "shop.example",
+                     *           "type": "TXT",
+                     *           "found": [
+                     *             "v=spf1 a mx ~all"
+                     *           ],
+                     *           "expected": "v=spf1 a mx include:spf.postal.example.com ~all",
+                     *           "message": "SPF record is wrong: it does not include spf.postal.example.com (Postal's SPF host)",
+                     *           "fix": "Replace the TXT record at shop.example with: v=spf1 a mx include:spf.postal.example.com ~all"
+                     *         }
+                     *       ],
+                     *       "checked_at": null,
+                     *       "verified_at": null,
+                     *       "created_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainResponseDto"];
+                };
+            };
+            /** @description validation_error (also malformed JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
                      *       },
                      *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
                      *     }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'recipient_suppressed'
   | 'attachment_forbidden'
+  | 'domain_not_verified'
   | 'template_invalid'
   | 'template_too_complex'
   | 'rate_limit_exceeded'
@@ -135,6 +136,23 @@ export class RecipientSuppressedError extends AppError {
       `The recipient is on the suppression list (${reason})`,
       undefined,
       { reason },
+    );
+  }
+}
+
+/**
+ * 422: REQUIRE_VERIFIED_DOMAINS is on and the From domain is not a verified sending domain
+ * (README "Sending domains").
+ */
+export class DomainNotVerifiedError extends AppError {
+  constructor(domain: string, known: boolean) {
+    super(
+      'domain_not_verified',
+      known
+        ? `The From domain ${domain} is not verified: fix its DNS records (GET /api/v1/domains/${domain}) and verify it again`
+        : `The From domain ${domain} is not a sending domain: add it with POST /api/v1/domains and publish its DNS records`,
+      [{ field: 'from', message: `${domain} is not a verified sending domain` }],
+      { domain },
     );
   }
 }

@@ -24,6 +24,7 @@ export class ErrorObjectDto {
       'unsupported_media_type',
       'recipient_suppressed',
       'attachment_forbidden',
+      'domain_not_verified',
       'template_invalid',
       'template_too_complex',
       'rate_limit_exceeded',
@@ -41,6 +42,12 @@ export class ErrorObjectDto {
 
   @ApiPropertyOptional({ description: 'Seconds to wait (rate_limit_exceeded, blocked)' })
   retry_after?: number;
+
+  @ApiPropertyOptional({
+    description: 'The From domain (domain_not_verified)',
+    example: 'shop.example',
+  })
+  domain?: string;
 }
 
 /** The one error body of every /api route (README "API overview"). */
@@ -60,7 +67,7 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'idempotency_key_conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type (a request body that is not application/json)',
-  422: 'recipient_suppressed / attachment_forbidden / template_invalid / template_too_complex',
+  422: 'recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex',
   429: 'rate_limit_exceeded (see Retry-After)',
   503: 'service_unavailable',
 };

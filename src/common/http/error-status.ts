@@ -18,6 +18,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   unsupported_media_type: 415,
   recipient_suppressed: 422,
   attachment_forbidden: 422,
+  domain_not_verified: 422,
   template_invalid: 422,
   template_too_complex: 422,
   rate_limit_exceeded: 429,

@@ -22,6 +22,7 @@ const TAGS: Array<[string, string]> = [
   ['reports', 'Diagnostic reports raised by anomaly detection'],
   ['stats', 'Sending statistics'],
   ['rate-control', 'Per-recipient-domain rate factors and pauses'],
+  ['domains', 'Sending domains: their DNS checks against what Postal expects, and verification'],
   ['webhooks', "Postal's delivery webhooks and inbound endpoint (signed by Postal, no API key)"],
   ['health', 'Readiness and liveness probes'],
 ];

@@ -122,6 +122,23 @@ export class PostalClient implements OnApplicationShutdown {
     return raw.toString('latin1').trim() === '' ? null : raw;
   }
 
+  /**
+   * A harmless authenticated read that proves the API key (the doctor): Postal's
+   * `messages/message` with an id no message has. Postal authenticates first
+   * (app/controllers/legacy_api/base_controller.rb `authenticate_as_server`: AccessDenied,
+   * InvalidServerAPIKey, ServerSuspended) and only then looks the id up, so `MessageNotFound`
+   * (messages_controller.rb) means the key was accepted. Resolves when it was; throws
+   * PostalApiError (the key or server refused) or PostalUnavailableError otherwise.
+   */
+  async verifyCredentials(): Promise<void> {
+    try {
+      await this.call('/api/v1/messages/message', { id: 0 });
+    } catch (err) {
+      if (err instanceof PostalApiError && err.code === 'MessageNotFound') return;
+      throw err;
+    }
+  }
+
   private async call(path: string, body: unknown): Promise<Record<string, unknown>> {
     const { url, apiKey } = this.config.postal;
     if (!url || !apiKey)

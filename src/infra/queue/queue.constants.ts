@@ -7,6 +7,8 @@ export enum QueueName {
   Webhooks = 'webhooks',
   /** Low-priority work: statistics, anomaly checks, AI diagnosis. */
   Analytics = 'analytics',
+  /** The sending domains' daily DNS re-check (README "Sending domains"). */
+  Domains = 'domains',
 }
 
 /**
@@ -41,6 +43,11 @@ export enum AnalyticsJob {
   AiDiagnosis = 'AiDiagnosis',
 }
 
+export enum DomainsJob {
+  /** Re-check every sending domain's DNS; alert on a record that broke. */
+  DnsRecheck = 'DomainsDnsRecheck',
+}
+
 /** Job payloads carry ids, never rendered bodies or PII. */
 export interface JobPayloads {
   /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
@@ -56,6 +63,8 @@ export interface JobPayloads {
   [AnalyticsJob.DailyStats]: { day: string };
   [AnalyticsJob.AnomalyCheck]: { hour: string };
   [AnalyticsJob.AiDiagnosis]: { reportId: number; hour: string };
+  /** `day`: ISO start of the (UTC) day whose tick enqueued it. */
+  [DomainsJob.DnsRecheck]: { day: string };
 }
 
 const keepBounded = {
@@ -104,6 +113,7 @@ const OTHER_QUEUE_OPTIONS: Record<
     priority: 10,
     ...keepBounded,
   },
+  [QueueName.Domains]: MAINTENANCE_JOB_OPTIONS,
 };
 
 export const ALL_QUEUES: QueueName[] = Object.values(QueueName);

@@ -12,6 +12,8 @@ export const DASHBOARD_VIEWS = [
   'report',
   'feedback',
   'feedback-report',
+  'domains',
+  'setup',
   'error',
 ] as const;
 export type DashboardView = (typeof DASHBOARD_VIEWS)[number];

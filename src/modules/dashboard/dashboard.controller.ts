@@ -15,6 +15,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from 'src/common/decorators/route-policy.decorators';
 import { DashboardCsrf } from 'src/modules/dashboard/dashboard-csrf';
+import { DashboardDomainsPages } from 'src/modules/dashboard/dashboard-domains';
 import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
 import { dashboardCsp } from 'src/modules/dashboard/dashboard-http';
@@ -40,6 +41,7 @@ export class DashboardController {
     private readonly csrf: DashboardCsrf,
     private readonly feedbackPages: DashboardFeedbackPages,
     private readonly attachments: AttachmentsService,
+    private readonly domainPages: DashboardDomainsPages,
   ) {}
 
   @Get()
@@ -136,6 +138,20 @@ export class DashboardController {
       'feedback',
     );
     return this.views.render('feedback-report', await this.feedbackPages.one(base, id));
+  }
+
+  @Get('domains')
+  @Header('Content-Type', HTML)
+  async domains(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<string> {
+    const base = this.dashboard.base('Sending domains', this.csrf.issue(req, res), 'domains');
+    return this.views.render('domains', await this.domainPages.domainsPage(base));
+  }
+
+  @Get('setup')
+  @Header('Content-Type', HTML)
+  async setup(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<string> {
+    const base = this.dashboard.base('Set-up', this.csrf.issue(req, res), 'setup');
+    return this.views.render('setup', await this.domainPages.setupPage(base));
   }
 
   @Get('reports/:id')

@@ -31,6 +31,8 @@ import { RetryService } from 'src/modules/emails/retry.service';
 import { ComplaintsService } from 'src/modules/emails/lifecycle/postal/complaints.service';
 import { PostalEventsService } from 'src/modules/emails/lifecycle/postal/postal-events.service';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
+import { DomainsModule } from 'src/modules/domains/domains.module';
+import { MessageDefaultsService } from 'src/modules/emails/message-defaults.service';
 import { NotificationsModule } from 'src/modules/notifications/notifications.module';
 import { TrackingController } from 'src/modules/emails/tracking.controller';
 import { TrackingService } from 'src/modules/emails/tracking.service';
@@ -50,10 +52,12 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     DiagnosticsModule,
     NotificationsModule,
     PostalModule,
+    DomainsModule,
   ],
   controllers: [EmailsController, TrackingController],
   providers: [
     EmailsService,
+    MessageDefaultsService,
     MessageReadsRepository,
     MessageWritesRepository,
     TransitionsRepository,

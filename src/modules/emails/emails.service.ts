@@ -7,7 +7,6 @@ import {
   TemplateNotFoundError,
   ValidationFailedError,
 } from 'src/common/errors/app-error';
-import { AppConfig } from 'src/config/app-config';
 import {
   BlacklistService,
   emailHash,
@@ -37,7 +36,7 @@ import { EmailLog } from 'src/modules/emails/email-log.entity';
 import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
 import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
 import { IdempotencyClaim, IdempotencyService } from 'src/modules/emails/idempotency.service';
-import { formatMailbox, parseMailbox } from 'src/modules/emails/mailbox';
+import { MessageDefaultsService } from 'src/modules/emails/message-defaults.service';
 import { MessageDetails, NewMessage } from 'src/modules/emails/message-details';
 import { BatchRepository } from 'src/modules/emails/batch.repository';
 import { TemplatesService } from 'src/modules/templates/templates.service';
@@ -119,7 +118,7 @@ export class EmailsService {
     private readonly blacklist: BlacklistService,
     private readonly idempotency: IdempotencyService,
     private readonly producer: EmailDeliveryProducer,
-    private readonly config: AppConfig,
+    private readonly defaults: MessageDefaultsService,
   ) {}
 
   async send(ctx: AcceptContext, dto: SendEmailDto): Promise<Accepted<SendEmailResponseDto>> {
@@ -256,7 +255,7 @@ export class EmailsService {
     if (dto.attachments === undefined) return [];
     const bodyBytes =
       Buffer.byteLength(content.html ?? '', 'utf8') + Buffer.byteLength(content.text ?? '', 'utf8');
-    const prepared = prepareAttachments(dto.attachments, this.config.maxMessageBytes, bodyBytes);
+    const prepared = prepareAttachments(dto.attachments, this.defaults.maxMessageBytes, bodyBytes);
     checkCidReferences(content.html, prepared);
     return prepared;
   }
@@ -423,19 +422,34 @@ export class EmailsService {
     };
   }
 
+  /**
+   * Sending statistics per From domain over the last `days` days (the dashboard's bulk-sender
+   * compliance, README "Sending domains"); a domain with no mail is all zeros.
+   */
+  async senderDomainStats(
+    domains: string[],
+    days: number,
+    now = new Date(),
+  ): Promise<
+    Map<
+      string,
+      { sent: number; complained: number; broadcast: number; broadcastWithoutUnsubscribe: number }
+    >
+  > {
+    const since = new Date(now.getTime() - days * 24 * 3600_000);
+    const stats = await this.logs.senderDomainStats(domains, since);
+    for (const d of domains)
+      if (!stats.has(d))
+        stats.set(d, { sent: 0, complained: 0, broadcast: 0, broadcastWithoutUnsubscribe: 0 });
+    return stats;
+  }
+
   /** `variableSets`: every set of variables the content will be rendered with. */
   private async resolveContent(
     dto: EmailContentDto,
     variableSets: ReadonlyArray<unknown>,
   ): Promise<ResolvedContent> {
-    const from = dto.from ?? this.config.defaultFrom;
-    if (!from) {
-      throw new ValidationFailedError('from is required (no DEFAULT_FROM is configured)', [
-        { field: 'from', message: 'from is required (no DEFAULT_FROM is configured)' },
-      ]);
-    }
-    const mailbox = parseMailbox(from);
-    if (!mailbox) throw new ValidationFailedError('DEFAULT_FROM is not a valid address');
+    const from = await this.defaults.from(dto.from);
     if (dto.template_id) {
       if (dto.html !== undefined || dto.text !== undefined) {
         throw new ValidationFailedError('Give either template_id or inline html/text, not both', [
@@ -452,7 +466,7 @@ export class EmailsService {
         templateId: template.id,
         templateExternalId: template.externalId,
         subjectOverride: dto.subject ?? null,
-        from: formatMailbox(mailbox),
+        from,
         html: template.html,
         text: template.text,
       };
@@ -474,7 +488,7 @@ export class EmailsService {
       templateId,
       templateExternalId: null,
       subjectOverride: null,
-      from: formatMailbox(mailbox),
+      from,
       html: dto.html ?? null,
       text: dto.text ?? null,
     };
@@ -498,11 +512,7 @@ export class EmailsService {
       ...(dto.reply_to ? { reply_to: dto.reply_to } : {}),
       ...(toName ? { to_name: toName } : {}),
       ...(content.subjectOverride ? { subject_override: content.subjectOverride } : {}),
-      options: {
-        track_opens: dto.track_opens ?? this.config.tracking.opens,
-        track_clicks: dto.track_clicks ?? this.config.tracking.clicks,
-        unsubscribe: dto.unsubscribe ?? true,
-      },
+      options: this.defaults.options(dto),
     };
     return {
       externalMessageId: randomUUID(),

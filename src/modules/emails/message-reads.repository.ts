@@ -235,4 +235,56 @@ export class MessageReadsRepository {
       retryCount: r.retry_count,
     }));
   }
+
+  /**
+   * Per From domain (the address in `sender`), messages created since `since`: how many left
+   * (`sent_at` set), how many drew a complaint, and broadcast ones with and without one-click
+   * unsubscribe (`status_details.options.unsubscribe`). Reads the `created_at` range
+   * (idx_logs_created_status); the dashboard's sending-domains page only.
+   */
+  async senderDomainStats(
+    domains: string[],
+    since: Date,
+  ): Promise<
+    Map<
+      string,
+      { sent: number; complained: number; broadcast: number; broadcastWithoutUnsubscribe: number }
+    >
+  > {
+    const out = new Map<
+      string,
+      { sent: number; complained: number; broadcast: number; broadcastWithoutUnsubscribe: number }
+    >();
+    if (domains.length === 0) return out;
+    const rows: Array<{
+      domain: string;
+      sent: string;
+      complained: string;
+      broadcast: string;
+      broadcast_without_unsubscribe: string;
+    }> = await this.ds.query(
+      `SELECT d.domain,
+              count(*) FILTER (WHERE l.sent_at IS NOT NULL) AS sent,
+              count(*) FILTER (WHERE l.status = 'complained') AS complained,
+              count(*) FILTER (WHERE l.stream = 'broadcast' AND l.sent_at IS NOT NULL) AS broadcast,
+              count(*) FILTER (WHERE l.stream = 'broadcast' AND l.sent_at IS NOT NULL
+                                 AND l.status_details #>> '{options,unsubscribe}' = 'false')
+                AS broadcast_without_unsubscribe
+         FROM email_logs l
+         JOIN unnest($1::text[]) AS d(domain)
+           ON lower(substring(l.sender FROM '@([^@<>[:space:]]+)>?[[:space:]]*$')) = d.domain
+        WHERE l.created_at >= $2
+        GROUP BY d.domain`,
+      [domains, since],
+    );
+    for (const r of rows) {
+      out.set(r.domain, {
+        sent: Number(r.sent),
+        complained: Number(r.complained),
+        broadcast: Number(r.broadcast),
+        broadcastWithoutUnsubscribe: Number(r.broadcast_without_unsubscribe),
+      });
+    }
+    return out;
+  }
 }

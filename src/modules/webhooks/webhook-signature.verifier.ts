@@ -1,7 +1,11 @@
-import { createHmac, createPublicKey, KeyObject, timingSafeEqual, verify } from 'node:crypto';
+import { createHmac, KeyObject, timingSafeEqual, verify } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, ConfigError } from 'src/config/app-config';
-import { PostalJwksClient, postalKeyId } from 'src/modules/webhooks/postal-jwks.client';
+import {
+  parsePostalPublicKey,
+  PostalJwksClient,
+  postalKeyId,
+} from 'src/infra/postal/postal-signing-keys';
 
 export type SignatureCheck =
   | { ok: true; method: 'rsa-sha256' | 'rsa-sha1' | 'hmac-sha256'; kid?: string }
@@ -27,48 +31,6 @@ const UNKNOWN_KEY: SignatureCheck = { ok: false, reason: 'unknown_key' };
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 // Postal uses Base64.strict_encode64: standard alphabet, padded, no line breaks.
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-// A DKIM tag list (`v=DKIM1; t=s; h=sha256; p=...`) rather than a bare base64 key.
-const DKIM_P_TAG = /(?:^|;)\s*p\s*=/;
-
-function derToPublicKey(der: Buffer): KeyObject {
-  try {
-    return createPublicKey({ key: der, format: 'der', type: 'spki' });
-  } catch {
-    return createPublicKey({ key: der, format: 'der', type: 'pkcs1' });
-  }
-}
-
-/**
- * Parses POSTAL_WEBHOOK_PUBLIC_KEY: a PEM (literal `\n` escapes allowed), the base64 `p=` value
- * of Postal's DKIM-style record (SPKI DER; PKCS#1 DER is accepted too), or the whole record
- * text, quoted DNS chunks included. Throws when it is not an RSA public key.
- */
-export function parsePostalPublicKey(value: string): KeyObject {
-  const text = value.trim().replace(/\\n/g, '\n');
-  let key: KeyObject;
-  if (text.includes('-----BEGIN')) {
-    key = createPublicKey(text);
-  } else {
-    let encoded = text.replace(/"/g, '');
-    if (DKIM_P_TAG.test(encoded)) {
-      const tag = encoded
-        .split(';')
-        .map((part) => part.split('='))
-        .find(([name]) => name.trim() === 'p');
-      encoded = tag ? tag.slice(1).join('=') : '';
-    }
-    encoded = encoded.replace(/\s+/g, '');
-    if (encoded === '') throw new Error('the DKIM record has an empty p= (revoked key)');
-    if (!STRICT_BASE64.test(encoded)) throw new Error('not PEM and not base64');
-    key = derToPublicKey(Buffer.from(encoded, 'base64'));
-  }
-  if (key.type === 'private') key = createPublicKey(key);
-  if (key.asymmetricKeyType !== 'rsa') {
-    throw new Error(`expected an RSA key, got ${key.asymmetricKeyType ?? 'an unknown type'}`);
-  }
-  return key;
-}
-
 function header(
   headers: Record<string, string | string[] | undefined>,
   name: string,

@@ -6,7 +6,7 @@ import { FeedbackReportsController } from 'src/modules/webhooks/feedback-reports
 import { FeedbackReportsService } from 'src/modules/webhooks/feedback-reports.service';
 import { WebhookEvent } from 'src/modules/webhooks/webhook-event.entity';
 import { WebhookEventRepository } from 'src/modules/webhooks/webhook-event.repository';
-import { PostalJwksClient } from 'src/modules/webhooks/postal-jwks.client';
+import { PostalModule } from 'src/infra/postal/postal.module';
 import { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-signature.verifier';
 import { WebhooksController } from 'src/modules/webhooks/webhooks.controller';
 import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
@@ -17,14 +17,13 @@ import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
  * (src/modules/emails/lifecycle/postal/), never here.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([WebhookEvent, FeedbackReport]), EmailsModule],
+  imports: [TypeOrmModule.forFeature([WebhookEvent, FeedbackReport]), EmailsModule, PostalModule],
   controllers: [WebhooksController, FeedbackReportsController],
   providers: [
     WebhooksService,
     WebhookEventRepository,
     FeedbackReportsService,
     WebhookSignatureVerifier,
-    PostalJwksClient,
   ],
   exports: [WebhooksService, FeedbackReportsService],
 })

@@ -8,6 +8,7 @@ import {
   DIAGNOSTIC_SEVERITIES,
 } from 'src/modules/diagnostics/diagnostic-report.entity';
 import { HourlyStat } from 'src/modules/analytics/hourly-stat.entity';
+import { DOMAIN_STATUSES } from 'src/modules/domains/sending-domain.entity';
 import { FEEDBACK_OUTCOMES } from 'src/modules/webhooks/feedback-report.entity';
 import { EMAIL_EVENT_TYPES, EmailEvent } from 'src/modules/emails/email-event.entity';
 import {
@@ -33,6 +34,7 @@ const APP_TABLES = [
   'idempotency_keys',
   'message_attachments',
   'outbox_cursors',
+  'sending_domains',
   'webhook_events',
 ];
 /** TypeORM's own bookkeeping, created by the migration runner itself. */
@@ -98,6 +100,7 @@ describe('InitialSchema1764307200000', () => {
     ['diagnostic_reports_severity_check', DIAGNOSTIC_SEVERITIES],
     ['diagnostic_reports_status_check', DIAGNOSTIC_REPORT_STATUSES],
     ['feedback_reports_outcome_check', FEEDBACK_OUTCOMES],
+    ['sending_domains_status_check', DOMAIN_STATUSES],
   ])('%s allows exactly the values the entity exports', async (name, values) => {
     const [check] = await dataSource.query(
       `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
@@ -258,6 +261,7 @@ describe('InitialSchema1764307200000', () => {
       'MessageStreams1765000000000',
       'MessageRecipientsAttachments1796610486585',
       'InternalTransitionEvents1796610585746',
+      'SendingDomains1796610927533',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);

@@ -4,7 +4,7 @@ import { AppError } from 'src/common/errors/app-error';
 import { httpStatusOf } from 'src/common/http/error-status';
 import { findUnstorableText } from 'src/common/text/storable-text';
 import { loadConfig } from 'src/config/app-config';
-import { PostalJwksClient } from 'src/modules/webhooks/postal-jwks.client';
+import { PostalJwksClient } from 'src/infra/postal/postal-signing-keys';
 import { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-signature.verifier';
 import { parseEnvelope } from 'src/modules/webhooks/webhooks.service';
 import { signPostalWebhook } from 'test/fakes/postal-webhook-signer';

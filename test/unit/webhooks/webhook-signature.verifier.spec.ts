@@ -8,11 +8,11 @@ import fc from 'fast-check';
 import { AppConfig, ConfigError, loadConfig } from 'src/config/app-config';
 import {
   JWKS_REFETCH_INTERVAL_MS,
+  parsePostalPublicKey,
   PostalJwksClient,
   postalKeyId,
-} from 'src/modules/webhooks/postal-jwks.client';
+} from 'src/infra/postal/postal-signing-keys';
 import {
-  parsePostalPublicKey,
   WebhookSignatureVerifier,
   WebhookVerificationNotConfiguredError,
 } from 'src/modules/webhooks/webhook-signature.verifier';

@@ -2,6 +2,12 @@ import { createHash, createPublicKey, KeyObject } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from 'src/config/app-config';
 
+/**
+ * Postal's webhook signing keys (README "Postal set-up"): the public key pasted into
+ * POSTAL_WEBHOOK_PUBLIC_KEY and the JWK set Postal ≥ 3.2 serves. Infrastructure, like
+ * PostalClient: the webhooks module verifies signatures with them and the doctor checks them.
+ */
+
 /** An unknown kid refetches the set at most this often (per process). */
 export const JWKS_REFETCH_INTERVAL_MS = 60_000;
 const JWKS_FETCH_TIMEOUT_MS = 5_000;
@@ -19,7 +25,7 @@ export function postalKeyId(key: KeyObject): string {
 }
 
 /** RSA signing keys of a JWK set, by kid; anything else in the set is skipped. */
-function parseJwks(body: unknown): Map<string, KeyObject> {
+export function parseJwks(body: unknown): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
   const entries = (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(entries)) throw new Error('the response has no "keys" array');
@@ -82,6 +88,30 @@ export class PostalJwksClient {
     return this.lookup(kid);
   }
 
+  /**
+   * The whole set, fetched now (no cache), for a set-up check; throws with the reason when it
+   * cannot be read or holds no RSA signing key.
+   */
+  async fetchSet(): Promise<Map<string, KeyObject>> {
+    if (!this.url) throw new Error('POSTAL_URL is not set');
+    const response = await fetch(this.url, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(JWKS_FETCH_TIMEOUT_MS),
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    const keys = parseJwks(await response.json());
+    if (keys.size === 0) throw new Error('the set has no RSA signing key');
+    return keys;
+  }
+
+  /** The JWKS address, when POSTAL_URL is set. */
+  get address(): string | undefined {
+    return this.url;
+  }
+
   private lookup(kid: string | undefined): KeyObject | null {
     if (kid !== undefined) return this.keys.get(kid) ?? null;
     if (this.keys.size !== 1) return null;
@@ -90,21 +120,55 @@ export class PostalJwksClient {
 
   private async fetchKeys(url: string): Promise<void> {
     try {
-      const response = await fetch(url, {
-        headers: { accept: 'application/json' },
-        signal: AbortSignal.timeout(JWKS_FETCH_TIMEOUT_MS),
-      });
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new Error(`HTTP ${response.status}`);
-      }
-      const keys = parseJwks(await response.json());
-      if (keys.size === 0) throw new Error('the set has no RSA signing key');
       // The set is the authority: a rotated-out key stops verifying.
-      this.keys = keys;
+      this.keys = await this.fetchSet();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn(`Could not load Postal's webhook signing keys from ${url}: ${reason}`);
     }
   }
+}
+
+// Postal uses Base64.strict_encode64: standard alphabet, padded, no line breaks.
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// A DKIM tag list (`v=DKIM1; t=s; h=sha256; p=...`) rather than a bare base64 key.
+const DKIM_P_TAG = /(?:^|;)\s*p\s*=/;
+
+function derToPublicKey(der: Buffer): KeyObject {
+  try {
+    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    return createPublicKey({ key: der, format: 'der', type: 'pkcs1' });
+  }
+}
+
+/**
+ * Parses POSTAL_WEBHOOK_PUBLIC_KEY: a PEM (literal `\n` escapes allowed), the base64 `p=` value
+ * of Postal's DKIM-style record (SPKI DER; PKCS#1 DER is accepted too), or the whole record
+ * text, quoted DNS chunks included. Throws when it is not an RSA public key.
+ */
+export function parsePostalPublicKey(value: string): KeyObject {
+  const text = value.trim().replace(/\\n/g, '\n');
+  let key: KeyObject;
+  if (text.includes('-----BEGIN')) {
+    key = createPublicKey(text);
+  } else {
+    let encoded = text.replace(/"/g, '');
+    if (DKIM_P_TAG.test(encoded)) {
+      const tag = encoded
+        .split(';')
+        .map((part) => part.split('='))
+        .find(([name]) => name.trim() === 'p');
+      encoded = tag ? tag.slice(1).join('=') : '';
+    }
+    encoded = encoded.replace(/\s+/g, '');
+    if (encoded === '') throw new Error('the DKIM record has an empty p= (revoked key)');
+    if (!STRICT_BASE64.test(encoded)) throw new Error('not PEM and not base64');
+    key = derToPublicKey(Buffer.from(encoded, 'base64'));
+  }
+  if (key.type === 'private') key = createPublicKey(key);
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new Error(`expected an RSA key, got ${key.asymmetricKeyType ?? 'an unknown type'}`);
+  }
+  return key;
 }
