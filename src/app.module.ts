@@ -39,6 +39,9 @@ import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 import { TemplatesModule } from 'src/modules/templates/templates.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 import { DashboardModule } from 'src/modules/dashboard/dashboard.module';
+import { EventWebhooksModule } from 'src/modules/event-webhooks/event-webhooks.module';
+import { EventWebhooksSchedulerModule } from 'src/modules/event-webhooks/event-webhooks-scheduler.module';
+import { EventWebhooksWorkerModule } from 'src/modules/event-webhooks/event-webhooks-worker.module';
 
 /**
  * The whole application; `config.roles` decides which parts run in this process
@@ -76,8 +79,14 @@ export class AppModule {
         WebhooksModule,
         WebhooksIngressModule,
         DiagnosticsModule,
+        EventWebhooksModule,
         ...(config.hasRole('worker')
-          ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule]
+          ? [
+              EmailsWorkerModule,
+              WebhooksWorkerModule,
+              AnalyticsWorkerModule,
+              EventWebhooksWorkerModule,
+            ]
           : []),
         ...(config.hasRole('scheduler')
           ? [
@@ -85,6 +94,7 @@ export class AppModule {
               EmailsSchedulerModule,
               WebhooksSchedulerModule,
               AnalyticsSchedulerModule,
+              EventWebhooksSchedulerModule,
             ]
           : []),
       ],

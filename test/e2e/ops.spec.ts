@@ -56,7 +56,7 @@ describe('operations endpoints (e2e)', () => {
         .set('Authorization', basic('ops', 'secret-pass'))
         .expect(200);
       const names = (api.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
-      expect(names).toEqual(['analytics', 'email-delivery', 'webhooks']);
+      expect(names).toEqual(['analytics', 'email-delivery', 'event-webhooks', 'webhooks']);
     });
   });
 

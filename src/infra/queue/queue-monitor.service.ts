@@ -23,11 +23,13 @@ export class QueueMonitorService {
     @InjectQueue(QueueName.EmailDelivery) delivery: Queue,
     @InjectQueue(QueueName.Webhooks) webhooks: Queue,
     @InjectQueue(QueueName.Analytics) analytics: Queue,
+    @InjectQueue(QueueName.EventWebhooks) eventWebhooks: Queue,
   ) {
     this.queues = new Map([
       [QueueName.EmailDelivery, delivery],
       [QueueName.Webhooks, webhooks],
       [QueueName.Analytics, analytics],
+      [QueueName.EventWebhooks, eventWebhooks],
     ]);
   }
 

@@ -7,6 +7,8 @@ export enum QueueName {
   Webhooks = 'webhooks',
   /** Low-priority work: statistics, anomaly checks, AI diagnosis. */
   Analytics = 'analytics',
+  /** Event webhooks to the customer's endpoints (README "Event webhooks"). */
+  EventWebhooks = 'event-webhooks',
 }
 
 /**
@@ -39,6 +41,13 @@ export enum AnalyticsJob {
   AiDiagnosis = 'AiDiagnosis',
 }
 
+export enum EventWebhooksJob {
+  /** Send one endpoint's due deliveries (one drain per endpoint at a time: a Redis lease). */
+  Drain = 'EndpointDrain',
+  /** Drain endpoints whose due deliveries have no job (Redis lost them, or was down). */
+  Sweep = 'DeliveriesSweep',
+}
+
 /** Job payloads carry ids, never rendered bodies or PII. */
 export interface JobPayloads {
   /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
@@ -53,6 +62,8 @@ export interface JobPayloads {
   [AnalyticsJob.DailyStats]: { day: string };
   [AnalyticsJob.AnomalyCheck]: { hour: string };
   [AnalyticsJob.AiDiagnosis]: { reportId: number; hour: string };
+  [EventWebhooksJob.Drain]: { endpointId: string };
+  [EventWebhooksJob.Sweep]: { tick: string };
 }
 
 const keepBounded = {
@@ -94,6 +105,13 @@ const OTHER_QUEUE_OPTIONS: Record<
     attempts: 10,
     backoff: { type: 'exponential', delay: 5000 },
     ...keepBounded,
+  },
+  // A drain that throws (PostgreSQL down) is tried again soon; the sweep is the backstop.
+  [QueueName.EventWebhooks]: {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 600, count: 10000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 10000 },
   },
   [QueueName.Analytics]: {
     attempts: 3,

@@ -12,6 +12,8 @@ export const DASHBOARD_VIEWS = [
   'report',
   'feedback',
   'feedback-report',
+  'event-webhooks',
+  'event-webhook',
   'error',
 ] as const;
 export type DashboardView = (typeof DASHBOARD_VIEWS)[number];

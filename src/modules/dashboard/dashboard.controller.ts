@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from 'src/common/decorators/route-policy.decorators';
 import { DashboardCsrf } from 'src/modules/dashboard/dashboard-csrf';
+import { DashboardEventWebhookPages } from 'src/modules/dashboard/dashboard-event-webhooks';
 import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
 import { dashboardCsp } from 'src/modules/dashboard/dashboard-http';
@@ -27,6 +28,7 @@ export class DashboardController {
     private readonly views: DashboardViews,
     private readonly csrf: DashboardCsrf,
     private readonly feedbackPages: DashboardFeedbackPages,
+    private readonly webhookPages: DashboardEventWebhookPages,
   ) {}
 
   @Get()
@@ -96,6 +98,31 @@ export class DashboardController {
       'feedback',
     );
     return this.views.render('feedback-report', await this.feedbackPages.one(base, id));
+  }
+
+  @Get('event-webhooks')
+  @Header('Content-Type', HTML)
+  async eventWebhooks(
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base('Event webhooks', this.csrf.issue(req, res), 'webhooks');
+    return this.views.render('event-webhooks', await this.webhookPages.list(base));
+  }
+
+  @Get('event-webhooks/:id')
+  @Header('Content-Type', HTML)
+  async eventWebhook(
+    @Param('id') id: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base(
+      'Event webhook endpoint',
+      this.csrf.issue(req, res),
+      'webhooks',
+    );
+    return this.views.render('event-webhook', await this.webhookPages.one(base, id));
   }
 
   @Get('reports/:id')

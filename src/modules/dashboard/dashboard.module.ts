@@ -5,6 +5,7 @@ import { AnalyticsModule } from 'src/modules/analytics/analytics.module';
 import { DashboardActionsController } from 'src/modules/dashboard/dashboard-actions.controller';
 import { DashboardCsrf, DashboardCsrfGuard } from 'src/modules/dashboard/dashboard-csrf';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
+import { DashboardEventWebhookPages } from 'src/modules/dashboard/dashboard-event-webhooks';
 import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { dashboardSecurityHeaders } from 'src/modules/dashboard/dashboard-http';
 import { DashboardMessageRepository } from 'src/modules/dashboard/dashboard-message.repository';
@@ -13,6 +14,7 @@ import { DashboardController } from 'src/modules/dashboard/dashboard.controller'
 import { DashboardService } from 'src/modules/dashboard/dashboard.service';
 import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
+import { EventWebhooksModule } from 'src/modules/event-webhooks/event-webhooks.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 
@@ -21,7 +23,14 @@ import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
  * services that own the data, behind the operator's Basic auth. API role only.
  */
 @Module({
-  imports: [AnalyticsModule, DiagnosticsModule, EmailsModule, RateControlModule, WebhooksModule],
+  imports: [
+    AnalyticsModule,
+    DiagnosticsModule,
+    EmailsModule,
+    EventWebhooksModule,
+    RateControlModule,
+    WebhooksModule,
+  ],
   // The actions controller holds the catch-all 404 route, so it is registered last.
   controllers: [DashboardController, DashboardActionsController],
   providers: [
@@ -31,6 +40,7 @@ import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
     DashboardCsrfGuard,
     DashboardExceptionFilter,
     DashboardFeedbackPages,
+    DashboardEventWebhookPages,
     DashboardMessageRepository,
   ],
 })

@@ -41,7 +41,7 @@ import { isHostname } from 'src/modules/rate-control/dto/rate-control-domain.dto
 export interface PageBase {
   pageTitle: string;
   cssHref: string;
-  nav: { overview: boolean; logs: boolean; feedback: boolean };
+  nav: { overview: boolean; logs: boolean; feedback: boolean; webhooks: boolean };
   notice: string | null;
   csrf: string;
 }
@@ -95,7 +95,7 @@ export class DashboardService {
   base(
     pageTitle: string,
     csrf: string,
-    active: 'overview' | 'logs' | 'feedback' | null,
+    active: 'overview' | 'logs' | 'feedback' | 'webhooks' | null,
     notice: string | null = null,
   ): PageBase {
     return {
@@ -105,6 +105,7 @@ export class DashboardService {
         overview: active === 'overview',
         logs: active === 'logs',
         feedback: active === 'feedback',
+        webhooks: active === 'webhooks',
       },
       notice,
       csrf,

@@ -11,9 +11,12 @@ import { HourlyStat } from 'src/modules/analytics/hourly-stat.entity';
 import { FEEDBACK_OUTCOMES } from 'src/modules/webhooks/feedback-report.entity';
 import { EMAIL_EVENT_TYPES, EmailEvent } from 'src/modules/emails/email-event.entity';
 import { BOUNCE_TYPES, EMAIL_STATUSES, EmailLog } from 'src/modules/emails/email-log.entity';
+import { DELIVERY_STATUSES } from 'src/modules/event-webhooks/outbound-delivery.entity';
+import { ENDPOINT_DISABLED_REASONS } from 'src/modules/event-webhooks/webhook-endpoint.entity';
 import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
 
 const APP_TABLES = [
+  'accept_rejections',
   'api_keys',
   'batches',
   'blacklists',
@@ -25,7 +28,10 @@ const APP_TABLES = [
   'feedback_reports',
   'hourly_stats',
   'idempotency_keys',
+  'outbound_deliveries',
+  'outbound_events',
   'outbox_cursors',
+  'webhook_endpoints',
   'webhook_events',
 ];
 /** TypeORM's own bookkeeping, created by the migration runner itself. */
@@ -90,6 +96,8 @@ describe('InitialSchema1764307200000', () => {
     ['diagnostic_reports_severity_check', DIAGNOSTIC_SEVERITIES],
     ['diagnostic_reports_status_check', DIAGNOSTIC_REPORT_STATUSES],
     ['feedback_reports_outcome_check', FEEDBACK_OUTCOMES],
+    ['outbound_deliveries_status_check', DELIVERY_STATUSES],
+    ['webhook_endpoints_disabled_reason_check', ENDPOINT_DISABLED_REASONS],
   ])('%s allows exactly the values the entity exports', async (name, values) => {
     const [check] = await dataSource.query(
       `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
@@ -248,6 +256,7 @@ describe('InitialSchema1764307200000', () => {
       'FeedbackReports1764460000000',
       'TransitionOutbox1764500000000',
       'MessageStreams1765000000000',
+      'EventWebhooks1796610522694',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);

@@ -92,6 +92,7 @@ function collaborators(failing: boolean) {
           'email-delivery': { waiting: 1200, active: 50, delayed: 3, failed: 2, prioritized: 0 },
           webhooks: { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0 },
           analytics: { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 1 },
+          'event-webhooks': { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0 },
         }),
   };
   const reports: Pick<ReportsService, 'list' | 'get'> = {
