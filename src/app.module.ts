@@ -42,6 +42,9 @@ import { DashboardModule } from 'src/modules/dashboard/dashboard.module';
 import { DomainsSchedulerModule } from 'src/modules/domains/domains-scheduler.module';
 import { DomainsWorkerModule } from 'src/modules/domains/domains-worker.module';
 import { DomainsModule } from 'src/modules/domains/domains.module';
+import { EventWebhooksModule } from 'src/modules/event-webhooks/event-webhooks.module';
+import { EventWebhooksSchedulerModule } from 'src/modules/event-webhooks/event-webhooks-scheduler.module';
+import { EventWebhooksWorkerModule } from 'src/modules/event-webhooks/event-webhooks-worker.module';
 
 /**
  * The whole application; `config.roles` decides which parts run in this process
@@ -80,8 +83,15 @@ export class AppModule {
         WebhooksModule,
         WebhooksIngressModule,
         DiagnosticsModule,
+        EventWebhooksModule,
         ...(config.hasRole('worker')
-          ? [EmailsWorkerModule, WebhooksWorkerModule, AnalyticsWorkerModule, DomainsWorkerModule]
+          ? [
+              EmailsWorkerModule,
+              WebhooksWorkerModule,
+              AnalyticsWorkerModule,
+              DomainsWorkerModule,
+              EventWebhooksWorkerModule,
+            ]
           : []),
         ...(config.hasRole('scheduler')
           ? [
@@ -90,6 +100,7 @@ export class AppModule {
               WebhooksSchedulerModule,
               AnalyticsSchedulerModule,
               DomainsSchedulerModule,
+              EventWebhooksSchedulerModule,
             ]
           : []),
       ],

@@ -153,6 +153,15 @@ export class AppConfig {
    * (README "Security": set it to the load balancer's address range behind one).
    */
   readonly trustProxy: string | boolean | number;
+  /** README "Event webhooks". */
+  readonly eventWebhooks: {
+    readonly allowPrivateNetworks: boolean;
+    readonly timeoutMs: number;
+    /** Delay before attempt n + 2, in ms; after the last one a delivery is failed. */
+    readonly retryScheduleMs: readonly number[];
+    readonly endpointConcurrency: number;
+    readonly workerConcurrency: number;
+  };
 
   constructor(values: Omit<AppConfig, 'hasRole'>) {
     Object.assign(this, values);
@@ -219,6 +228,17 @@ const hostList = (raw: string | undefined): string[] =>
     .split(',')
     .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
     .filter(Boolean);
+
+/** README "Event webhooks": 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (about 3 days). */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h,20h,24h';
+
+function parseDurations(raw: string): number[] {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  return raw.split(',').map((part) => {
+    const [, n, u] = /^\s*(\d+)(ms|s|m|h)\s*$/.exec(part)!;
+    return Number(n) * unit[u];
+  });
+}
 
 function stripTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
@@ -378,6 +398,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 5000,
     },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    eventWebhooks: {
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? false,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS ?? 10_000,
+      retryScheduleMs: parseDurations(e.WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY ?? 10,
+      workerConcurrency: e.WEBHOOK_WORKER_CONCURRENCY ?? 20,
+    },
   });
 }
 

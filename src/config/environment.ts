@@ -452,4 +452,41 @@ export class Environment {
   @Transform(toBool)
   @IsBoolean()
   REQUIRE_VERIFIED_DOMAINS?: boolean;
+
+  /** README "Event webhooks": allow endpoints on private, loopback and link-local addresses. */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS?: boolean;
+
+  /** A delivery attempt's whole budget: connect, answer and the first 1 KB of its body. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  WEBHOOK_TIMEOUT_MS?: number;
+
+  /** Delays between attempts, comma-separated durations (`500ms`, `5s`, `5m`, `2h`). */
+  @IsOptional()
+  @Matches(/^\s*\d+(ms|s|m|h)\s*(,\s*\d+(ms|s|m|h)\s*){0,29}$/, {
+    message: 'WEBHOOK_RETRY_SCHEDULE must be comma-separated durations such as 5s,5m,30m,2h',
+  })
+  WEBHOOK_RETRY_SCHEDULE?: string;
+
+  /** Requests in flight to one endpoint at a time. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  WEBHOOK_ENDPOINT_CONCURRENCY?: number;
+
+  /** Endpoints a worker process drains at once. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  WEBHOOK_WORKER_CONCURRENCY?: number;
 }

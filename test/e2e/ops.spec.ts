@@ -56,7 +56,13 @@ describe('operations endpoints (e2e)', () => {
         .set('Authorization', basic('ops', 'secret-pass'))
         .expect(200);
       const names = (api.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
-      expect(names).toEqual(['analytics', 'domains', 'email-delivery', 'webhooks']);
+      expect(names).toEqual([
+        'analytics',
+        'domains',
+        'email-delivery',
+        'event-webhooks',
+        'webhooks',
+      ]);
     });
   });
 

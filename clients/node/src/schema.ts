@@ -667,6 +667,138 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Endpoints, newest first
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Add an endpoint; the answer carries its signing secret, shown only here
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One endpoint and its health
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an endpoint and its deliveries
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint; `enabled: true` re-enables one disabled by a 410 or failures
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        patch: operations["updateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new secret; the old one keeps signing alongside it for 24 hours
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        post: operations["rotateWebhookEndpointSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The attempts log: deliveries newest first, with their last attempt
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Attempt one delivery again now (same webhook-id)
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver again every event of a time window (after an outage on your side)
+         * @description Scope: `full` (a `send` key gets 403 forbidden).
+         */
+        post: operations["replayWebhookEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1769,6 +1901,244 @@ export interface components {
         ReportResolveDto: {
             /** @example Removed the purchased list; bounce rate back to 0.8 % */
             notes?: string;
+        };
+        EmailEventDataDto: {
+            /**
+             * Format: uuid
+             * @description null for email.suppressed (no message was created)
+             */
+            message_id: string | null;
+            /** @example ann@example.com */
+            recipient: string;
+            /** @enum {string} */
+            stream: "transactional" | "broadcast";
+            campaign_id: string | null;
+            tag: string | null;
+            /** Format: uuid */
+            batch_id: string | null;
+            /**
+             * @description email.bounced
+             * @enum {string}
+             */
+            bounce_type?: "hard" | "soft";
+            /** @description email.bounced: the classified reason; email.failed: the error; email.suppressed: the suppression reason */
+            reason?: string | null;
+            /** @description The remote server reply */
+            diagnostic?: string | null;
+            /** @example 550 */
+            smtp_code?: string | null;
+            /** @example 5.1.1 */
+            enhanced_code?: string | null;
+            /** @description email.clicked */
+            url?: string | null;
+            /** @description email.opened, email.clicked */
+            ip?: string | null;
+            /** @description email.opened, email.clicked */
+            user_agent?: string | null;
+            /** @description email.complained, email.unsubscribed */
+            source?: string | null;
+        };
+        EmailEventPayloadDto: {
+            /** @enum {string} */
+            type: "email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed";
+            /** Format: date-time */
+            created_at: string;
+            data: components["schemas"]["EmailEventDataDto"];
+        };
+        WebhookEndpointCreateDto: {
+            /**
+             * @description Where events are POSTed; https in production
+             * @example https://app.example.com/hooks/email
+             */
+            url: string;
+            /**
+             * @description Event types to receive (default: all)
+             * @example [
+             *       "email.delivered",
+             *       "email.bounced"
+             *     ]
+             */
+            events?: ("email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed")[];
+            /** @example Production app */
+            description?: string;
+            /** @default true */
+            enabled?: boolean;
+            /**
+             * @description Only messages of this stream
+             * @enum {string}
+             */
+            stream?: "transactional" | "broadcast";
+            /**
+             * @description Only messages of these campaigns
+             * @example [
+             *       "spring-sale"
+             *     ]
+             */
+            campaign_ids?: string[];
+            /** @description Only messages with one of these tags */
+            tags?: string[];
+        };
+        WebhookEndpointHealthDto: {
+            /**
+             * Format: date-time
+             * @description First failure since the last success
+             */
+            failing_since: string | null;
+            /** Format: date-time */
+            last_success_at: string | null;
+            /** Format: date-time */
+            last_failure_at: string | null;
+            /** @example HTTP 500 */
+            last_error: string | null;
+        };
+        WebhookEndpointCreatedResponseDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example https://app.example.com/hooks/email */
+            url: string;
+            description: string | null;
+            events: ("email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed")[];
+            /** @enum {string|null} */
+            stream: "transactional" | "broadcast" | null;
+            campaign_ids: string[] | null;
+            tags: string[] | null;
+            enabled: boolean;
+            /**
+             * @description manual (API), gone (answered 410), failing (three days of failures)
+             * @enum {string|null}
+             */
+            disabled_reason: "manual" | "gone" | "failing" | null;
+            /**
+             * Format: date-time
+             * @description Until then the previous secret also signs (after rotate-secret)
+             */
+            previous_secret_expires_at: string | null;
+            health: components["schemas"]["WebhookEndpointHealthDto"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * @description The signing secret; shown only here and by rotate-secret
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        WebhookEndpointResponseDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example https://app.example.com/hooks/email */
+            url: string;
+            description: string | null;
+            events: ("email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed")[];
+            /** @enum {string|null} */
+            stream: "transactional" | "broadcast" | null;
+            campaign_ids: string[] | null;
+            tags: string[] | null;
+            enabled: boolean;
+            /**
+             * @description manual (API), gone (answered 410), failing (three days of failures)
+             * @enum {string|null}
+             */
+            disabled_reason: "manual" | "gone" | "failing" | null;
+            /**
+             * Format: date-time
+             * @description Until then the previous secret also signs (after rotate-secret)
+             */
+            previous_secret_expires_at: string | null;
+            health: components["schemas"]["WebhookEndpointHealthDto"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookEndpointListResponseDto: {
+            data: components["schemas"]["WebhookEndpointResponseDto"][];
+            next_cursor: string | null;
+        };
+        WebhookEndpointUpdateDto: {
+            url?: string;
+            /** @description null: all event types */
+            events?: ("email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed")[] | null;
+            description?: string | null;
+            /** @description true also clears a disabled reason (410, failing) */
+            enabled?: boolean;
+            /** @enum {string|null} */
+            stream?: "transactional" | "broadcast" | null;
+            campaign_ids?: string[] | null;
+            tags?: string[] | null;
+        };
+        WebhookEndpointRemoveResponseDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example true */
+            deleted: boolean;
+        };
+        WebhookSecretRotatedResponseDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description The previous secret signs alongside the new one until then (24 h)
+             */
+            previous_secret_expires_at: string;
+        };
+        WebhookDeliveryResponseDto: {
+            /** @example 1042 */
+            id: string;
+            /**
+             * @description The webhook-id header: the same on every attempt
+             * @example msg_2b8c0f6e9a0d4c1fb0b5d5e4e3f2a1c0
+             */
+            webhook_id: string;
+            /** @enum {string} */
+            type: "email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed";
+            /** @enum {string} */
+            status: "pending" | "sending" | "succeeded" | "failed";
+            /** @example 1 */
+            attempts: number;
+            /** @example 200 */
+            response_status: number | null;
+            /** @description At most 1 KB of the answer */
+            response_body: string | null;
+            /** @example 42 */
+            duration_ms: number | null;
+            /** @example HTTP 503 */
+            error: string | null;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        WebhookDeliveryListResponseDto: {
+            data: components["schemas"]["WebhookDeliveryResponseDto"][];
+            next_cursor: string | null;
+        };
+        WebhookReplayDto: {
+            /**
+             * Format: date-time
+             * @description Events created at or after this time
+             * @example 2026-12-06T08:00:00Z
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description Events created before this time (default: now)
+             */
+            until?: string;
+            /** @description Only these types (default: every type the endpoint receives) */
+            event_types?: ("email.sent" | "email.delivered" | "email.delayed" | "email.bounced" | "email.complained" | "email.opened" | "email.clicked" | "email.unsubscribed" | "email.failed" | "email.canceled" | "email.suppressed")[];
+        };
+        WebhookReplayResponseDto: {
+            /**
+             * @description Deliveries queued again (or created)
+             * @example 312
+             */
+            replayed: number;
         };
     };
     responses: never;
@@ -7927,6 +8297,1627 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ReportResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *           "url": "https://app.example.com/hooks/email",
+                     *           "description": null,
+                     *           "events": [
+                     *             "email.sent"
+                     *           ],
+                     *           "stream": "transactional",
+                     *           "campaign_ids": [
+                     *             "string"
+                     *           ],
+                     *           "tags": [
+                     *             "string"
+                     *           ],
+                     *           "enabled": true,
+                     *           "disabled_reason": "manual",
+                     *           "previous_secret_expires_at": null,
+                     *           "health": {
+                     *             "failing_since": null,
+                     *             "last_success_at": null,
+                     *             "last_failure_at": null,
+                     *             "last_error": "HTTP 500"
+                     *           },
+                     *           "created_at": "2026-01-31T09:00:00.000Z",
+                     *           "updated_at": "2026-01-31T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointListResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://app.example.com/hooks/email",
+                 *       "events": [
+                 *         "email.delivered",
+                 *         "email.bounced"
+                 *       ],
+                 *       "description": "Production app",
+                 *       "enabled": true,
+                 *       "stream": "transactional",
+                 *       "campaign_ids": [
+                 *         "spring-sale"
+                 *       ],
+                 *       "tags": [
+                 *         "string"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointCreateDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "url": "https://app.example.com/hooks/email",
+                     *       "description": null,
+                     *       "events": [
+                     *         "email.sent"
+                     *       ],
+                     *       "stream": "transactional",
+                     *       "campaign_ids": [
+                     *         "string"
+                     *       ],
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": "manual",
+                     *       "previous_secret_expires_at": null,
+                     *       "health": {
+                     *         "failing_since": null,
+                     *         "last_success_at": null,
+                     *         "last_failure_at": null,
+                     *         "last_error": "HTTP 500"
+                     *       },
+                     *       "created_at": "2026-01-31T09:00:00.000Z",
+                     *       "updated_at": "2026-01-31T09:00:00.000Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointCreatedResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "url": "https://app.example.com/hooks/email",
+                     *       "description": null,
+                     *       "events": [
+                     *         "email.sent"
+                     *       ],
+                     *       "stream": "transactional",
+                     *       "campaign_ids": [
+                     *         "string"
+                     *       ],
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": "manual",
+                     *       "previous_secret_expires_at": null,
+                     *       "health": {
+                     *         "failing_since": null,
+                     *         "last_success_at": null,
+                     *         "last_failure_at": null,
+                     *         "last_error": "HTTP 500"
+                     *       },
+                     *       "created_at": "2026-01-31T09:00:00.000Z",
+                     *       "updated_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "deleted": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointRemoveResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "string",
+                 *       "events": [
+                 *         "email.sent"
+                 *       ],
+                 *       "description": null,
+                 *       "enabled": true,
+                 *       "stream": "transactional",
+                 *       "campaign_ids": [
+                 *         "string"
+                 *       ],
+                 *       "tags": [
+                 *         "string"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointUpdateDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "url": "https://app.example.com/hooks/email",
+                     *       "description": null,
+                     *       "events": [
+                     *         "email.sent"
+                     *       ],
+                     *       "stream": "transactional",
+                     *       "campaign_ids": [
+                     *         "string"
+                     *       ],
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": "manual",
+                     *       "previous_secret_expires_at": null,
+                     *       "health": {
+                     *         "failing_since": null,
+                     *         "last_success_at": null,
+                     *         "last_failure_at": null,
+                     *         "last_error": "HTTP 500"
+                     *       },
+                     *       "created_at": "2026-01-31T09:00:00.000Z",
+                     *       "updated_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    rotateWebhookEndpointSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                     *       "previous_secret_expires_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookSecretRotatedResponseDto"];
+                };
+            };
+            /** @description validation_error (also malformed JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                status?: "pending" | "sending" | "succeeded" | "failed";
+            };
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "1042",
+                     *           "webhook_id": "msg_2b8c0f6e9a0d4c1fb0b5d5e4e3f2a1c0",
+                     *           "type": "email.sent",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "response_status": 200,
+                     *           "response_body": null,
+                     *           "duration_ms": 42,
+                     *           "error": "HTTP 503",
+                     *           "last_attempt_at": null,
+                     *           "created_at": "2026-01-31T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryListResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "1042",
+                     *       "webhook_id": "msg_2b8c0f6e9a0d4c1fb0b5d5e4e3f2a1c0",
+                     *       "type": "email.sent",
+                     *       "status": "pending",
+                     *       "attempts": 1,
+                     *       "response_status": 200,
+                     *       "response_body": null,
+                     *       "duration_ms": 42,
+                     *       "error": "HTTP 503",
+                     *       "last_attempt_at": null,
+                     *       "next_attempt_at": null,
+                     *       "created_at": "2026-01-31T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryResponseDto"];
+                };
+            };
+            /** @description validation_error (also malformed JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    replayWebhookEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "since": "2026-12-06T08:00:00Z",
+                 *       "until": "2026-01-31T09:00:00.000Z",
+                 *       "event_types": [
+                 *         "email.sent"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookReplayDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "replayed": 312
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookReplayResponseDto"];
                 };
             };
             /** @description validation_error */

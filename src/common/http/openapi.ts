@@ -3,6 +3,7 @@ import { NestContainer } from '@nestjs/core';
 import { DECORATORS, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ALLOW_SEND_SCOPE, IS_PUBLIC } from 'src/common/decorators/route-policy.decorators';
 import { RAW_BODY_ROUTES } from 'src/common/http/http-edge';
+import { OPENAPI_WEBHOOKS, type OpenApiWebhooks } from 'src/common/http/openapi-webhooks';
 
 /** The bearer scheme's name in `components.securitySchemes` (what `@ApiBearerAuth()` names). */
 export const BEARER_SCHEME = 'bearer';
@@ -24,6 +25,11 @@ const TAGS: Array<[string, string]> = [
   ['rate-control', 'Per-recipient-domain rate factors and pauses'],
   ['domains', 'Sending domains: their DNS checks against what Postal expects, and verification'],
   ['webhooks', "Postal's delivery webhooks and inbound endpoint (signed by Postal, no API key)"],
+  [
+    'event webhooks',
+    'Your endpoints for events about your mail (delivered, bounced, opened, …), signed per ' +
+      'Standard Webhooks; the requests we send are under x-webhooks',
+  ],
   ['health', 'Readiness and liveness probes'],
 ];
 
@@ -90,7 +96,24 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   renameAliases(document);
   nullableEnums(document.components?.schemas);
   describeHeadersAndExamples(document);
+  addWebhooks(document, app);
   return document;
+}
+
+/** The requests the service sends (ApiWebhooks metadata of the controllers) as `x-webhooks`. */
+function addWebhooks(document: OpenAPIObject, app: INestApplication): void {
+  const container = (app as unknown as { container: NestContainer }).container;
+  const webhooks: OpenApiWebhooks = {};
+  for (const module of container.getModules().values()) {
+    for (const wrapper of module.controllers.values()) {
+      const metatype = wrapper.metatype as object | null;
+      const found = metatype
+        ? (Reflect.getMetadata(OPENAPI_WEBHOOKS, metatype) as OpenApiWebhooks | undefined)
+        : undefined;
+      if (found) Object.assign(webhooks, found);
+    }
+  }
+  if (Object.keys(webhooks).length) (document as unknown as Json)['x-webhooks'] = webhooks;
 }
 
 /** The scope each operation needs, from the metadata the API key guard reads. */

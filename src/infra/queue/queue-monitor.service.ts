@@ -24,12 +24,14 @@ export class QueueMonitorService {
     @InjectQueue(QueueName.Webhooks) webhooks: Queue,
     @InjectQueue(QueueName.Analytics) analytics: Queue,
     @InjectQueue(QueueName.Domains) domains: Queue,
+    @InjectQueue(QueueName.EventWebhooks) eventWebhooks: Queue,
   ) {
     this.queues = new Map([
       [QueueName.EmailDelivery, delivery],
       [QueueName.Webhooks, webhooks],
       [QueueName.Analytics, analytics],
       [QueueName.Domains, domains],
+      [QueueName.EventWebhooks, eventWebhooks],
     ]);
   }
 

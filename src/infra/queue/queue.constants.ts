@@ -9,6 +9,8 @@ export enum QueueName {
   Analytics = 'analytics',
   /** The sending domains' daily DNS re-check (README "Sending domains"). */
   Domains = 'domains',
+  /** Event webhooks to the customer's endpoints (README "Event webhooks"). */
+  EventWebhooks = 'event-webhooks',
 }
 
 /**
@@ -48,6 +50,13 @@ export enum DomainsJob {
   DnsRecheck = 'DomainsDnsRecheck',
 }
 
+export enum EventWebhooksJob {
+  /** Send one endpoint's due deliveries (one drain per endpoint at a time: a Redis lease). */
+  Drain = 'EndpointDrain',
+  /** Drain endpoints whose due deliveries have no job (Redis lost them, or was down). */
+  Sweep = 'DeliveriesSweep',
+}
+
 /** Job payloads carry ids, never rendered bodies or PII. */
 export interface JobPayloads {
   /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
@@ -65,6 +74,8 @@ export interface JobPayloads {
   [AnalyticsJob.AiDiagnosis]: { reportId: number; hour: string };
   /** `day`: ISO start of the (UTC) day whose tick enqueued it. */
   [DomainsJob.DnsRecheck]: { day: string };
+  [EventWebhooksJob.Drain]: { endpointId: string };
+  [EventWebhooksJob.Sweep]: { tick: string };
 }
 
 const keepBounded = {
@@ -106,6 +117,13 @@ const OTHER_QUEUE_OPTIONS: Record<
     attempts: 10,
     backoff: { type: 'exponential', delay: 5000 },
     ...keepBounded,
+  },
+  // A drain that throws (PostgreSQL down) is tried again soon; the sweep is the backstop.
+  [QueueName.EventWebhooks]: {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 600, count: 10000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 10000 },
   },
   [QueueName.Analytics]: {
     attempts: 3,

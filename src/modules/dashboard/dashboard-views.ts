@@ -14,6 +14,8 @@ export const DASHBOARD_VIEWS = [
   'feedback-report',
   'domains',
   'setup',
+  'event-webhooks',
+  'event-webhook',
   'error',
 ] as const;
 export type DashboardView = (typeof DASHBOARD_VIEWS)[number];

@@ -16,6 +16,7 @@ import type { Request, Response } from 'express';
 import { Public } from 'src/common/decorators/route-policy.decorators';
 import { DashboardCsrf } from 'src/modules/dashboard/dashboard-csrf';
 import { DashboardDomainsPages } from 'src/modules/dashboard/dashboard-domains';
+import { DashboardEventWebhookPages } from 'src/modules/dashboard/dashboard-event-webhooks';
 import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
 import { dashboardCsp } from 'src/modules/dashboard/dashboard-http';
@@ -42,6 +43,7 @@ export class DashboardController {
     private readonly feedbackPages: DashboardFeedbackPages,
     private readonly attachments: AttachmentsService,
     private readonly domainPages: DashboardDomainsPages,
+    private readonly webhookPages: DashboardEventWebhookPages,
   ) {}
 
   @Get()
@@ -152,6 +154,31 @@ export class DashboardController {
   async setup(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<string> {
     const base = this.dashboard.base('Set-up', this.csrf.issue(req, res), 'setup');
     return this.views.render('setup', await this.domainPages.setupPage(base));
+  }
+
+  @Get('event-webhooks')
+  @Header('Content-Type', HTML)
+  async eventWebhooks(
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base('Event webhooks', this.csrf.issue(req, res), 'webhooks');
+    return this.views.render('event-webhooks', await this.webhookPages.list(base));
+  }
+
+  @Get('event-webhooks/:id')
+  @Header('Content-Type', HTML)
+  async eventWebhook(
+    @Param('id') id: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base(
+      'Event webhook endpoint',
+      this.csrf.issue(req, res),
+      'webhooks',
+    );
+    return this.views.render('event-webhook', await this.webhookPages.one(base, id));
   }
 
   @Get('reports/:id')

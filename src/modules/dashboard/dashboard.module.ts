@@ -6,6 +6,7 @@ import { DashboardActionsController } from 'src/modules/dashboard/dashboard-acti
 import { DashboardCsrf, DashboardCsrfGuard } from 'src/modules/dashboard/dashboard-csrf';
 import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-exception.filter';
 import { DashboardDomainsPages } from 'src/modules/dashboard/dashboard-domains';
+import { DashboardEventWebhookPages } from 'src/modules/dashboard/dashboard-event-webhooks';
 import { DashboardFeedbackPages } from 'src/modules/dashboard/dashboard-feedback';
 import { dashboardSecurityHeaders } from 'src/modules/dashboard/dashboard-http';
 import { DashboardMessageRepository } from 'src/modules/dashboard/dashboard-message.repository';
@@ -16,6 +17,7 @@ import { DiagnosticsModule } from 'src/modules/diagnostics/diagnostics.module';
 import { DoctorModule } from 'src/modules/doctor/doctor.module';
 import { DomainsModule } from 'src/modules/domains/domains.module';
 import { EmailsModule } from 'src/modules/emails/emails.module';
+import { EventWebhooksModule } from 'src/modules/event-webhooks/event-webhooks.module';
 import { RateControlModule } from 'src/modules/rate-control/rate-control.module';
 import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
 
@@ -28,6 +30,7 @@ import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
     AnalyticsModule,
     DiagnosticsModule,
     EmailsModule,
+    EventWebhooksModule,
     RateControlModule,
     WebhooksModule,
     DomainsModule,
@@ -43,6 +46,7 @@ import { WebhooksModule } from 'src/modules/webhooks/webhooks.module';
     DashboardExceptionFilter,
     DashboardFeedbackPages,
     DashboardDomainsPages,
+    DashboardEventWebhookPages,
     DashboardMessageRepository,
   ],
 })

@@ -41,7 +41,14 @@ import { isHostname } from 'src/modules/rate-control/dto/rate-control-domain.dto
 export interface PageBase {
   pageTitle: string;
   cssHref: string;
-  nav: { overview: boolean; logs: boolean; feedback: boolean; domains: boolean; setup: boolean };
+  nav: {
+    overview: boolean;
+    logs: boolean;
+    feedback: boolean;
+    domains: boolean;
+    setup: boolean;
+    webhooks: boolean;
+  };
   notice: string | null;
   csrf: string;
 }
@@ -95,7 +102,7 @@ export class DashboardService {
   base(
     pageTitle: string,
     csrf: string,
-    active: 'overview' | 'logs' | 'feedback' | 'domains' | 'setup' | null,
+    active: 'overview' | 'logs' | 'feedback' | 'domains' | 'setup' | 'webhooks' | null,
     notice: string | null = null,
   ): PageBase {
     return {
@@ -107,6 +114,7 @@ export class DashboardService {
         feedback: active === 'feedback',
         domains: active === 'domains',
         setup: active === 'setup',
+        webhooks: active === 'webhooks',
       },
       notice,
       csrf,

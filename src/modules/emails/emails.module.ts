@@ -5,6 +5,7 @@ import { AppConfig } from 'src/config/app-config';
 import { PostalClient } from 'src/infra/postal/postal.client';
 import { PostalModule } from 'src/infra/postal/postal.module';
 import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
+import { AcceptRejection } from 'src/modules/emails/accept-rejection.entity';
 import { Batch } from 'src/modules/emails/batch.entity';
 import { BatchRepository } from 'src/modules/emails/batch.repository';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
@@ -18,6 +19,7 @@ import { TransitionPublisher } from 'src/modules/emails/lifecycle/transition-pub
 import { TransitionsRepository } from 'src/modules/emails/lifecycle/transitions.repository';
 import { MessageReadsRepository } from 'src/modules/emails/message-reads.repository';
 import { MessageWritesRepository } from 'src/modules/emails/message-writes.repository';
+import { MessageEventsService } from 'src/modules/emails/message-events.service';
 import { EmailsController } from 'src/modules/emails/emails.controller';
 import { EmailsService } from 'src/modules/emails/emails.service';
 import { IdempotencyKey } from 'src/modules/emails/idempotency-key.entity';
@@ -45,7 +47,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
 
 @Module({
   imports: [
-    TypeOrmModule.forFeature([EmailLog, EmailEvent, Batch, IdempotencyKey]),
+    TypeOrmModule.forFeature([EmailLog, EmailEvent, Batch, IdempotencyKey, AcceptRejection]),
     TemplatesModule,
     BlacklistModule,
     RateControlModule,
@@ -64,6 +66,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     DeliveryTransitionsRepository,
     TransitionPublisher,
     TransitionMetricsConsumer,
+    MessageEventsService,
     BatchRepository,
     IdempotencyService,
     EmailDeliveryProducer,
@@ -109,6 +112,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
     RetryService,
     PostalEventsService,
     ComplaintsService,
+    MessageEventsService,
   ],
 })
 export class EmailsModule {}

@@ -134,7 +134,7 @@ export class EmailsService {
       const recipient = to.email;
       if (ctx.idempotencyKey) {
         const suppressed = await this.blacklist.check(recipient);
-        if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
+        if (suppressed) await this.refuseSuppressed(dto, recipient, suppressed.reason);
       }
       const message = this.newMessage(
         ctx,
@@ -163,7 +163,7 @@ export class EmailsService {
       ) {
         // Suppressed: the insert's own check refused it; look up why for the answer.
         const suppressed = await this.blacklist.check(recipient);
-        throw new RecipientSuppressedError(suppressed?.reason ?? 'suppressed');
+        await this.refuseSuppressed(dto, recipient, suppressed?.reason ?? 'suppressed');
       }
       await this.producer.enqueueOne({
         messageId: message.externalMessageId,
@@ -331,6 +331,20 @@ export class EmailsService {
           em,
           accepted.map((a) => a.message),
         );
+        // `email.suppressed` (README "Event webhooks"), committed with the batch.
+        await this.writes.recordRejections(
+          candidates
+            .filter((c) => suppressed.has(normalizeEmail(c.email)))
+            .map((c) => ({
+              recipient: c.email,
+              stream: 'transactional',
+              campaignId: dto.campaign_id ?? null,
+              tag: dto.tag ?? null,
+              batchId,
+              reason: suppressed.get(normalizeEmail(c.email))!.reason,
+            })),
+          em,
+        );
         await complete(em, 202, body);
       });
       await this.producer.enqueue(
@@ -342,6 +356,28 @@ export class EmailsService {
       );
       return body;
     });
+  }
+
+  /**
+   * A suppressed recipient of a single send: recorded for `email.suppressed` (README "Event
+   * webhooks") before the 422 goes out.
+   */
+  private async refuseSuppressed(
+    dto: SendEmailDto,
+    recipient: string,
+    reason: string,
+  ): Promise<never> {
+    await this.writes.recordRejections([
+      {
+        recipient,
+        stream: 'transactional',
+        campaignId: dto.campaign_id ?? null,
+        tag: dto.tag ?? null,
+        batchId: null,
+        reason,
+      },
+    ]);
+    throw new RecipientSuppressedError(reason);
   }
 
   async batchProgress(batchId: string): Promise<BatchProgressResponseDto> {

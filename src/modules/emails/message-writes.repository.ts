@@ -4,7 +4,11 @@ import { DataSource, EntityManager } from 'typeorm';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { suppressedByHashSql } from 'src/modules/blacklist/suppression';
 import type { PreparedAttachment } from 'src/modules/emails/attachments/attachment-rules';
-import type { EmailEventType } from 'src/modules/emails/email-event.entity';
+import type { Stream } from 'src/common/streams';
+import {
+  causeOfEvent,
+  type StatuslessEventType,
+} from 'src/modules/emails/lifecycle/message-events';
 import type { NewMessage } from 'src/modules/emails/message-details';
 
 /** Rows per INSERT … SELECT FROM unnest(…) statement. */
@@ -38,6 +42,16 @@ const QUEUED_EVENT = `INSERT INTO email_events (email_log_id, event_type, detail
          SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
                                    ELSE jsonb_build_object('send_at', send_at) END, recipient_domain, 'accept'
            FROM inserted`;
+
+/** A recipient refused at accept because it is suppressed (`email.suppressed`). */
+export interface AcceptRejectionRow {
+  recipient: string;
+  stream: Stream;
+  campaignId: string | null;
+  tag: string | null;
+  batchId: string | null;
+  reason: string;
+}
 
 /**
  * Hot-path writes that change no status: accepting messages (set-based, group-committed) and
@@ -154,30 +168,56 @@ export class MessageWritesRepository {
     { maxBatchSize: 500, maxInFlight: 4 },
   );
 
-  /** Records an event without a status change (opens, clicks, delays, unsubscribes). */
+  /**
+   * Records an event without a status change (delays, unsubscribes), published like a
+   * transition (lifecycle/message-events.ts): its cause, and the status the message is in.
+   */
   async addEvent(
     id: string,
-    type: EmailEventType,
+    type: StatuslessEventType,
     details: Record<string, unknown>,
   ): Promise<void> {
     await this.ds.query(
-      `INSERT INTO email_events (email_log_id, event_type, details) VALUES ($1, $2, $3)`,
-      [id, type, JSON.stringify(details)],
+      `INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
+       SELECT id, $2, $3::jsonb, status, $4 FROM email_logs WHERE id = $1`,
+      [id, type, JSON.stringify(details), causeOfEvent(type)],
     );
   }
 
   /** Adds the event unless the message already has one of this type. */
   async addEventOnce(
     id: string,
-    type: EmailEventType,
+    type: StatuslessEventType,
     details: Record<string, unknown>,
   ): Promise<void> {
     await this.ds.query(
-      `INSERT INTO email_events (email_log_id, event_type, details)
-       SELECT $1::bigint, $2::text, $3::jsonb
-        WHERE NOT EXISTS (SELECT 1 FROM email_events
+      `INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
+       SELECT l.id, $2::text, $3::jsonb, l.status, $4 FROM email_logs l
+        WHERE l.id = $1::bigint
+          AND NOT EXISTS (SELECT 1 FROM email_events
                            WHERE email_log_id = $1::bigint AND event_type = $2::text)`,
-      [id, type, JSON.stringify(details)],
+      [id, type, JSON.stringify(details), causeOfEvent(type)],
+    );
+  }
+
+  /**
+   * Suppressed recipients refused at accept: the outbox of `email.suppressed` (README "Event
+   * webhooks"), in the caller's transaction when it has one.
+   */
+  async recordRejections(rows: AcceptRejectionRow[], em?: EntityManager): Promise<void> {
+    if (rows.length === 0) return;
+    await (em ?? this.ds).query(
+      `INSERT INTO accept_rejections (recipient, stream, campaign_id, tag, batch_id, reason)
+       SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::uuid[],
+                            $6::varchar[])`,
+      [
+        rows.map((r) => r.recipient),
+        rows.map((r) => r.stream),
+        rows.map((r) => r.campaignId),
+        rows.map((r) => r.tag),
+        rows.map((r) => r.batchId),
+        rows.map((r) => r.reason.slice(0, 32)),
+      ],
     );
   }
 
@@ -196,11 +236,11 @@ export class MessageWritesRepository {
       `WITH updated AS (
          UPDATE email_logs SET ${set}, updated_at = now()
           WHERE external_message_id = $1
-          RETURNING id)
-       INSERT INTO email_events (email_log_id, event_type, details)
-       SELECT id, $2, $3::jsonb FROM updated
+          RETURNING id, status)
+       INSERT INTO email_events (email_log_id, event_type, details, from_status, cause)
+       SELECT id, $2, $3::jsonb, status, $4 FROM updated
        RETURNING email_log_id`,
-      [messageId, type, JSON.stringify(details)],
+      [messageId, type, JSON.stringify(details), causeOfEvent(type)],
     );
     return rows.length > 0;
   }

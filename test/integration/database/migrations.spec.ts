@@ -17,9 +17,12 @@ import {
   EMAIL_STATUSES,
   EmailLog,
 } from 'src/modules/emails/email-log.entity';
+import { DELIVERY_STATUSES } from 'src/modules/event-webhooks/outbound-delivery.entity';
+import { ENDPOINT_DISABLED_REASONS } from 'src/modules/event-webhooks/webhook-endpoint.entity';
 import { createTestDatabase, TestDatabase } from 'test/utils/test-db';
 
 const APP_TABLES = [
+  'accept_rejections',
   'api_keys',
   'attachment_blobs',
   'batches',
@@ -33,8 +36,11 @@ const APP_TABLES = [
   'hourly_stats',
   'idempotency_keys',
   'message_attachments',
+  'outbound_deliveries',
+  'outbound_events',
   'outbox_cursors',
   'sending_domains',
+  'webhook_endpoints',
   'webhook_events',
 ];
 /** TypeORM's own bookkeeping, created by the migration runner itself. */
@@ -101,6 +107,8 @@ describe('InitialSchema1764307200000', () => {
     ['diagnostic_reports_status_check', DIAGNOSTIC_REPORT_STATUSES],
     ['feedback_reports_outcome_check', FEEDBACK_OUTCOMES],
     ['sending_domains_status_check', DOMAIN_STATUSES],
+    ['outbound_deliveries_status_check', DELIVERY_STATUSES],
+    ['webhook_endpoints_disabled_reason_check', ENDPOINT_DISABLED_REASONS],
   ])('%s allows exactly the values the entity exports', async (name, values) => {
     const [check] = await dataSource.query(
       `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
@@ -260,6 +268,7 @@ describe('InitialSchema1764307200000', () => {
       'TransitionOutbox1764500000000',
       'MessageStreams1765000000000',
       'MessageRecipientsAttachments1796610486585',
+      'EventWebhooks1796610522694',
       'InternalTransitionEvents1796610585746',
       'SendingDomains1796610927533',
     ]);

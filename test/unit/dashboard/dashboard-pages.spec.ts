@@ -93,6 +93,7 @@ function collaborators(failing: boolean) {
           webhooks: { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0 },
           analytics: { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 1 },
           domains: { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0 },
+          'event-webhooks': { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0 },
         }),
   };
   const reports: Pick<ReportsService, 'list' | 'get'> = {

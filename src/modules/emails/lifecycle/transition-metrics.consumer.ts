@@ -5,6 +5,7 @@ import { TransitionPublisher } from 'src/modules/emails/lifecycle/transition-pub
 /**
  * The first consumer of MessageTransitioned: `email_transitions_total{from,to,cause}` on
  * /metrics. At-least-once delivery may count a transition twice after a crash mid-page.
+ * Events that change no status (opens, clicks, …) are not transitions and are not counted.
  */
 @Injectable()
 export class TransitionMetricsConsumer {
@@ -15,7 +16,10 @@ export class TransitionMetricsConsumer {
       ['from', 'to', 'cause'],
     );
     publisher.subscribe('metrics', (events) => {
-      for (const e of events) counter.inc({ from: e.from ?? 'none', to: e.to, cause: e.cause });
+      for (const e of events) {
+        if (!e.statusChanged) continue;
+        counter.inc({ from: e.from ?? 'none', to: e.to, cause: e.cause });
+      }
     });
   }
 }
