@@ -14,6 +14,7 @@ export const EMAIL_EVENT_TYPES = [
   'complained',
   'unsubscribed',
   'retry_scheduled',
+  'canceled',
 ] as const;
 export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
 

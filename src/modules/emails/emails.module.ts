@@ -8,6 +8,7 @@ import { BlacklistModule } from 'src/modules/blacklist/blacklist.module';
 import { Batch } from 'src/modules/emails/batch.entity';
 import { BatchRepository } from 'src/modules/emails/batch.repository';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
+import { CancelService } from 'src/modules/emails/cancel.service';
 import { DeliveryService } from 'src/modules/emails/delivery.service';
 import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
@@ -52,6 +53,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
   controllers: [EmailsController, TrackingController],
   providers: [
     EmailsService,
+    CancelService,
     MessageReadsRepository,
     MessageWritesRepository,
     TransitionsRepository,

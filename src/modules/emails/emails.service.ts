@@ -7,6 +7,7 @@ import {
   TemplateNotFoundError,
   ValidationFailedError,
 } from 'src/common/errors/app-error';
+import { resolveStream, type Stream } from 'src/common/streams';
 import { AppConfig } from 'src/config/app-config';
 import {
   BlacklistService,
@@ -62,6 +63,8 @@ interface ResolvedContent {
   templateExternalId: string | null;
   subjectOverride: string | null;
   from: string;
+  /** The stored template's stream, the default of its messages (README "Streams"). */
+  templateStream: Stream | null;
 }
 
 /**
@@ -88,15 +91,17 @@ export class EmailsService {
           ? { email: dto.to, name: null }
           : { email: dto.to.email, name: dto.to.name ?? null };
       const recipient = to.email.trim();
+      const content = await this.resolveContent(dto, [dto.variables]);
+      const stream = resolveStream(dto.stream, content.templateStream, 'transactional');
       if (ctx.idempotencyKey) {
-        const suppressed = await this.blacklist.check(recipient);
+        const suppressed = await this.blacklist.check(recipient, stream);
         if (suppressed) throw new RecipientSuppressedError(suppressed.reason);
       }
-      const content = await this.resolveContent(dto, [dto.variables]);
       const message = this.newMessage(
         ctx,
         dto,
         content,
+        stream,
         recipient,
         to.name,
         null,
@@ -119,13 +124,14 @@ export class EmailsService {
         !(await this.writes.insertMessageUnlessSuppressed(message, emailHash(recipient)))
       ) {
         // Suppressed: the insert's own check refused it; look up why for the answer.
-        const suppressed = await this.blacklist.check(recipient);
+        const suppressed = await this.blacklist.check(recipient, stream);
         throw new RecipientSuppressedError(suppressed?.reason ?? 'suppressed');
       }
       await this.producer.enqueueOne({
         messageId: message.externalMessageId,
         sendAt: message.sendAt,
         domain: domainOf(message.recipient),
+        stream,
       });
       return body;
     });
@@ -138,6 +144,7 @@ export class EmailsService {
         dto.variables,
         ...dto.recipients.map((r) => (r as { variables?: unknown }).variables),
       ]);
+      const stream = resolveStream(dto.stream, content.templateStream, 'broadcast');
       const rejected: BatchRejectDto[] = [];
       const candidates: Array<{
         index: number;
@@ -160,7 +167,10 @@ export class EmailsService {
           variables: { ...(dto.variables ?? {}), ...(r.variables ?? {}) },
         });
       });
-      const suppressed = await this.blacklist.findSuppressed(candidates.map((c) => c.email));
+      const suppressed = await this.blacklist.findSuppressed(
+        candidates.map((c) => c.email),
+        stream,
+      );
       const batchId = randomUUID();
       const accepted: Array<{ index: number; message: NewMessage }> = [];
       for (const c of candidates) {
@@ -170,7 +180,16 @@ export class EmailsService {
         }
         accepted.push({
           index: c.index,
-          message: this.newMessage(ctx, dto, content, c.email, c.name, batchId, c.variables),
+          message: this.newMessage(
+            ctx,
+            dto,
+            content,
+            stream,
+            c.email,
+            c.name,
+            batchId,
+            c.variables,
+          ),
         });
       }
       rejected.sort((a, b) => a.index - b.index);
@@ -204,6 +223,7 @@ export class EmailsService {
           messageId: a.message.externalMessageId,
           sendAt: a.message.sendAt,
           domain: domainOf(a.message.recipient),
+          stream,
         })),
       );
       return body;
@@ -248,6 +268,7 @@ export class EmailsService {
       campaignId: q.campaign_id,
       domain: q.domain,
       batchId: q.batch_id,
+      stream: q.stream,
       from: timeBound(q.created_after, q.from, 'created_after', 'from'),
       to: timeBound(q.created_before, q.to, 'created_before', 'to'),
       limit: limit + 1,
@@ -291,6 +312,7 @@ export class EmailsService {
         templateExternalId: template.externalId,
         subjectOverride: dto.subject ?? null,
         from: formatMailbox(mailbox),
+        templateStream: template.stream ?? null,
       };
     }
     if (!dto.html && !dto.text) {
@@ -311,6 +333,7 @@ export class EmailsService {
       templateExternalId: null,
       subjectOverride: null,
       from: formatMailbox(mailbox),
+      templateStream: null,
     };
   }
 
@@ -318,6 +341,7 @@ export class EmailsService {
     ctx: AcceptContext,
     dto: EmailContentDto,
     content: ResolvedContent,
+    stream: Stream,
     recipient: string,
     toName: string | null,
     batchId: string | null,
@@ -335,7 +359,8 @@ export class EmailsService {
       options: {
         track_opens: dto.track_opens ?? this.config.tracking.opens,
         track_clicks: dto.track_clicks ?? this.config.tracking.clicks,
-        unsubscribe: dto.unsubscribe ?? true,
+        // README "Streams": List-Unsubscribe on broadcast mail, on transactional when asked.
+        unsubscribe: dto.unsubscribe ?? stream === 'broadcast',
       },
     };
     return {
@@ -345,6 +370,7 @@ export class EmailsService {
       batchId,
       campaignId: dto.campaign_id ?? null,
       tag: dto.tag ?? null,
+      stream,
       recipient,
       sender: content.from,
       subject: null,
@@ -431,6 +457,7 @@ function toSummary(log: EmailLog): MessageSummaryDto {
     batch_id: log.batchId,
     campaign_id: log.campaignId,
     tag: log.tag,
+    stream: log.stream,
     template_id: typeof templateRef === 'string' ? templateRef : null,
     bounce_type: log.bounceType,
     bounce_reason: log.bounceReason,

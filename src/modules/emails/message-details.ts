@@ -1,3 +1,5 @@
+import type { Stream } from 'src/common/streams';
+
 /** What `email_logs.status_details` holds for a message (jsonb). */
 export interface MessageDetails {
   /** The template's external_id when the caller named one (inline content: null). */
@@ -26,6 +28,7 @@ export interface NewMessage {
   batchId: string | null;
   campaignId: string | null;
   tag: string | null;
+  stream: Stream;
   recipient: string;
   sender: string;
   subject: string | null;

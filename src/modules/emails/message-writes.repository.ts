@@ -9,7 +9,7 @@ import type { NewMessage } from 'src/modules/emails/message-details';
 /** Rows per INSERT … SELECT FROM unnest(…) statement. */
 const INSERT_CHUNK = 2000;
 
-/** The eleven column arrays of an unnest insert of messages ($1 … $11). */
+/** The twelve column arrays of an unnest insert of messages ($1 … $12). */
 function messageColumns(rows: NewMessage[]): unknown[] {
   return [
     rows.map((r) => r.externalMessageId),
@@ -23,6 +23,7 @@ function messageColumns(rows: NewMessage[]): unknown[] {
     rows.map((r) => r.subject),
     rows.map((r) => r.sendAt),
     rows.map((r) => JSON.stringify(r.details)),
+    rows.map((r) => r.stream),
   ];
 }
 
@@ -58,12 +59,14 @@ export class MessageWritesRepository {
       await em.query(
         `WITH inserted AS (
            INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
-                                   recipient, sender, subject, send_at, status, status_details)
+                                   recipient, sender, subject, send_at, status, status_details, stream)
            SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
-                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details, u.stream
              FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
-                         $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[])
-               AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at, details)
+                         $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
+                         $12::varchar[])
+               AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at,
+                    details, stream)
            RETURNING id, send_at, recipient_domain)
          ${QUEUED_EVENT}`,
         messageColumns(chunk),
@@ -73,7 +76,8 @@ export class MessageWritesRepository {
 
   /**
    * One message and its `queued` event, committed on its own (no caller transaction), unless
-   * the recipient is suppressed right now (the blacklist module's fragment, by `emailHash`:
+   * the recipient is suppressed for the message's stream right now (the blacklist module's
+   * fragment, by `emailHash`:
    * the suppression check rides along with the insert, one round trip). Inserts of concurrent
    * requests share one statement and one commit (group commit). False when suppressed.
    */
@@ -88,16 +92,16 @@ export class MessageWritesRepository {
         `WITH input AS (
            SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
                                 $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
-                                $12::char(64)[])
+                                $12::varchar[], $13::char(64)[])
              AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject,
-                  send_at, details, email_hash)),
+                  send_at, details, stream, email_hash)),
          inserted AS (
            INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
-                                   recipient, sender, subject, send_at, status, status_details)
+                                   recipient, sender, subject, send_at, status, status_details, stream)
            SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
-                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details
+                  u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details, u.stream
              FROM input u
-            WHERE NOT ${suppressedByHashSql('u.email_hash')}
+            WHERE NOT ${suppressedByHashSql('u.email_hash', 'u.stream')}
            RETURNING id, external_message_id, send_at, recipient_domain),
          events AS (${QUEUED_EVENT})
          SELECT external_message_id FROM inserted`,

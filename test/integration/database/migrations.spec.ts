@@ -248,6 +248,7 @@ describe('InitialSchema1764307200000', () => {
       'FeedbackReports1764460000000',
       'TransitionOutbox1764500000000',
       'MessageStreams1765000000000',
+      'StreamsScopesCancel1796610459147',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);

@@ -1,5 +1,14 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+import { STREAMS, type Stream } from 'src/common/streams';
 import {
   IsHeaderMap,
   IsMailbox,
@@ -138,7 +147,22 @@ export class EmailContentDto {
   @IsBoolean()
   track_clicks?: boolean;
 
-  @ApiPropertyOptional({ description: 'Add List-Unsubscribe headers and a link (default true)' })
+  @ApiPropertyOptional({
+    enum: STREAMS,
+    example: 'transactional',
+    description:
+      'README "Streams". Default: the template\'s stream, else `transactional` on /send and ' +
+      '`broadcast` on /batch. Decides unsubscribe scope, delivery priority and pauses',
+  })
+  @IsOptional()
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  stream?: Stream;
+
+  @ApiPropertyOptional({
+    description:
+      'Add List-Unsubscribe/-Post headers and a link. Default: true for broadcast, false for ' +
+      'transactional',
+  })
   @IsOptional()
   @IsBoolean()
   unsubscribe?: boolean;
