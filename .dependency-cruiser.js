@@ -76,7 +76,7 @@ module.exports = {
         'Only the message lifecycle changes a status: the repositories that issue status ' +
         'UPDATEs (emails/lifecycle/*transitions.repository.ts) are used by the lifecycle ' +
         'folder and the services that own a lifecycle step — delivery, state, outbox, ' +
-        'retries — never by another file (docs/ARCHITECTURE.md "Message lifecycle"). ' +
+        'retries, cancel — never by another file (docs/ARCHITECTURE.md "Message lifecycle"). ' +
         '`import type` (a row shape) is allowed.',
       severity: 'error',
       from: {
@@ -84,7 +84,7 @@ module.exports = {
         pathNot: [
           '^src/modules/emails/lifecycle/',
           '^src/modules/emails/emails\\.module\\.ts$',
-          '^src/modules/emails/(delivery|email-state|outbox|retry)\\.service\\.ts$',
+          '^src/modules/emails/(delivery|email-state|outbox|retry|cancel)\\.service\\.ts$',
         ],
       },
       to: {

@@ -9,6 +9,7 @@ import { formatTable, ReportLine } from 'bench/lib/stats';
 import { BatchAcceptResult, runBatchAccept } from 'bench/scenarios/batch-accept';
 import { PipelineResult, PipelineSide, runPipeline } from 'bench/scenarios/pipeline';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+import { runStreamPriority, StreamPriorityResult } from 'bench/scenarios/stream-priority';
 import { runTemplateAbuse, TemplateAbuseResult } from 'bench/scenarios/template-abuse';
 import { runWebhookIngest, WebhookIngestResult } from 'bench/scenarios/webhook-ingest';
 
@@ -46,6 +47,9 @@ const SETTINGS = {
   sendWarmupSeconds: num('BENCH_SEND_WARMUP_SECONDS', 2),
   webhookEvents: num('BENCH_WEBHOOK_EVENTS', 10_000),
   webhookConnections: num('BENCH_WEBHOOK_CONNECTIONS', 50),
+  priorityRecipients: num('BENCH_PRIORITY_RECIPIENTS', 10_000),
+  priorityTransactional: num('BENCH_PRIORITY_TRANSACTIONAL', 100),
+  priorityIntervalMs: num('BENCH_PRIORITY_INTERVAL_MS', 250),
 };
 
 /**
@@ -53,7 +57,7 @@ const SETTINGS = {
  * raw) keeps one side of (b) apart from the other.
  */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'batch,pipeline,send,templates,webhooks').split(','),
+  (process.env.BENCH_ONLY ?? 'batch,pipeline,send,templates,webhooks,priority').split(','),
 );
 const SIDES = new Set((process.env.BENCH_PIPELINE_SIDES ?? 'app,raw').split(','));
 
@@ -90,8 +94,22 @@ function reportLines(
   wApiOnly: WebhookIngestResult | undefined,
   memory: MemoryFigures,
   t?: TemplateAbuseResult,
+  p?: StreamPriorityResult,
 ): ReportLine[] {
   const lines: ReportLine[] = [];
+  if (p) {
+    lines.push({
+      figure:
+        `(p) transactional /send → Postal p99 while a ${p.broadcastRecipients}-recipient ` +
+        `broadcast drains at ${p.domainRatePerSec}/s to the same domain`,
+      target: '<= 1000 ms',
+      measured:
+        `${p.latencyMs.p99} ms (p50 ${p.latencyMs.p50}, p90 ${p.latencyMs.p90}, max ` +
+        `${p.latencyMs.max}; ${p.transactionalArrived}/${p.transactionalSent} arrived)`,
+      baseline: `${p.broadcastDeliveredMeanwhile} broadcast delivered meanwhile`,
+      pass: p.transactionalArrived === p.transactionalSent && p.latencyMs.p99 <= 1000,
+    });
+  }
   if (a) {
     lines.push({
       figure: `(a) accept batch of ${a.recipients} (median of ${a.runs})`,
@@ -243,6 +261,7 @@ async function main(): Promise<void> {
     let c: SendLatencyResult | undefined;
     let cApiOnly: SendLatencyResult | undefined;
     let tAbuse: TemplateAbuseResult | undefined;
+    let pPriority: StreamPriorityResult | undefined;
     let w: WebhookIngestResult | undefined;
     let wApiOnly: WebhookIngestResult | undefined;
     if (ONLY.has('batch')) {
@@ -316,6 +335,21 @@ async function main(): Promise<void> {
         runWebhookIngest(env, { ...base, processing: 'paused', idBase: 950_000_000 }),
       );
     }
+    if (ONLY.has('priority')) {
+      log(
+        `(p) a ${SETTINGS.priorityRecipients}-recipient broadcast draining at one domain's rate, ` +
+          `${SETTINGS.priorityTransactional} transactional sends to it meanwhile…`,
+      );
+      pPriority = await run(
+        runStreamPriority(env, {
+          recipients: SETTINGS.priorityRecipients,
+          transactional: SETTINGS.priorityTransactional,
+          intervalMs: SETTINGS.priorityIntervalMs,
+          startAfterMs: 3000,
+        }),
+      );
+      log(`(p) transactional p99 ${pPriority.latencyMs.p99} ms (target ≤ 1000)`);
+    }
     rss.stop();
     const usage = process.memoryUsage();
     const memory: MemoryFigures = {
@@ -326,7 +360,7 @@ async function main(): Promise<void> {
       })),
       bench: { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) },
     };
-    const lines = reportLines(a, b, c, cApiOnly, w, wApiOnly, memory, tAbuse);
+    const lines = reportLines(a, b, c, cApiOnly, w, wApiOnly, memory, tAbuse, pPriority);
     process.stdout.write(`\n${formatTable(lines)}\n\n`);
 
     const finishedAt = new Date();
@@ -353,6 +387,7 @@ async function main(): Promise<void> {
       send_latency: c,
       send_latency_api_only: cApiOnly,
       template_abuse: tAbuse,
+      stream_priority: pPriority,
       webhook_ingest: w,
       webhook_ingest_api_only: wApiOnly,
       memory: {

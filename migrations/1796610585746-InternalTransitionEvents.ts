@@ -13,6 +13,8 @@ const BEFORE = [
   'complained',
   'unsubscribed',
   'retry_scheduled',
+  // Added by 1796610459147-StreamsScopesCancel, which runs first.
+  'canceled',
 ];
 
 const check = (types: string[]): string =>

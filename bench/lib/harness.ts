@@ -11,6 +11,10 @@ import { prepareInfrastructure } from 'src/startup';
 import { AppProcess, freePort, spawnApp } from 'bench/lib/app-process';
 import { RemotePostal } from 'bench/lib/remote-postal';
 
+/** The recipient domain of scenario (p) and its configured rate (messages/s). */
+export const PRIORITY_DOMAIN = 'prio.bench.example';
+export const PRIORITY_DOMAIN_RATE = Number(process.env.BENCH_PRIORITY_RATE ?? 200);
+
 export const PG_ADMIN_URL =
   process.env.BENCH_PG_URL ??
   process.env.TEST_PG_URL ??
@@ -120,6 +124,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       TRACKING_SECRET: `bench-tracking-secret-${randomBytes(16).toString('hex')}`,
       PUBLIC_URL: 'https://mail.bench.example',
       DOMAIN_RATE_DEFAULT: '100000',
+      // Scenario (p) drains a broadcast backlog at one domain's configured rate.
+      DOMAIN_RATE_OVERRIDES: `${PRIORITY_DOMAIN}=${PRIORITY_DOMAIN_RATE}`,
       RATE_LIMIT_IP_PER_MIN: '100000000',
       RATE_LIMIT_KEY_PER_MIN: '100000000',
       RATE_LIMIT_BATCH_PER_MIN: '100000',

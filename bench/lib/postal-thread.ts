@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { TRACKED_RECIPIENT_MARK } from 'bench/lib/remote-postal';
 import { FakePostal } from 'test/fakes/fake-postal';
 
 /**
@@ -7,7 +8,14 @@ import { FakePostal } from 'test/fakes/fake-postal';
  */
 async function main(shared: SharedArrayBuffer): Promise<void> {
   const counter = new Int32Array(shared);
-  const postal = new FakePostal({ keepBodies: false });
+  const postal = new FakePostal({
+    keepBodies: false,
+    // Scenario (p): when each tracked message reached Postal, by its X-Email-Id.
+    onAccepted: (m) => {
+      if (m.body.to.some((to) => to.includes(TRACKED_RECIPIENT_MARK)))
+        parentPort!.postMessage({ accepted: m.body.headers?.['X-Email-Id'], at: m.receivedAt });
+    },
+  });
   Object.defineProperty(postal, 'accepted', {
     get: () => Atomics.load(counter, 0),
     set: (v: number) => Atomics.store(counter, 0, v),

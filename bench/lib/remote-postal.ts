@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import { startTsThread } from 'bench/lib/threads';
 
+/** Recipients whose arrival time the main thread is told (see RemotePostal.arrivals). */
+export const TRACKED_RECIPIENT_MARK = '+track@';
+
 /** The FakePostal running in a worker thread (see postal-thread.ts), seen from the main thread. */
 export class RemotePostal {
   url = '';
@@ -9,6 +12,9 @@ export class RemotePostal {
   private readonly thread = startTsThread(join(__dirname, 'postal-thread.ts'), {
     shared: this.counter.buffer,
   });
+
+  /** When each tracked message (TRACKED_RECIPIENT_MARK) reached Postal, by X-Email-Id (ms). */
+  readonly arrivals = new Map<string, number>();
 
   /** Recipients accepted with `success` so far. */
   get accepted(): number {
@@ -22,6 +28,9 @@ export class RemotePostal {
     });
     this.url = ready.url;
     this.apiKey = ready.apiKey;
+    this.thread.on('message', (msg: { accepted?: string; at?: number }) => {
+      if (msg.accepted && msg.at !== undefined) this.arrivals.set(msg.accepted, msg.at);
+    });
     return this;
   }
 

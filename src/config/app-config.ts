@@ -138,6 +138,8 @@ export class AppConfig {
   readonly slackWebhookUrl?: string;
   readonly anomalyMinVolume: number;
   readonly complaintMinVolume: number;
+  /** Where a complaint suppresses: the stream it came from, or all streams (README "Streams"). */
+  readonly complaintSuppressionScope: 'stream' | 'all';
   readonly autoPause: boolean;
   readonly logLevel: string;
   readonly retention: { readonly eventsDays: number; readonly webhookEventsDays: number };
@@ -385,6 +387,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     slackWebhookUrl: e.SLACK_WEBHOOK_URL,
     anomalyMinVolume: e.ANOMALY_MIN_VOLUME ?? 100,
     complaintMinVolume: e.COMPLAINT_MIN_VOLUME ?? 100,
+    complaintSuppressionScope: e.COMPLAINT_SUPPRESSION_SCOPE ?? 'stream',
     autoPause: e.AUTO_PAUSE ?? false,
     logLevel: e.LOG_LEVEL ?? 'info',
     retention: {

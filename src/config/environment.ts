@@ -315,6 +315,11 @@ export class Environment {
   @Min(0)
   COMPLAINT_MIN_VOLUME?: number;
 
+  /** README "Streams": `stream` (default) suppresses complaints for their stream only. */
+  @IsOptional()
+  @IsIn(['stream', 'all'], { message: 'COMPLAINT_SUPPRESSION_SCOPE must be stream or all' })
+  COMPLAINT_SUPPRESSION_SCOPE?: 'stream' | 'all';
+
   @IsOptional()
   @Transform(toBool)
   @IsBoolean()

@@ -53,6 +53,7 @@ describe('Blacklist API (e2e)', () => {
       expect(res.body).toEqual({
         email,
         reason: 'manual',
+        scope: 'all',
         source: 'api',
         details: null,
         expires_at: null,
@@ -155,7 +156,13 @@ describe('Blacklist API (e2e)', () => {
       const res = await get(
         `/api/v1/blacklist/check?email=${encodeURIComponent(` ${email}`)}`,
       ).expect(200);
-      expect(res.body).toEqual({ email, blocked: true, reason: 'complaint', expires_at: null });
+      expect(res.body).toEqual({
+        email,
+        blocked: true,
+        reason: 'complaint',
+        scope: 'all',
+        expires_at: null,
+      });
     });
 
     it('treats Ann@Example.COM with a trailing space as ann@example.com', async () => {
@@ -165,6 +172,7 @@ describe('Blacklist API (e2e)', () => {
         email: 'ann@example.com',
         blocked: true,
         reason: 'manual',
+        scope: 'all',
         expires_at: expect.any(String),
       });
       await del('ANN@EXAMPLE.com').expect(200);
@@ -175,7 +183,13 @@ describe('Blacklist API (e2e)', () => {
       const res = await get(`/api/v1/blacklist/check?email=${encodeURIComponent(email)}`).expect(
         200,
       );
-      expect(res.body).toEqual({ email, blocked: false, reason: null, expires_at: null });
+      expect(res.body).toEqual({
+        email,
+        blocked: false,
+        reason: null,
+        scope: null,
+        expires_at: null,
+      });
     });
 
     it('reports an expired entry as not blocked', async () => {
@@ -185,7 +199,13 @@ describe('Blacklist API (e2e)', () => {
       const res = await get(`/api/v1/blacklist/check?email=${encodeURIComponent(email)}`).expect(
         200,
       );
-      expect(res.body).toEqual({ email, blocked: false, reason: null, expires_at: null });
+      expect(res.body).toEqual({
+        email,
+        blocked: false,
+        reason: null,
+        scope: null,
+        expires_at: null,
+      });
       await expect(t.app.get(BlacklistService).check(email)).resolves.toBeNull();
     });
 
@@ -242,6 +262,7 @@ describe('Blacklist API (e2e)', () => {
           {
             email,
             reason: 'fbl',
+            scope: 'all',
             source: 'api',
             details: 'from the loop',
             expires_at: expect.any(String),

@@ -43,7 +43,7 @@ describe('rate control routes (e2e)', () => {
   describe('GET /api/v1/rate-control', () => {
     it('lists nothing while no domain is reduced or paused', async () => {
       const res = await get('/api/v1/rate-control').expect(200);
-      expect(res.body).toEqual({ domains: [], paused_all: false });
+      expect(res.body).toEqual({ domains: [], paused_all: false, paused_streams: [] });
     });
 
     it('lists a reduced domain with its factor, effective rate and expiry', async () => {
@@ -61,6 +61,7 @@ describe('rate control routes (e2e)', () => {
             },
           ],
           paused_all: false,
+          paused_streams: [],
         });
         const expiresIn = Date.parse(res.body.domains[0].expires_at) - Date.now();
         expect(expiresIn).toBeGreaterThan(3_500_000);
@@ -124,7 +125,7 @@ describe('rate control routes (e2e)', () => {
       const paused = await post('/api/v1/rate-control/pause', { domain: 'Hotmail.com' }).expect(
         200,
       );
-      expect(paused.body).toEqual({ domain: 'hotmail.com', paused: true });
+      expect(paused.body).toEqual({ domain: 'hotmail.com', stream: null, paused: true });
       await expect(rates.acquire('hotmail.com')).resolves.toEqual(
         expect.objectContaining({ granted: false, reason: 'paused' }),
       );
@@ -134,22 +135,24 @@ describe('rate control routes (e2e)', () => {
           { domain: 'hotmail.com', factor: 1, rate_per_sec: 20, expires_at: null, paused: true },
         ],
         paused_all: false,
+        paused_streams: [],
       });
 
       const resumed = await post('/api/v1/rate-control/resume', { domain: 'hotmail.com' }).expect(
         200,
       );
-      expect(resumed.body).toEqual({ domain: 'hotmail.com', paused: false });
+      expect(resumed.body).toEqual({ domain: 'hotmail.com', stream: null, paused: false });
       await expect(rates.acquire('hotmail.com')).resolves.toEqual({ granted: true });
       await expect(get('/api/v1/rate-control').expect(200)).resolves.toHaveProperty('body', {
         domains: [],
         paused_all: false,
+        paused_streams: [],
       });
     });
 
     it('pauses and resumes all sending without a body', async () => {
       const paused = await post('/api/v1/rate-control/pause').expect(200);
-      expect(paused.body).toEqual({ domain: null, paused: true });
+      expect(paused.body).toEqual({ domain: null, stream: null, paused: true });
       try {
         const list = await get('/api/v1/rate-control').expect(200);
         expect(list.body.paused_all).toBe(true);
@@ -158,15 +161,23 @@ describe('rate control routes (e2e)', () => {
         );
       } finally {
         const resumed = await post('/api/v1/rate-control/resume').expect(200);
-        expect(resumed.body).toEqual({ domain: null, paused: false });
+        expect(resumed.body).toEqual({ domain: null, stream: null, paused: false });
       }
       const list = await get('/api/v1/rate-control').expect(200);
       expect(list.body.paused_all).toBe(false);
     });
 
     it('pauses all sending with an empty JSON body too', async () => {
-      await post('/api/v1/rate-control/pause', {}).expect(200, { domain: null, paused: true });
-      await post('/api/v1/rate-control/resume', {}).expect(200, { domain: null, paused: false });
+      await post('/api/v1/rate-control/pause', {}).expect(200, {
+        domain: null,
+        stream: null,
+        paused: true,
+      });
+      await post('/api/v1/rate-control/resume', {}).expect(200, {
+        domain: null,
+        stream: null,
+        paused: false,
+      });
       await expect(rates.isPaused()).resolves.toBe(false);
     });
 

@@ -69,6 +69,8 @@ describe('sending through Postal (e2e)', () => {
         tag: 'welcome',
         headers: { 'X-Entity-Ref': '42' },
         reply_to: 'help@shop.example',
+        // README "Streams": transactional mail carries List-Unsubscribe only when asked.
+        unsubscribe: true,
       }).expect(202);
       expect(res.body).toEqual({ message_id: expect.any(String), status: 'queued', send_at: null });
       const id = res.body.message_id as string;
@@ -403,9 +405,12 @@ describe('sending through Postal (e2e)', () => {
 
   describe('unsubscribe', () => {
     it('serves the page, accepts the form and one-click posts, then suppresses the address', async () => {
-      const res = await send({ to: 'Leaver@Example.com', subject: 's', html: '<p>bye</p>' }).expect(
-        202,
-      );
+      const res = await send({
+        to: 'Leaver@Example.com',
+        subject: 's',
+        html: '<p>bye</p>',
+        stream: 'broadcast',
+      }).expect(202);
       await waitFor(statusIs(res.body.message_id, 'sent'), 'sent');
       const m = postal.received.find(
         (r) => r.body.headers?.['X-Email-Id'] === res.body.message_id,
@@ -425,13 +430,21 @@ describe('sending through Postal (e2e)', () => {
         .expect(200);
       expect(oneClick.text).toBe('');
 
+      // The unsubscribe came from broadcast mail: broadcast is refused (README "Streams").
       for (const to of ['leaver@example.com', 'LEAVER@EXAMPLE.COM', ' leaver@Example.com ']) {
-        const blocked = await send({ to, subject: 's', text: 'x' }).expect(422);
+        const blocked = await send({ to, subject: 's', text: 'x', stream: 'broadcast' }).expect(
+          422,
+        );
         expect(blocked.body.error.code).toBe('recipient_suppressed');
         expect(blocked.body.error.message).toContain('unsubscribe');
       }
       // With an Idempotency-Key too; and nothing was stored for the refused sends.
-      const keyed = await send({ to: 'leaver@example.com', subject: 's', text: 'x' })
+      const keyed = await send({
+        to: 'leaver@example.com',
+        subject: 's',
+        text: 'x',
+        stream: 'broadcast',
+      })
         .set('Idempotency-Key', `leaver-${Date.now()}`)
         .expect(422);
       expect(keyed.body.error.code).toBe('recipient_suppressed');

@@ -50,6 +50,7 @@ describe('GET /api/v1/status/:message_id (e2e)', () => {
       batch_id: null,
       campaign_id: 'spring-2026',
       tag: 'welcome',
+      stream: 'transactional',
       template_id: 'welcome',
       bounce_type: 'soft',
       bounce_reason: 'mailbox_full',

@@ -65,6 +65,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/batches/{batch_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel what is left of a batch
+         * @description Cancels every message of the batch not yet handed to Postal (queued, scheduled, retry_scheduled). Messages being sent at that moment are not canceled; `by_status` says where every message of the batch stands.
+         *
+         *     Scope: `send` or `full`.
+         */
+        post: operations["cancelBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a message not yet handed to Postal
+         * @description A queued, scheduled or retry_scheduled message becomes `canceled` (final). A message being sent or already sent is a 409 `message_not_pending` naming its status; canceling a canceled message answers 200 again.
+         *
+         *     Scope: `send` or `full`.
+         */
+        delete: operations["cancelMessage"];
+        options?: never;
+        head?: never;
+        /**
+         * Give a queued message another send_at
+         * @description Only while the message is queued (scheduled or waiting for its turn); otherwise a 409 `message_not_pending` naming its status.
+         *
+         *     Scope: `send` or `full`.
+         */
+        patch: operations["rescheduleMessage"];
+        trace?: never;
+    };
     "/api/v1/status/{message_id}": {
         parameters: {
             query?: never;
@@ -159,7 +209,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Whether an address is suppressed right now
+         * Whether an address is suppressed right now (for mail of a stream)
          * @description Scope: `full` (a `send` key gets 403 forbidden).
          */
         get: operations["checkBlacklist"];
@@ -182,7 +232,7 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Remove an address from the suppression list
+         * Remove an address from the suppression list (one scope, or all)
          * @description Scope: `full` (a `send` key gets 403 forbidden).
          */
         delete: operations["removeFromBlacklist"];
@@ -301,7 +351,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Pause sending to a domain, or all sending without one
+         * Pause sending to a domain, of a stream, or all sending without either
          * @description Scope: `full` (a `send` key gets 403 forbidden).
          */
         post: operations["pauseSending"];
@@ -321,7 +371,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Resume sending to a domain, or all sending without one
+         * Resume sending to a domain, of a stream, or all sending without either
          * @description Scope: `full` (a `send` key gets 403 forbidden).
          */
         post: operations["resumeSending"];
@@ -888,7 +938,13 @@ export interface components {
             track_opens?: boolean;
             /** @description Defaults to TRACK_CLICKS */
             track_clicks?: boolean;
-            /** @description Add List-Unsubscribe headers and a link (default true) */
+            /**
+             * @description README "Streams". Default: the template's stream, else `transactional` on /send and `broadcast` on /batch. Decides unsubscribe scope, delivery priority and pauses
+             * @example transactional
+             * @enum {string}
+             */
+            stream?: "transactional" | "broadcast";
+            /** @description Add List-Unsubscribe/-Post headers and a link. Default: true for broadcast, false for transactional */
             unsubscribe?: boolean;
             /**
              * Format: date-time
@@ -969,7 +1025,7 @@ export interface components {
         };
         ErrorObjectDto: {
             /** @enum {string} */
-            code: "validation_error" | "unauthorized" | "forbidden" | "blocked" | "not_found" | "method_not_allowed" | "template_not_found" | "idempotency_key_conflict" | "payload_too_large" | "unsupported_media_type" | "recipient_suppressed" | "attachment_forbidden" | "domain_not_verified" | "template_invalid" | "template_too_complex" | "rate_limit_exceeded" | "service_unavailable" | "internal_error";
+            code: "validation_error" | "unauthorized" | "forbidden" | "blocked" | "not_found" | "method_not_allowed" | "template_not_found" | "idempotency_key_conflict" | "message_not_pending" | "payload_too_large" | "unsupported_media_type" | "recipient_suppressed" | "attachment_forbidden" | "domain_not_verified" | "template_invalid" | "template_too_complex" | "rate_limit_exceeded" | "service_unavailable" | "internal_error";
             message: string;
             details?: components["schemas"]["ErrorDetailDto"][];
             /** @description Seconds to wait (rate_limit_exceeded, blocked) */
@@ -979,6 +1035,11 @@ export interface components {
              * @example shop.example
              */
             domain?: string;
+            /**
+             * @description message_not_pending: the message's status now
+             * @example processing
+             */
+            status?: string;
         };
         ErrorResponseDto: {
             error: components["schemas"]["ErrorObjectDto"];
@@ -1054,7 +1115,13 @@ export interface components {
             track_opens?: boolean;
             /** @description Defaults to TRACK_CLICKS */
             track_clicks?: boolean;
-            /** @description Add List-Unsubscribe headers and a link (default true) */
+            /**
+             * @description README "Streams". Default: the template's stream, else `transactional` on /send and `broadcast` on /batch. Decides unsubscribe scope, delivery priority and pauses
+             * @example transactional
+             * @enum {string}
+             */
+            stream?: "transactional" | "broadcast";
+            /** @description Add List-Unsubscribe/-Post headers and a link. Default: true for broadcast, false for transactional */
             unsubscribe?: boolean;
             /**
              * Format: date-time
@@ -1128,6 +1195,58 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        BatchCanceledResponseDto: {
+            /** Format: uuid */
+            batch_id: string;
+            /**
+             * @description Messages canceled by this call
+             * @example 9120
+             */
+            canceled: number;
+            /**
+             * @description The batch's messages by status after the call
+             * @example {
+             *       "delivered": 850,
+             *       "sent": 12,
+             *       "processing": 18,
+             *       "canceled": 9120
+             *     }
+             */
+            by_status: {
+                [key: string]: number;
+            };
+        };
+        MessageCanceledResponseDto: {
+            /** Format: uuid */
+            message_id: string;
+            /**
+             * @example canceled
+             * @enum {string}
+             */
+            status: "canceled";
+        };
+        MessageRescheduleDto: {
+            /**
+             * Format: date-time
+             * @description The new time: ISO 8601 with a time zone, at most 30 days ahead; a time in the past sends now
+             * @example 2026-12-24T09:00:00Z
+             */
+            send_at: string;
+        };
+        MessageRescheduledResponseDto: {
+            /** Format: uuid */
+            message_id: string;
+            /**
+             * @example queued
+             * @enum {string}
+             */
+            status: "queued";
+            /**
+             * Format: date-time
+             * @description When it will be sent; null: now
+             */
+            send_at: string | null;
+        };
         RecipientStatusDto: {
             /** @example ann@example.com */
             email: string;
@@ -1145,7 +1264,7 @@ export interface components {
              * @example delivered
              * @enum {string}
              */
-            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held";
+            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held" | "canceled";
             /** @enum {string|null} */
             bounce_type?: "hard" | "soft" | null;
             error_message?: string | null;
@@ -1156,7 +1275,7 @@ export interface components {
         };
         MessageEventDto: {
             /** @enum {string} */
-            type: "queued" | "sent" | "delivered" | "delayed" | "bounced" | "held" | "failed" | "opened" | "clicked" | "complained" | "unsubscribed" | "retry_scheduled";
+            type: "queued" | "sent" | "delivered" | "delayed" | "bounced" | "held" | "failed" | "opened" | "clicked" | "complained" | "unsubscribed" | "retry_scheduled" | "canceled";
             /** Format: date-time */
             occurred_at: string;
             details: {
@@ -1172,7 +1291,7 @@ export interface components {
             /** Format: uuid */
             message_id: string;
             /** @enum {string} */
-            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held";
+            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held" | "canceled";
             recipient: string;
             /**
              * @description The sender (From) as accepted
@@ -1188,6 +1307,12 @@ export interface components {
             batch_id: string | null;
             campaign_id?: string | null;
             tag?: string | null;
+            /**
+             * @description README "Streams"
+             * @example transactional
+             * @enum {string}
+             */
+            stream: "transactional" | "broadcast";
             /** @description The template's external_id */
             template_id?: string | null;
             /** @enum {string|null} */
@@ -1220,7 +1345,7 @@ export interface components {
             /** Format: uuid */
             message_id: string;
             /** @enum {string} */
-            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held";
+            status: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held" | "canceled";
             recipient: string;
             /**
              * @description The sender (From) as accepted
@@ -1236,6 +1361,12 @@ export interface components {
             batch_id: string | null;
             campaign_id?: string | null;
             tag?: string | null;
+            /**
+             * @description README "Streams"
+             * @example transactional
+             * @enum {string}
+             */
+            stream: "transactional" | "broadcast";
             /** @description The template's external_id */
             template_id?: string | null;
             /** @enum {string|null} */
@@ -1375,6 +1506,12 @@ export interface components {
             email: string;
             /** @enum {string} */
             reason: "hard_bounce" | "complaint" | "manual" | "fbl" | "spam_trap" | "unsubscribe";
+            /**
+             * @description README "Streams"
+             * @example all
+             * @enum {string}
+             */
+            scope: "all" | "transactional" | "broadcast";
             /** @example api */
             source: string | null;
             details: string | null;
@@ -1402,6 +1539,12 @@ export interface components {
              * @enum {string}
              */
             reason?: "hard_bounce" | "complaint" | "manual" | "fbl" | "spam_trap" | "unsubscribe";
+            /**
+             * @description README "Streams": `all`, or the one stream the entry suppresses (`broadcast`: transactional mail still goes out). Each scope of an address is its own entry
+             * @default all
+             * @enum {string}
+             */
+            scope?: "all" | "transactional" | "broadcast";
             /** @example asked by phone */
             details?: string;
             /**
@@ -1418,6 +1561,11 @@ export interface components {
             blocked: boolean;
             /** @enum {string|null} */
             reason: "hard_bounce" | "complaint" | "manual" | "fbl" | "spam_trap" | "unsubscribe" | null;
+            /**
+             * @description The scope of the entry that blocks (`all` before a stream's own)
+             * @enum {string|null}
+             */
+            scope: "all" | "transactional" | "broadcast" | null;
             /** Format: date-time */
             expires_at: string | null;
         };
@@ -1454,6 +1602,12 @@ export interface components {
              *     ]
              */
             variables?: string[];
+            /**
+             * @description README "Streams": the default stream of messages sent with this template (a request may override it); null or absent: the endpoint's default
+             * @example broadcast
+             * @enum {string|null}
+             */
+            stream?: "transactional" | "broadcast" | null;
         };
         TemplateCreatedResponseDto: {
             /** @example 1 */
@@ -1482,6 +1636,12 @@ export interface components {
              *     ]
              */
             variables: string[];
+            /**
+             * @description README "Streams": its messages' default stream; null: the endpoint's
+             * @example broadcast
+             * @enum {string|null}
+             */
+            stream: "transactional" | "broadcast" | null;
             active: boolean;
             /** Format: date-time */
             updated_at: string;
@@ -1508,6 +1668,12 @@ export interface components {
              *     ]
              */
             variables: string[];
+            /**
+             * @description README "Streams": its messages' default stream; null: the endpoint's
+             * @example broadcast
+             * @enum {string|null}
+             */
+            stream: "transactional" | "broadcast" | null;
             active: boolean;
             /** Format: date-time */
             updated_at: string;
@@ -1532,6 +1698,12 @@ export interface components {
             variables?: string[];
             /** @description false deactivates (as DELETE does); true reactivates */
             active?: boolean;
+            /**
+             * @description README "Streams": the default stream of messages sent with this template (a request may override it); null or absent: the endpoint's default
+             * @example broadcast
+             * @enum {string|null}
+             */
+            stream?: "transactional" | "broadcast" | null;
         };
         TemplatePreviewDto: {
             /**
@@ -1576,6 +1748,13 @@ export interface components {
             domains: components["schemas"]["DomainRateStateResponseDto"][];
             /** @description All sending is paused */
             paused_all: boolean;
+            /**
+             * @description Streams whose sending is paused (README "Streams")
+             * @example [
+             *       "broadcast"
+             *     ]
+             */
+            paused_streams: ("transactional" | "broadcast")[];
         };
         RateControlPauseDto: {
             /**
@@ -1583,10 +1762,21 @@ export interface components {
              * @example gmail.com
              */
             domain?: string;
+            /**
+             * @description README "Streams": pause or resume the sending of one stream (not with domain); its messages wait in the queue, none fails
+             * @example broadcast
+             * @enum {string}
+             */
+            stream?: "transactional" | "broadcast";
         };
         RateControlPauseResponseDto: {
-            /** @description null: all sending */
+            /** @description null: all sending or a stream */
             domain: string | null;
+            /**
+             * @description The stream paused or resumed; null: a domain or all sending
+             * @enum {string|null}
+             */
+            stream: "transactional" | "broadcast" | null;
             paused: boolean;
         };
         DomainCreateDto: {
@@ -2299,7 +2489,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description idempotency_key_conflict */
+            /** @description idempotency_key_conflict / message_not_pending (the message is being sent or was) */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2577,7 +2767,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description idempotency_key_conflict */
+            /** @description idempotency_key_conflict / message_not_pending (the message is being sent or was) */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2862,6 +3052,545 @@ export interface operations {
             };
         };
     };
+    cancelBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example string */
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "batch_id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "canceled": 9120,
+                     *       "by_status": {
+                     *         "delivered": 850,
+                     *         "sent": 12,
+                     *         "processing": 18,
+                     *         "canceled": 9120
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BatchCanceledResponseDto"];
+                };
+            };
+            /** @description validation_error (also malformed JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    cancelMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example string */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message_id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "status": "canceled"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MessageCanceledResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description idempotency_key_conflict / message_not_pending (the message is being sent or was) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "idempotency_key_conflict",
+                     *         "message": "This Idempotency-Key was used with another request body"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    rescheduleMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example string */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageRescheduleDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message_id": "0b6c5e0e-8f8e-4b7a-9d0a-2f6f1b3c4d5e",
+                     *       "status": "queued",
+                     *       "send_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MessageRescheduledResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "Missing or invalid API key"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description forbidden or blocked */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "An API key with scope \"send\" may not call this route"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description not_found / template_not_found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "Not found"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description idempotency_key_conflict / message_not_pending (the message is being sent or was) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "idempotency_key_conflict",
+                     *         "message": "This Idempotency-Key was used with another request body"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description unsupported_media_type (a request body that is not application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description rate_limit_exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limit_exceeded",
+                     *         "message": "Too many requests; retry after 30 seconds",
+                     *         "retry_after": 30
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "internal_error",
+                     *         "message": "Internal server error"
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
     getMessageStatus: {
         parameters: {
             query?: never;
@@ -2892,6 +3621,7 @@ export interface operations {
                      *       "batch_id": null,
                      *       "campaign_id": null,
                      *       "tag": null,
+                     *       "stream": "transactional",
                      *       "template_id": null,
                      *       "bounce_type": "hard",
                      *       "bounce_reason": null,
@@ -3039,13 +3769,15 @@ export interface operations {
     listMessages: {
         parameters: {
             query?: {
-                status?: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held";
+                status?: "queued" | "processing" | "sent" | "delivered" | "bounced" | "failed" | "complained" | "retry_scheduled" | "held" | "canceled";
                 /** @description Exact address, case-insensitive */
                 recipient?: string;
                 campaign_id?: string;
                 /** @description Recipient domain */
                 domain?: string;
                 batch_id?: string;
+                /** @description README "Streams" */
+                stream?: "transactional" | "broadcast";
                 /** @description Created at or after */
                 created_after?: string;
                 /** @description Created before */
@@ -3088,6 +3820,7 @@ export interface operations {
                      *           "from": "Shop <news@shop.example>",
                      *           "subject": null,
                      *           "batch_id": null,
+                     *           "stream": "transactional",
                      *           "retry_count": 1,
                      *           "created_at": "2026-01-31T09:00:00.000Z",
                      *           "updated_at": "2026-01-31T09:00:00.000Z"
@@ -3415,6 +4148,7 @@ export interface operations {
         parameters: {
             query?: {
                 reason?: "hard_bounce" | "complaint" | "manual" | "fbl" | "spam_trap" | "unsubscribe";
+                scope?: "all" | "transactional" | "broadcast";
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
@@ -3439,6 +4173,7 @@ export interface operations {
                      *         {
                      *           "email": "ann@example.com",
                      *           "reason": "hard_bounce",
+                     *           "scope": "all",
                      *           "source": "api",
                      *           "details": null,
                      *           "expires_at": null,
@@ -3579,6 +4314,7 @@ export interface operations {
                  * @example {
                  *       "email": "ann@example.com",
                  *       "reason": "hard_bounce",
+                 *       "scope": "all",
                  *       "details": "asked by phone",
                  *       "expires_in": 86400,
                  *       "source": "api"
@@ -3601,6 +4337,7 @@ export interface operations {
                      * @example {
                      *       "email": "ann@example.com",
                      *       "reason": "hard_bounce",
+                     *       "scope": "all",
                      *       "source": "api",
                      *       "details": null,
                      *       "expires_at": null,
@@ -3623,6 +4360,7 @@ export interface operations {
                      * @example {
                      *       "email": "ann@example.com",
                      *       "reason": "hard_bounce",
+                     *       "scope": "all",
                      *       "source": "api",
                      *       "details": null,
                      *       "expires_at": null,
@@ -3769,6 +4507,8 @@ export interface operations {
         parameters: {
             query: {
                 email: string;
+                /** @description Whether mail of this stream is blocked; omitted: any entry blocks */
+                stream?: "transactional" | "broadcast";
             };
             header?: never;
             path?: never;
@@ -3789,6 +4529,7 @@ export interface operations {
                      *       "email": "ann@example.com",
                      *       "blocked": true,
                      *       "reason": "hard_bounce",
+                     *       "scope": "all",
                      *       "expires_at": null
                      *     }
                      */
@@ -3912,7 +4653,10 @@ export interface operations {
     };
     removeFromBlacklist: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Remove only the entry of this scope; omitted: every entry of the address */
+                scope?: "all" | "transactional" | "broadcast";
+            };
             header?: never;
             path: {
                 /**
@@ -3940,6 +4684,33 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["BlacklistRemoveResponseDto"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_error",
+                     *         "message": "to must be an email address or {\"email\", \"name\"}",
+                     *         "details": [
+                     *           {
+                     *             "field": "to",
+                     *             "message": "to must be an email address or {\"email\", \"name\"}"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "request_id": "6f1c2a4e-9b7d-4c1e-8a2f-3d5e7b9c1a20"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description unauthorized */
@@ -4086,6 +4857,7 @@ export interface operations {
                      *           "variables": [
                      *             "first_name"
                      *           ],
+                     *           "stream": "broadcast",
                      *           "active": true,
                      *           "updated_at": "2026-01-31T09:00:00.000Z"
                      *         }
@@ -4229,7 +5001,8 @@ export interface operations {
                  *       "plain_content": "Hello {{first_name}}",
                  *       "variables": [
                  *         "first_name"
-                 *       ]
+                 *       ],
+                 *       "stream": "broadcast"
                  *     }
                  */
                 "application/json": components["schemas"]["TemplateCreateDto"];
@@ -4451,6 +5224,7 @@ export interface operations {
                      *       "variables": [
                      *         "first_name"
                      *       ],
+                     *       "stream": "broadcast",
                      *       "active": true,
                      *       "updated_at": "2026-01-31T09:00:00.000Z",
                      *       "html_content": "<p>Hello {{first_name}}</p>",
@@ -4590,7 +5364,8 @@ export interface operations {
                  *       "variables": [
                  *         "string"
                  *       ],
-                 *       "active": true
+                 *       "active": true,
+                 *       "stream": "broadcast"
                  *     }
                  */
                 "application/json": components["schemas"]["TemplateUpdateDto"];
@@ -4615,6 +5390,7 @@ export interface operations {
                      *       "variables": [
                      *         "first_name"
                      *       ],
+                     *       "stream": "broadcast",
                      *       "active": true,
                      *       "updated_at": "2026-01-31T09:00:00.000Z",
                      *       "html_content": "<p>Hello {{first_name}}</p>",
@@ -4841,6 +5617,7 @@ export interface operations {
                      *       "variables": [
                      *         "first_name"
                      *       ],
+                     *       "stream": "broadcast",
                      *       "active": true,
                      *       "updated_at": "2026-01-31T09:00:00.000Z",
                      *       "html_content": "<p>Hello {{first_name}}</p>",
@@ -5215,7 +5992,10 @@ export interface operations {
                      *           "paused": true
                      *         }
                      *       ],
-                     *       "paused_all": true
+                     *       "paused_all": true,
+                     *       "paused_streams": [
+                     *         "broadcast"
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["RateControlListResponseDto"];
@@ -5341,7 +6121,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "domain": "gmail.com"
+                 *       "domain": "gmail.com",
+                 *       "stream": "broadcast"
                  *     }
                  */
                 "application/json": components["schemas"]["RateControlPauseDto"];
@@ -5359,6 +6140,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "domain": null,
+                     *       "stream": "transactional",
                      *       "paused": true
                      *     }
                      */
@@ -5530,7 +6312,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "domain": "gmail.com"
+                 *       "domain": "gmail.com",
+                 *       "stream": "broadcast"
                  *     }
                  */
                 "application/json": components["schemas"]["RateControlPauseDto"];
@@ -5548,6 +6331,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "domain": null,
+                     *       "stream": "transactional",
                      *       "paused": true
                      *     }
                      */

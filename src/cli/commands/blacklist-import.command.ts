@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { SUPPRESSION_SCOPES, type SuppressionScope } from 'src/common/streams';
 import { isEmail } from 'class-validator';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import {
@@ -127,6 +128,8 @@ export class CsvParser {
 
 interface ImportOptions {
   reason: BlacklistReason;
+  /** README "Streams": `all` (default) or one stream, for rows without a `scope` cell. */
+  scope?: SuppressionScope;
   source: string;
 }
 
@@ -144,7 +147,7 @@ const MAX_REPORTED_LINES = 10;
   name: 'blacklist:import',
   arguments: '<csv>',
   description:
-    'Import suppressions from a CSV with a header row: email (required), reason, details, expires_in',
+    'Import suppressions from a CSV with a header row: email (required), reason, scope, details, expires_in',
 })
 export class BlacklistImportCommand extends CommandRunner {
   constructor(private readonly blacklist: BlacklistService) {
@@ -154,6 +157,7 @@ export class BlacklistImportCommand extends CommandRunner {
   async run([path]: string[], options: ImportOptions): Promise<void> {
     const result = await this.importFile(path, {
       reason: options.reason ?? 'manual',
+      scope: options.scope ?? 'all',
       source: options.source ?? 'import',
     });
     process.stdout.write(`imported ${result.imported}, skipped ${result.skipped} (invalid)\n`);
@@ -221,6 +225,18 @@ export class BlacklistImportCommand extends CommandRunner {
     );
   }
 
+  @Option({
+    flags: '--scope <scope>',
+    description: `Scope for rows without one (${SUPPRESSION_SCOPES.join(', ')}; README "Streams")`,
+    defaultValue: 'all',
+  })
+  parseScope(value: string): SuppressionScope {
+    return (
+      parseScopeValue(value) ??
+      failOption(`--scope must be one of: ${SUPPRESSION_SCOPES.join(', ')}`)
+    );
+  }
+
   @Option({ flags: '--source <source>', description: 'Recorded source', defaultValue: 'import' })
   parseSource(value: string): string {
     const source = value.trim();
@@ -239,6 +255,13 @@ function parseReasonValue(value: string): BlacklistReason | null {
   const reason = value.trim().toLowerCase();
   return (BLACKLIST_REASONS as readonly string[]).includes(reason)
     ? (reason as BlacklistReason)
+    : null;
+}
+
+function parseScopeValue(value: string): SuppressionScope | null {
+  const scope = value.trim().toLowerCase();
+  return (SUPPRESSION_SCOPES as readonly string[]).includes(scope)
+    ? (scope as SuppressionScope)
     : null;
 }
 
@@ -274,6 +297,10 @@ function toInput(
   const reason = reasonCell ? parseReasonValue(reasonCell) : options.reason;
   if (!reason) return null;
 
+  const scopeCell = cell('scope');
+  const scope = scopeCell ? parseScopeValue(scopeCell) : (options.scope ?? 'all');
+  if (!scope) return null;
+
   const details = cell('details');
   if (details.length > BLACKLIST_DETAILS_MAX_LENGTH) return null;
 
@@ -286,5 +313,12 @@ function toInput(
       return null;
     }
   }
-  return { email, reason, source: options.source, details: details || undefined, expiresInS };
+  return {
+    email,
+    reason,
+    scope,
+    source: options.source,
+    details: details || undefined,
+    expiresInS,
+  };
 }

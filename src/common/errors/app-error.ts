@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'template_not_found'
   | 'idempotency_key_conflict'
+  | 'message_not_pending'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'recipient_suppressed'
@@ -96,6 +97,23 @@ export class TemplateNotFoundError extends AppError {
 export class IdempotencyConflictError extends AppError {
   constructor(message: string) {
     super('idempotency_key_conflict', message);
+  }
+}
+
+/**
+ * 409: the message is no longer waiting to be handed to the provider (README "Cancel and
+ * reschedule"): being sent, sent, or final. `status` says which.
+ */
+export class MessageNotPendingError extends AppError {
+  constructor(action: 'canceled' | 'rescheduled', status: string) {
+    super(
+      'message_not_pending',
+      `The message is ${status} and can no longer be ${action}`,
+      undefined,
+      {
+        status,
+      },
+    );
   }
 }
 

@@ -20,6 +20,7 @@ export class ErrorObjectDto {
       'method_not_allowed',
       'template_not_found',
       'idempotency_key_conflict',
+      'message_not_pending',
       'payload_too_large',
       'unsupported_media_type',
       'recipient_suppressed',
@@ -48,6 +49,12 @@ export class ErrorObjectDto {
     example: 'shop.example',
   })
   domain?: string;
+
+  @ApiPropertyOptional({
+    example: 'processing',
+    description: "message_not_pending: the message's status now",
+  })
+  status?: string;
 }
 
 /** The one error body of every /api route (README "API overview"). */
@@ -64,7 +71,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'unauthorized',
   403: 'forbidden or blocked',
   404: 'not_found / template_not_found',
-  409: 'idempotency_key_conflict',
+  409: 'idempotency_key_conflict / message_not_pending (the message is being sent or was)',
   413: 'payload_too_large',
   415: 'unsupported_media_type (a request body that is not application/json)',
   422: 'recipient_suppressed / attachment_forbidden / domain_not_verified / template_invalid / template_too_complex',

@@ -14,6 +14,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   template_not_found: 404,
   method_not_allowed: 405,
   idempotency_key_conflict: 409,
+  message_not_pending: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   recipient_suppressed: 422,

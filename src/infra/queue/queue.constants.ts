@@ -1,5 +1,6 @@
 import type { DefaultJobOptions } from 'bullmq';
 import type { AppConfig } from 'src/config/app-config';
+import type { Stream } from 'src/common/streams';
 
 /** Every BullMQ queue of the app (docs/ARCHITECTURE.md "Queues and jobs"). */
 export enum QueueName {
@@ -59,8 +60,11 @@ export enum EventWebhooksJob {
 
 /** Job payloads carry ids, never rendered bodies or PII. */
 export interface JobPayloads {
-  /** `domain` (the recipient's) lets the worker take a rate-control token before any query. */
-  [EmailDeliveryJob.Deliver]: { messageId: string; domain?: string };
+  /**
+   * `domain` (the recipient's) lets the worker take a rate-control token before any query;
+   * `stream` picks the token bucket's lane (README "Streams"; absent: transactional).
+   */
+  [EmailDeliveryJob.Deliver]: { messageId: string; domain?: string; stream?: Stream };
   [EmailDeliveryJob.OutboxSweep]: { tick: string };
   [EmailDeliveryJob.RetryScheduled]: { tick: string };
   [EmailDeliveryJob.PruneAttachments]: { tick: string };

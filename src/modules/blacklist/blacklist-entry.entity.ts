@@ -8,6 +8,7 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
+import { SUPPRESSION_SCOPES_SQL, type SuppressionScope } from 'src/common/streams';
 
 export const BLACKLIST_REASONS = [
   'hard_bounce',
@@ -20,11 +21,13 @@ export const BLACKLIST_REASONS = [
 export type BlacklistReason = (typeof BLACKLIST_REASONS)[number];
 
 @Entity('blacklists')
-@Unique('uq_blacklists_email_hash', ['emailHash'])
+// email_hash first: the suppression checks look an address up by its hash alone.
+@Unique('uq_blacklists_email_hash_scope', ['emailHash', 'scope'])
 @Check(
   'blacklists_reason_check',
   `reason IN (${BLACKLIST_REASONS.map((r) => `'${r}'`).join(', ')})`,
 )
+@Check('blacklists_scope_check', `scope IN (${SUPPRESSION_SCOPES_SQL})`)
 export class BlacklistEntry {
   @PrimaryGeneratedColumn('identity', {
     generatedIdentity: 'BY DEFAULT',
@@ -42,6 +45,10 @@ export class BlacklistEntry {
   @Index('idx_blacklists_reason')
   @Column({ type: 'varchar', length: 32 })
   reason: BlacklistReason;
+
+  /** `all`, or the one stream the entry suppresses (README "Streams"). */
+  @Column({ type: 'varchar', length: 16, default: 'all' })
+  scope: SuppressionScope;
 
   @Column({ type: 'varchar', length: 64, nullable: true })
   source: string | null;

@@ -4,7 +4,10 @@ import type { Response } from 'express';
 import { NotFoundError } from 'src/common/errors/app-error';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
 import { BlacklistService, normalizeEmail } from 'src/modules/blacklist/blacklist.service';
-import { BlacklistCheckQueryDto } from 'src/modules/blacklist/dto/blacklist-check-query.dto';
+import {
+  BlacklistCheckQueryDto,
+  BlacklistRemoveQueryDto,
+} from 'src/modules/blacklist/dto/blacklist-check-query.dto';
 import { BlacklistCreateDto } from 'src/modules/blacklist/dto/blacklist-create.dto';
 import { BlacklistListQueryDto } from 'src/modules/blacklist/dto/blacklist-list-query.dto';
 import {
@@ -51,6 +54,7 @@ export class BlacklistController {
     const { entry, created } = await this.blacklist.addEntry({
       email: body.email,
       reason: body.reason ?? 'manual',
+      scope: body.scope ?? 'all',
       source: body.source ?? 'api',
       details: body.details,
       expiresInS: body.expires_in ?? null,
@@ -63,16 +67,17 @@ export class BlacklistController {
   @Get('check')
   @ApiOperation({
     operationId: 'checkBlacklist',
-    summary: 'Whether an address is suppressed right now',
+    summary: 'Whether an address is suppressed right now (for mail of a stream)',
   })
   @ApiResponse({ status: 200, type: BlacklistCheckResponseDto })
   @ApiErrorResponses(400, 401, 403, 429)
   async check(@Query() query: BlacklistCheckQueryDto): Promise<BlacklistCheckResponseDto> {
-    const hit = await this.blacklist.check(query.email);
+    const hit = await this.blacklist.check(query.email, query.stream);
     return {
       email: normalizeEmail(query.email),
       blocked: hit !== null,
       reason: hit?.reason ?? null,
+      scope: hit?.scope ?? null,
       expires_at: hit?.expiresAt ? hit.expiresAt.toISOString() : null,
     };
   }
@@ -80,14 +85,17 @@ export class BlacklistController {
   @Delete(':email')
   @ApiOperation({
     operationId: 'removeFromBlacklist',
-    summary: 'Remove an address from the suppression list',
+    summary: 'Remove an address from the suppression list (one scope, or all)',
   })
   @ApiParam({ name: 'email', description: 'The address, URL-encoded' })
   @ApiResponse({ status: 200, type: BlacklistRemoveResponseDto })
-  @ApiErrorResponses(401, 403, 404, 429)
-  async remove(@Param('email') email: string): Promise<BlacklistRemoveResponseDto> {
+  @ApiErrorResponses(400, 401, 403, 404, 429)
+  async remove(
+    @Param('email') email: string,
+    @Query() query: BlacklistRemoveQueryDto,
+  ): Promise<BlacklistRemoveResponseDto> {
     const normalized = normalizeEmail(email);
-    if (!normalized || !(await this.blacklist.remove(normalized))) {
+    if (!normalized || !(await this.blacklist.remove(normalized, query.scope))) {
       throw new NotFoundError(`${normalized || 'The address'} is not on the suppression list`);
     }
     return { email: normalized, removed: true };

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { BlacklistEntry, BlacklistReason } from 'src/modules/blacklist/blacklist-entry.entity';
+import type { SuppressionScope } from 'src/common/streams';
 import { activeEntrySql } from 'src/modules/blacklist/suppression';
 
 /** One row as the queries here return it. */
@@ -10,6 +11,7 @@ export interface BlacklistRow {
   email: string;
   email_hash: string;
   reason: BlacklistReason;
+  scope: SuppressionScope;
   source: string | null;
   details: string | null;
   expires_at: Date | null;
@@ -22,6 +24,7 @@ export interface BlacklistUpsertRow {
   email: string;
   emailHash: string;
   reason: BlacklistReason;
+  scope: SuppressionScope;
   source: string | null;
   details: string | null;
   /** null = permanent. */
@@ -33,7 +36,7 @@ export interface BlacklistKeyset {
   id: number;
 }
 
-const COLUMNS = `id, email, email_hash, reason, source, details, expires_at, created_at,
+const COLUMNS = `id, email, email_hash, reason, scope, source, details, expires_at, created_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at`;
 
 /** Expired entries count as absent everywhere (a daily prune deletes them later). */
@@ -62,7 +65,7 @@ const KEEPS_OWN = `${activeEntrySql('b')}
       AND ${strength('b.reason')} > ${strength('EXCLUDED.reason')}`;
 
 /**
- * Upsert on email_hash. Reason, source and details: the strongest reason wins
+ * Upsert on (email_hash, scope): each scope of an address is its own entry. Reason, source and details: the strongest reason wins
  * (REASON_STRENGTH); between equals the newest call wins; a lapsed entry is replaced outright.
  * Deciding it in the statement (ON CONFLICT sees the row as last committed, under its lock)
  * makes concurrent writers — API, CSV import, webhooks, unsubscribe links — agree.
@@ -72,13 +75,15 @@ const KEEPS_OWN = `${activeEntrySql('b')}
  * (created_at restarts).
  */
 const UPSERT = `
-  INSERT INTO blacklists AS b (email, email_hash, reason, source, details, expires_at)
+  INSERT INTO blacklists AS b (email, email_hash, reason, source, details, expires_at, scope)
   SELECT u.email, u.email_hash, u.reason, u.source, u.details,
          CASE WHEN u.expires_in_s IS NULL THEN NULL
-              ELSE now() + u.expires_in_s * interval '1 second' END
-  FROM unnest($1::varchar[], $2::bpchar[], $3::varchar[], $4::varchar[], $5::text[], $6::int8[])
-       AS u(email, email_hash, reason, source, details, expires_in_s)
-  ON CONFLICT (email_hash) DO UPDATE SET
+              ELSE now() + u.expires_in_s * interval '1 second' END,
+         u.scope
+  FROM unnest($1::varchar[], $2::bpchar[], $3::varchar[], $4::varchar[], $5::text[], $6::int8[],
+              $7::varchar[])
+       AS u(email, email_hash, reason, source, details, expires_in_s, scope)
+  ON CONFLICT (email_hash, scope) DO UPDATE SET
     email = EXCLUDED.email,
     reason = CASE WHEN ${KEEPS_OWN} THEN b.reason ELSE EXCLUDED.reason END,
     source = CASE WHEN ${KEEPS_OWN} THEN b.source ELSE EXCLUDED.source END,
@@ -99,15 +104,7 @@ export class BlacklistRepository {
     @InjectRepository(BlacklistEntry) private readonly entries: Repository<BlacklistEntry>,
   ) {}
 
-  async findActiveByHash(emailHash: string): Promise<BlacklistRow | null> {
-    const rows: BlacklistRow[] = await this.entries.query(
-      `SELECT ${COLUMNS} FROM blacklists WHERE email_hash = $1 AND ${ACTIVE}`,
-      [emailHash],
-    );
-    return rows[0] ?? null;
-  }
-
-  /** One indexed query (`= ANY` on the unique email_hash) however many hashes. */
+  /** Every live entry of these addresses, whatever its scope. One indexed query (`= ANY`). */
   findActiveByHashes(emailHashes: string[]): Promise<BlacklistRow[]> {
     return this.entries.query(
       `SELECT ${COLUMNS} FROM blacklists WHERE email_hash = ANY($1::bpchar[]) AND ${ACTIVE}`,
@@ -135,11 +132,15 @@ export class BlacklistRepository {
     return result[0].n;
   }
 
-  /** Deletes the entry; answers whether it was still in force (a lapsed one counts as absent). */
-  async deleteByHash(emailHash: string): Promise<boolean> {
+  /**
+   * Deletes the address's entries (of one scope, or all of them); answers whether one was
+   * still in force (a lapsed one counts as absent).
+   */
+  async deleteByHash(emailHash: string, scope?: SuppressionScope): Promise<boolean> {
     const [rows]: [Array<{ active: boolean }>, number] = await this.entries.query(
-      `DELETE FROM blacklists WHERE email_hash = $1 RETURNING ${ACTIVE} AS active`,
-      [emailHash],
+      `DELETE FROM blacklists WHERE email_hash = $1 AND ($2::varchar IS NULL OR scope = $2)
+       RETURNING ${ACTIVE} AS active`,
+      [emailHash, scope ?? null],
     );
     return rows.some((r) => r.active);
   }
@@ -147,6 +148,7 @@ export class BlacklistRepository {
   /** Live entries, newest first (created_at desc, id desc), strictly after `after`. */
   listActive(opts: {
     reason?: BlacklistReason;
+    scope?: SuppressionScope;
     after?: BlacklistKeyset;
     limit: number;
   }): Promise<BlacklistRow[]> {
@@ -155,6 +157,10 @@ export class BlacklistRepository {
     if (opts.reason) {
       params.push(opts.reason);
       where.push(`reason = $${params.length}`);
+    }
+    if (opts.scope) {
+      params.push(opts.scope);
+      where.push(`scope = $${params.length}`);
     }
     if (opts.after) {
       params.push(opts.after.createdAt, opts.after.id);
@@ -177,5 +183,6 @@ function upsertParams(rows: BlacklistUpsertRow[]): unknown[] {
     rows.map((r) => r.source),
     rows.map((r) => r.details),
     rows.map((r) => r.expiresInS),
+    rows.map((r) => r.scope),
   ];
 }

@@ -3,6 +3,7 @@ import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { ValidationFailedError } from 'src/common/errors/app-error';
 import { keysetCursor } from 'src/common/pagination/keyset-cursor';
 import { parsePositiveInt4 } from 'src/common/validation/db-int';
+import { SUPPRESSION_SCOPES, type Stream, type SuppressionScope } from 'src/common/streams';
 import {
   BLACKLIST_REASONS,
   type BlacklistReason,
@@ -38,6 +39,8 @@ export interface Suppression {
   /** Normalized address. */
   email: string;
   reason: BlacklistReason;
+  /** `all` or the one stream it suppresses (README "Streams"). */
+  scope: SuppressionScope;
   source: string | null;
   /** null = permanent. */
   expiresAt: Date | null;
@@ -46,6 +49,8 @@ export interface Suppression {
 export interface SuppressionInput {
   email: string;
   reason: BlacklistReason;
+  /** Default `all`. */
+  scope?: SuppressionScope;
   source?: string;
   details?: string;
   /** Seconds from now; null or omitted = permanent. */
@@ -73,36 +78,53 @@ const MAX_EXPIRES_IN_S = 100 * 365 * 24 * 3600;
 export class BlacklistService {
   constructor(private readonly repo: BlacklistRepository) {}
 
-  /** The live suppression of this address, or null when it is not blocked (or has expired). */
-  check(email: string): Promise<Suppression | null> {
-    return this.checks.submit(email);
+  /**
+   * The live suppression of this address for mail of `stream` (an entry of scope `all` or
+   * that stream), or null when it is not blocked (or has expired). Without a stream: any
+   * live entry, whatever its scope. Of several entries, `all` and then the strongest reason.
+   */
+  check(email: string, stream?: Stream): Promise<Suppression | null> {
+    return this.checks.submit({ email, stream });
   }
 
   /** Checks of concurrent requests share one query (see MicroBatcher). */
   private readonly checks = new MicroBatcher(
-    async (emails: string[]) => {
-      const found = await this.findSuppressed(emails);
-      return emails.map((e) => found.get(normalizeEmail(e)) ?? null);
+    async (items: Array<{ email: string; stream?: Stream }>) => {
+      const found = await this.findEntries(items.map((i) => i.email));
+      return items.map((i) => pick(found.get(normalizeEmail(i.email)), i.stream));
     },
     { maxBatchSize: 500, maxInFlight: 4 },
   );
 
   /**
-   * Live suppressions among `emails`, keyed by normalizeEmail(address); unknown addresses
-   * are absent. One query per 10,000 distinct addresses.
+   * Live suppressions among `emails` for mail of `stream` (without one: any scope), keyed by
+   * normalizeEmail(address); unknown addresses are absent. One query per 10,000 distinct
+   * addresses.
    */
-  async findSuppressed(emails: string[]): Promise<Map<string, Suppression>> {
+  async findSuppressed(emails: string[], stream?: Stream): Promise<Map<string, Suppression>> {
+    const found = new Map<string, Suppression>();
+    for (const [email, entries] of await this.findEntries(emails)) {
+      const hit = pick(entries, stream);
+      if (hit) found.set(email, hit);
+    }
+    return found;
+  }
+
+  /** Every live entry of each address, by normalized address. */
+  private async findEntries(emails: string[]): Promise<Map<string, Suppression[]>> {
     const byHash = new Map<string, string>();
     for (const email of emails) {
       const normalized = normalizeEmail(email);
       if (normalized) byHash.set(emailHash(normalized), normalized);
     }
     const hashes = [...byHash.keys()];
-    const found = new Map<string, Suppression>();
+    const found = new Map<string, Suppression[]>();
     for (let i = 0; i < hashes.length; i += FIND_SUPPRESSED_CHUNK) {
       const rows = await this.repo.findActiveByHashes(hashes.slice(i, i + FIND_SUPPRESSED_CHUNK));
-      for (const row of rows)
-        found.set(byHash.get(row.email_hash) ?? row.email, toSuppression(row));
+      for (const row of rows) {
+        const email = byHash.get(row.email_hash) ?? row.email;
+        found.set(email, [...(found.get(email) ?? []), toSuppression(row)]);
+      }
     }
     return found;
   }
@@ -121,18 +143,19 @@ export class BlacklistService {
     const rows = new Map<string, BlacklistUpsertRow>();
     for (const input of inputs) {
       const row = toUpsertRow(input);
-      const seen = rows.get(row.emailHash);
+      const key = `${row.emailHash}:${row.scope}`;
+      const seen = rows.get(key);
       if (seen && REASON_STRENGTH[seen.reason] > REASON_STRENGTH[row.reason]) continue;
-      rows.delete(row.emailHash); // keep insertion order = last occurrence
-      rows.set(row.emailHash, row);
+      rows.delete(key); // keep insertion order = last occurrence
+      rows.set(key, row);
     }
     if (rows.size === 0) return 0;
     return this.repo.upsertCount([...rows.values()]);
   }
 
-  /** Deletes the entry; false when there was none in force. */
-  remove(email: string): Promise<boolean> {
-    return this.repo.deleteByHash(emailHash(email));
+  /** Deletes the address's entries (of one scope, or all); false when none was in force. */
+  remove(email: string, scope?: SuppressionScope): Promise<boolean> {
+    return this.repo.deleteByHash(emailHash(email), scope);
   }
 
   /**
@@ -151,6 +174,7 @@ export class BlacklistService {
     const limit = query.limit ?? BLACKLIST_LIST_DEFAULT_LIMIT;
     const rows = await this.repo.listActive({
       reason: query.reason,
+      scope: query.scope,
       after: query.cursor === undefined ? undefined : BLACKLIST_CURSOR.decode(query.cursor),
       limit: limit + 1,
     });
@@ -183,6 +207,12 @@ function toUpsertRow(input: SuppressionInput): BlacklistUpsertRow {
       { field: 'reason', message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` },
     ]);
   }
+  const scope = input.scope ?? 'all';
+  if (!(SUPPRESSION_SCOPES as readonly string[]).includes(scope)) {
+    throw new ValidationFailedError(`Unknown suppression scope "${scope}"`, [
+      { field: 'scope', message: `scope must be one of: ${SUPPRESSION_SCOPES.join(', ')}` },
+    ]);
+  }
   // A label only (the API validates its length): cut it rather than lose a suppression.
   const source = input.source?.trim().slice(0, BLACKLIST_SOURCE_MAX_LENGTH) || null;
   const expiresInS = input.expiresInS ?? null;
@@ -198,6 +228,7 @@ function toUpsertRow(input: SuppressionInput): BlacklistUpsertRow {
     email,
     emailHash: emailHash(email),
     reason: input.reason,
+    scope,
     source,
     details: input.details || null,
     expiresInS,
@@ -205,13 +236,39 @@ function toUpsertRow(input: SuppressionInput): BlacklistUpsertRow {
 }
 
 function toSuppression(row: BlacklistRow): Suppression {
-  return { email: row.email, reason: row.reason, source: row.source, expiresAt: row.expires_at };
+  return {
+    email: row.email,
+    reason: row.reason,
+    scope: row.scope,
+    source: row.source,
+    expiresAt: row.expires_at,
+  };
+}
+
+/**
+ * The entry that blocks mail of `stream` (any entry without one): scope `all` first, then the
+ * strongest reason.
+ */
+function pick(entries: Suppression[] | undefined, stream?: Stream): Suppression | null {
+  let best: Suppression | null = null;
+  for (const e of entries ?? []) {
+    if (stream && e.scope !== 'all' && e.scope !== stream) continue;
+    if (
+      !best ||
+      (e.scope === 'all') > (best.scope === 'all') ||
+      ((e.scope === 'all') === (best.scope === 'all') &&
+        REASON_STRENGTH[e.reason] > REASON_STRENGTH[best.reason])
+    )
+      best = e;
+  }
+  return best;
 }
 
 function toEntryDto(row: BlacklistRow): BlacklistEntryResponseDto {
   return {
     email: row.email,
     reason: row.reason,
+    scope: row.scope,
     source: row.source,
     details: row.details,
     expires_at: row.expires_at ? row.expires_at.toISOString() : null,

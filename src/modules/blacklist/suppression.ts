@@ -24,10 +24,22 @@ export function activeEntrySql(alias?: string): string {
   return `(${col} IS NULL OR ${col} > now())`;
 }
 
-/** True when the address whose emailHash is the SQL expression `hashExpr` is suppressed. */
-export function suppressedByHashSql(hashExpr: string): string {
+/**
+ * An entry of scope `all` or of the stream in the SQL expression `streamExpr` (README
+ * "Streams"): a broadcast unsubscribe never stops transactional mail.
+ */
+export function scopeAppliesSql(alias: string, streamExpr: string): string {
+  return `${alias}.scope IN ('all', ${streamExpr})`;
+}
+
+/**
+ * True when the address whose emailHash is the SQL expression `hashExpr` is suppressed for
+ * mail of the stream `streamExpr` (an SQL expression: a column or a quoted literal).
+ */
+export function suppressedByHashSql(hashExpr: string, streamExpr: string): string {
   return `EXISTS (SELECT 1 FROM blacklists sup
-                   WHERE sup.email_hash = ${hashExpr} AND ${activeEntrySql('sup')})`;
+                   WHERE sup.email_hash = ${hashExpr} AND ${scopeAppliesSql('sup', streamExpr)}
+                     AND ${activeEntrySql('sup')})`;
 }
 
 /**
@@ -38,15 +50,17 @@ export function suppressedByHashSql(hashExpr: string): string {
 const ASCII_TRIM = `E' \\t\\n\\u000b\\f\\r'`;
 
 /**
- * Suppression of the address in the SQL expression `addressExpr` (a column), as
+ * Suppression of the address in the SQL expression `addressExpr` (a column) for mail of the
+ * stream `streamExpr`, as
  * `true`/`false`, or NULL when SQL cannot decide it exactly: for a non-ASCII address (Unicode
  * case mapping and whitespace differ between PostgreSQL and JavaScript), the caller asks
  * `BlacklistService.check` — the one definition — instead.
  */
-export function suppressedAddressSql(addressExpr: string): string {
+export function suppressedAddressSql(addressExpr: string, streamExpr: string): string {
   return `CASE WHEN ${addressExpr} ~ '^[\\x01-\\x7f]*$'
             THEN ${suppressedByHashSql(
               `encode(sha256(convert_to(lower(btrim(${addressExpr}, ${ASCII_TRIM}) COLLATE "C"), 'UTF8')), 'hex')`,
+              streamExpr,
             )}
           END`;
 }

@@ -10,6 +10,7 @@ import type { NoticeKind } from 'src/modules/dashboard/dashboard.service';
 import {
   DashboardFormDto,
   DomainFormDto,
+  StreamFormDto,
   ReportActionFormDto,
   ReportResolveFormDto,
 } from 'src/modules/dashboard/dto/dashboard-forms.dto';
@@ -97,6 +98,20 @@ export class DashboardActionsController {
   async resumeAll(@Body() _form: DashboardFormDto, @Res() res: Response): Promise<void> {
     await this.rates.resume();
     back(res, '/dashboard', 'resumed-all', '', '#rate-control');
+  }
+
+  @Post('streams/pause')
+  @UseGuards(DashboardCsrfGuard)
+  async pauseStream(@Body() form: StreamFormDto, @Res() res: Response): Promise<void> {
+    await this.rates.pause(undefined, form.stream);
+    back(res, '/dashboard', 'paused-stream', form.stream, '#rate-control');
+  }
+
+  @Post('streams/resume')
+  @UseGuards(DashboardCsrfGuard)
+  async resumeStream(@Body() form: StreamFormDto, @Res() res: Response): Promise<void> {
+    await this.rates.resume(undefined, form.stream);
+    back(res, '/dashboard', 'resumed-stream', form.stream, '#rate-control');
   }
 
   /** Anything else under /dashboard: a 404 page (behind the same Basic auth). */

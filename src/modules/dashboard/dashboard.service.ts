@@ -1,3 +1,4 @@
+import { STREAMS } from 'src/common/streams';
 import { Injectable, Logger } from '@nestjs/common';
 import { NotFoundError, ValidationFailedError } from 'src/common/errors/app-error';
 import { AppConfig } from 'src/config/app-config';
@@ -62,6 +63,8 @@ export const NOTICES = {
   reset: (s: string) => `The sending rate of ${s} is back to its configured value.`,
   'paused-all': () => 'All sending is paused.',
   'resumed-all': () => 'All sending resumed.',
+  'paused-stream': (s: string) => `Sending of ${s} mail is paused.`,
+  'resumed-stream': (s: string) => `Sending of ${s} mail resumed.`,
 } as const;
 export type NoticeKind = keyof typeof NOTICES;
 
@@ -71,6 +74,9 @@ export function noticeText(kind: unknown, subject: unknown): string | null {
   const s = typeof subject === 'string' ? subject : '';
   const subjectOk = /^\d{1,10}$/.test(s) || isHostname(s);
   if (kind.endsWith('-all')) return NOTICES[kind as NoticeKind](s);
+  if (kind.endsWith('-stream')) {
+    return (STREAMS as readonly string[]).includes(s) ? NOTICES[kind as NoticeKind](s) : null;
+  }
   return subjectOk ? NOTICES[kind as NoticeKind](s) : null;
 }
 
@@ -198,6 +204,10 @@ export class DashboardService {
         ? {
             available: true as const,
             pausedAll: rateState.paused_all,
+            streams: STREAMS.map((stream) => ({
+              stream,
+              paused: rateState.paused_streams.includes(stream),
+            })),
             domains: rateState.domains.map((d) => ({
               domain: d.domain,
               factor: `× ${d.factor.toFixed(2)}`,
@@ -211,6 +221,7 @@ export class DashboardService {
             available: false as const,
             reason: failed('Rate control', rates),
             pausedAll: false,
+            streams: [],
             domains: [],
           },
     };

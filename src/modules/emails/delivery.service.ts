@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { isUnavailableError } from 'src/common/errors/unavailable';
+import type { Stream } from 'src/common/streams';
 import { RateControlService } from 'src/modules/rate-control/rate-control.service';
 import { AttachmentsUnavailableError } from 'src/modules/emails/attachments/attachments.service';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
@@ -57,12 +58,14 @@ export class DeliveryService {
     messageId: string,
     knownDomain: string | undefined,
     attempt: AttemptInfo,
+    stream: Stream = 'transactional',
   ): Promise<DeliveryOutcome> {
     const domain = knownDomain ?? (await this.logs.recipientDomainOf(messageId));
     if (domain === null) return { kind: 'skipped', reason: 'unknown message' };
 
-    // A token first: a message waiting for its domain's rate is not claimed at all.
-    const token = await this.rateControl.acquire(domain);
+    // A token first: a message waiting for its domain's rate is not claimed at all. The
+    // stream picks the bucket's lane (transactional first, README "Streams").
+    const token = await this.rateControl.acquire(domain, { stream, messageId });
     if (!token.granted) return { kind: 'delay', delayMs: token.retryAfterMs, reason: token.reason };
 
     const msg = await this.logs.claimForDelivery(messageId, STALE_CLAIM_S);

@@ -77,10 +77,12 @@ export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationB
   private async deliver(job: DeliveryJob, token?: string): Promise<DeliveryOutcome> {
     let outcome: DeliveryOutcome;
     try {
-      outcome = await this.delivery.deliver(job.data.messageId, job.data.domain, {
-        attemptsMade: job.attemptsMade,
-        maxAttempts: job.opts.attempts ?? 1,
-      });
+      outcome = await this.delivery.deliver(
+        job.data.messageId,
+        job.data.domain,
+        { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 },
+        job.data.stream,
+      );
     } catch (err) {
       // Permanent: the message is already `failed`; BullMQ must not retry.
       if (err instanceof PermanentDeliveryError) throw new UnrecoverableError(err.message);

@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { withTimeout } from 'src/common/async/timeout';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
+import type { Stream } from 'src/common/streams';
 import { EmailDeliveryJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
 
 const LIVE_STATES = new Set([
@@ -19,10 +20,20 @@ const BULK_CHUNK = 1000;
 /** The API never waits longer than this for Redis: the outbox sweeper is the fallback. */
 const ENQUEUE_TIMEOUT_MS = 1500;
 
+/**
+ * BullMQ priority of broadcast jobs (README "Streams"). BullMQ serves jobs without a priority
+ * (transactional: the plain wait list, O(1)) before any prioritized job, so a transactional
+ * message never waits behind a broadcast backlog; prioritized jobs cost O(log n) to add, paid
+ * by broadcast only.
+ */
+export const BROADCAST_PRIORITY = 10;
+
 export interface DeliveryJobSpec {
   messageId: string;
   sendAt: Date | null;
   domain?: string;
+  /** Absent: transactional. */
+  stream?: Stream;
   /** Defaults to the message id; retries need another (the first job is kept for a while). */
   jobId?: string;
 }
@@ -52,12 +63,17 @@ export class EmailDeliveryProducer {
     const data: JobPayloads[EmailDeliveryJob.Deliver] = {
       messageId: spec.messageId,
       domain: spec.domain,
+      ...(spec.stream ? { stream: spec.stream } : {}),
     };
     const delay = spec.sendAt ? Math.max(0, spec.sendAt.getTime() - Date.now()) : 0;
     return {
       name: EmailDeliveryJob.Deliver,
       data,
-      opts: { jobId: spec.jobId ?? spec.messageId, delay },
+      opts: {
+        jobId: spec.jobId ?? spec.messageId,
+        delay,
+        ...(spec.stream === 'broadcast' ? { priority: BROADCAST_PRIORITY } : {}),
+      },
     };
   }
 
@@ -127,6 +143,44 @@ export class EmailDeliveryProducer {
   async enqueueStrict(specs: DeliveryJobSpec[]): Promise<void> {
     for (let i = 0; i < specs.length; i += BULK_CHUNK) {
       await this.queue.addBulk(specs.slice(i, i + BULK_CHUNK).map(EmailDeliveryProducer.toJob));
+    }
+  }
+
+  /**
+   * A rescheduled message (README "Cancel and reschedule"): its delayed job is moved to the
+   * new time; a job already waiting or running is left alone (the worker reads `send_at`
+   * after its claim and waits again if it is later); with no live job, one is added.
+   */
+  async reschedule(spec: DeliveryJobSpec): Promise<void> {
+    const delay = spec.sendAt ? Math.max(0, spec.sendAt.getTime() - Date.now()) : 0;
+    for (const jobId of [spec.messageId, `${spec.messageId}-swept`]) {
+      const job = await this.queue.getJob(jobId);
+      if (!job) continue;
+      const state = await job.getState();
+      if (state === 'delayed') {
+        await job.changeDelay(delay);
+        return;
+      }
+      if (LIVE_STATES.has(state)) return;
+    }
+    await this.requeueIfNoLiveJob([{ ...spec, jobId: spec.messageId }]);
+  }
+
+  /**
+   * Drops the jobs of canceled messages so they take no rate-control token. Best effort: a
+   * job that is running or already gone is left, and a leftover job finds its message
+   * `canceled` at the claim and does nothing.
+   */
+  async removeJobs(messageIds: string[]): Promise<void> {
+    const client = await this.queue.backend.client;
+    if (client.status !== 'ready') return;
+    const ids = messageIds.flatMap((id) => [id, `${id}-swept`]);
+    for (let i = 0; i < ids.length; i += BULK_CHUNK) {
+      const results = await Promise.allSettled(
+        ids.slice(i, i + BULK_CHUNK).map((id) => this.queue.remove(id)),
+      );
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      if (failed > 0) this.logger.debug(`${failed} job(s) of canceled messages left to the claim`);
     }
   }
 }

@@ -15,6 +15,7 @@ export const MESSAGE_EVENT_TYPES = [
   'complained',
   'unsubscribed',
   'retry_scheduled',
+  'canceled',
 ] as const;
 
 /**

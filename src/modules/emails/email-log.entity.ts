@@ -22,6 +22,7 @@ export const EMAIL_STATUSES = [
   'complained',
   'retry_scheduled',
   'held',
+  'canceled',
 ] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 

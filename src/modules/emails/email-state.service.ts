@@ -191,6 +191,8 @@ export class EmailStateService {
     await this.blacklist.add({
       email: t.recipient,
       reason: 'complaint',
+      // README "Streams": the stream complained of, unless COMPLAINT_SUPPRESSION_SCOPE=all.
+      scope: this.config.complaintSuppressionScope === 'all' ? 'all' : t.stream,
       source: String(details.source ?? 'complaint'),
     });
     if (changed && t.campaignId) await this.checkCampaignComplaintRate(t.campaignId);
@@ -198,15 +200,16 @@ export class EmailStateService {
   }
 
   /**
-   * An opt-out (an ARF `opt-out` report): the recipient is suppressed as `unsubscribe` unless
-   * already suppressed for any reason, and one `unsubscribed` event is kept. The message's
+   * An opt-out (an ARF `opt-out` report): the recipient is suppressed as `unsubscribe` for the
+   * message's stream (README "Streams") unless already suppressed for it, and one `unsubscribed` event is kept. The message's
    * status is unchanged: an opt-out is not a complaint.
    */
   async markUnsubscribed(t: EventTarget, details: Record<string, unknown>): Promise<boolean> {
-    if (await this.blacklist.check(t.recipient)) return false;
+    if (await this.blacklist.check(t.recipient, t.stream)) return false;
     await this.blacklist.add({
       email: t.recipient,
       reason: 'unsubscribe',
+      scope: t.stream,
       source: String(details.source ?? 'unsubscribe'),
     });
     await this.writes.addEvent(t.id, 'unsubscribed', details);

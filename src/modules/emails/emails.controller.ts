@@ -1,4 +1,16 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -15,6 +27,12 @@ import {
   MessageListQueryDto,
   MessageListResponseDto,
 } from 'src/modules/emails/dto/message-list.dto';
+import {
+  BatchCanceledResponseDto,
+  MessageCanceledResponseDto,
+  MessageRescheduleDto,
+  MessageRescheduledResponseDto,
+} from 'src/modules/emails/dto/message-control.dto';
 import { MessageStatusResponseDto } from 'src/modules/emails/dto/message-status-response.dto';
 import {
   BatchProgressResponseDto,
@@ -23,6 +41,7 @@ import {
 } from 'src/modules/emails/dto/send-batch.dto';
 import { SendEmailDto, SendEmailResponseDto } from 'src/modules/emails/dto/send-email.dto';
 import type { AuthenticatedKey } from 'src/modules/auth/api-keys.service';
+import { CancelService } from 'src/modules/emails/cancel.service';
 import { Accepted, EmailsService } from 'src/modules/emails/emails.service';
 import { IdempotencyService } from 'src/modules/emails/idempotency.service';
 
@@ -37,7 +56,10 @@ const IDEMPOTENCY_HEADER = {
 @ApiBearerAuth()
 @Controller('api/v1')
 export class EmailsController {
-  constructor(private readonly emails: EmailsService) {}
+  constructor(
+    private readonly emails: EmailsService,
+    private readonly control: CancelService,
+  ) {}
 
   @Post('send')
   @HttpCode(202)
@@ -140,6 +162,63 @@ export class EmailsController {
   @ApiErrorResponses(401, 403, 404, 429)
   batchProgress(@Param('batch_id') batchId: string): Promise<BatchProgressResponseDto> {
     return this.emails.batchProgress(batchId);
+  }
+
+  @Post('batches/:batch_id/cancel')
+  @HttpCode(200)
+  @AllowSendScope()
+  @ApiOperation({
+    operationId: 'cancelBatch',
+    summary: 'Cancel what is left of a batch',
+    description:
+      'Cancels every message of the batch not yet handed to Postal (queued, scheduled, ' +
+      'retry_scheduled). Messages being sent at that moment are not canceled; `by_status` ' +
+      'says where every message of the batch stands.',
+  })
+  @ApiResponse({ status: 200, type: BatchCanceledResponseDto })
+  @ApiErrorResponses(401, 403, 404, 429)
+  cancelBatch(@Param('batch_id') batchId: string): Promise<BatchCanceledResponseDto> {
+    return this.control.cancelBatch(batchId);
+  }
+
+  @Delete('messages/:message_id')
+  @AllowSendScope()
+  @ApiOperation({
+    operationId: 'cancelMessage',
+    summary: 'Cancel a message not yet handed to Postal',
+    description:
+      'A queued, scheduled or retry_scheduled message becomes `canceled` (final). A message ' +
+      'being sent or already sent is a 409 `message_not_pending` naming its status; canceling ' +
+      'a canceled message answers 200 again.',
+  })
+  @ApiResponse({ status: 200, type: MessageCanceledResponseDto })
+  @ApiErrorResponses(401, 403, 404, 409, 429)
+  cancel(@Param('message_id') messageId: string): Promise<MessageCanceledResponseDto> {
+    return this.control.cancel(messageId);
+  }
+
+  @Patch('messages/:message_id')
+  @AllowSendScope()
+  @ApiOperation({
+    operationId: 'rescheduleMessage',
+    summary: 'Give a queued message another send_at',
+    description:
+      'Only while the message is queued (scheduled or waiting for its turn); otherwise a 409 ' +
+      '`message_not_pending` naming its status.',
+  })
+  @ApiBody({
+    type: MessageRescheduleDto,
+    examples: {
+      later: { summary: 'Send on Christmas Eve', value: { send_at: '2026-12-24T09:00:00Z' } },
+    },
+  })
+  @ApiResponse({ status: 200, type: MessageRescheduledResponseDto })
+  @ApiErrorResponses(400, 401, 403, 404, 409, 429)
+  reschedule(
+    @Param('message_id') messageId: string,
+    @Body() dto: MessageRescheduleDto,
+  ): Promise<MessageRescheduledResponseDto> {
+    return this.control.reschedule(messageId, dto.send_at);
   }
 
   @Get('status/:message_id')

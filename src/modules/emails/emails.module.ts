@@ -9,6 +9,7 @@ import { AcceptRejection } from 'src/modules/emails/accept-rejection.entity';
 import { Batch } from 'src/modules/emails/batch.entity';
 import { BatchRepository } from 'src/modules/emails/batch.repository';
 import { DeliveryAlertsService } from 'src/modules/emails/delivery-alerts.service';
+import { CancelService } from 'src/modules/emails/cancel.service';
 import { DeliveryService } from 'src/modules/emails/delivery.service';
 import { EmailDeliveryProducer } from 'src/modules/emails/email-delivery.producer';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
@@ -60,6 +61,7 @@ import { TemplatesModule } from 'src/modules/templates/templates.module';
   providers: [
     EmailsService,
     MessageDefaultsService,
+    CancelService,
     MessageReadsRepository,
     MessageWritesRepository,
     TransitionsRepository,

@@ -7,6 +7,7 @@ import {
   TemplateNotFoundError,
   ValidationFailedError,
 } from 'src/common/errors/app-error';
+import { resolveStream, type Stream } from 'src/common/streams';
 import {
   BlacklistService,
   emailHash,
@@ -68,6 +69,8 @@ interface ResolvedContent {
   templateExternalId: string | null;
   subjectOverride: string | null;
   from: string;
+  /** The stored template's stream, the default of its messages (README "Streams"). */
+  templateStream: Stream | null;
   /** The HTML and text sources (template or inline), for the size and `cid:` checks. */
   html: string | null;
   text: string | null;
@@ -126,20 +129,31 @@ export class EmailsService {
       const listForm = Array.isArray(dto.to) || dto.cc !== undefined || dto.bcc !== undefined;
       const recipients = collectRecipients(dto);
       const content = await this.resolveContent(dto, [dto.variables]);
+      const stream = resolveStream(dto.stream, content.templateStream, 'transactional');
       const attachments = this.prepareAttachments(dto, content);
       if (listForm || attachments.length > 0) {
-        return this.sendComposed(ctx, dto, content, recipients, attachments, listForm, complete);
+        return this.sendComposed(
+          ctx,
+          dto,
+          content,
+          stream,
+          recipients,
+          attachments,
+          listForm,
+          complete,
+        );
       }
       const [to] = recipients;
       const recipient = to.email;
       if (ctx.idempotencyKey) {
-        const suppressed = await this.blacklist.check(recipient);
-        if (suppressed) await this.refuseSuppressed(dto, recipient, suppressed.reason);
+        const suppressed = await this.blacklist.check(recipient, stream);
+        if (suppressed) await this.refuseSuppressed(dto, recipient, suppressed.reason, stream);
       }
       const message = this.newMessage(
         ctx,
         dto,
         content,
+        stream,
         recipient,
         to.name,
         null,
@@ -162,13 +176,14 @@ export class EmailsService {
         !(await this.writes.insertMessageUnlessSuppressed(message, emailHash(recipient)))
       ) {
         // Suppressed: the insert's own check refused it; look up why for the answer.
-        const suppressed = await this.blacklist.check(recipient);
-        await this.refuseSuppressed(dto, recipient, suppressed?.reason ?? 'suppressed');
+        const suppressed = await this.blacklist.check(recipient, stream);
+        await this.refuseSuppressed(dto, recipient, suppressed?.reason ?? 'suppressed', stream);
       }
       await this.producer.enqueueOne({
         messageId: message.externalMessageId,
         sendAt: message.sendAt,
         domain: domainOf(message.recipient),
+        stream,
       });
       return body;
     });
@@ -184,12 +199,16 @@ export class EmailsService {
     ctx: AcceptContext,
     dto: SendEmailDto,
     content: ResolvedContent,
+    stream: Stream,
     recipients: ComposedRecipient[],
     attachments: PreparedAttachment[],
     listForm: boolean,
     complete: (em: EntityManager, status: number, body: SendEmailResponseDto) => Promise<void>,
   ): Promise<SendEmailResponseDto> {
-    const found = await this.blacklist.findSuppressed(recipients.map((r) => r.email));
+    const found = await this.blacklist.findSuppressed(
+      recipients.map((r) => r.email),
+      stream,
+    );
     const kept = recipients.filter((r) => !found.has(normalizeEmail(r.email)));
     if (kept.length === 0) {
       throw new RecipientSuppressedError(
@@ -201,7 +220,16 @@ export class EmailsService {
     const toList = recipients.filter((r) => r.role === 'to');
     const ccList = recipients.filter((r) => r.role === 'cc');
     const messages = kept.map((r) => {
-      const m = this.newMessage(ctx, dto, content, r.email, r.name, null, dto.variables ?? {});
+      const m = this.newMessage(
+        ctx,
+        dto,
+        content,
+        stream,
+        r.email,
+        r.name,
+        null,
+        dto.variables ?? {},
+      );
       if (listForm) {
         m.details.to_list = toList.map((a) => ({ email: a.email, name: a.name }));
         if (ccList.length > 0) {
@@ -245,6 +273,7 @@ export class EmailsService {
         messageId: m.externalMessageId,
         sendAt: m.sendAt,
         domain: domainOf(m.recipient),
+        stream,
       })),
     );
     return body;
@@ -267,6 +296,7 @@ export class EmailsService {
         dto.variables,
         ...dto.recipients.map((r) => (r as { variables?: unknown }).variables),
       ]);
+      const stream = resolveStream(dto.stream, content.templateStream, 'broadcast');
       const attachments = this.prepareAttachments(dto, content);
       const attachmentSet = attachments.length > 0 ? randomUUID() : null;
       const rejected: BatchRejectDto[] = [];
@@ -291,7 +321,10 @@ export class EmailsService {
           variables: { ...(dto.variables ?? {}), ...(r.variables ?? {}) },
         });
       });
-      const suppressed = await this.blacklist.findSuppressed(candidates.map((c) => c.email));
+      const suppressed = await this.blacklist.findSuppressed(
+        candidates.map((c) => c.email),
+        stream,
+      );
       const batchId = randomUUID();
       const accepted: Array<{ index: number; message: NewMessage }> = [];
       for (const c of candidates) {
@@ -299,7 +332,16 @@ export class EmailsService {
           rejected.push(batchReject(c.index, dto.recipients[c.index].to, 'recipient_suppressed'));
           continue;
         }
-        const message = this.newMessage(ctx, dto, content, c.email, c.name, batchId, c.variables);
+        const message = this.newMessage(
+          ctx,
+          dto,
+          content,
+          stream,
+          c.email,
+          c.name,
+          batchId,
+          c.variables,
+        );
         message.attachmentSet = attachmentSet;
         accepted.push({ index: c.index, message });
       }
@@ -337,7 +379,7 @@ export class EmailsService {
             .filter((c) => suppressed.has(normalizeEmail(c.email)))
             .map((c) => ({
               recipient: c.email,
-              stream: 'transactional',
+              stream,
               campaignId: dto.campaign_id ?? null,
               tag: dto.tag ?? null,
               batchId,
@@ -352,6 +394,7 @@ export class EmailsService {
           messageId: a.message.externalMessageId,
           sendAt: a.message.sendAt,
           domain: domainOf(a.message.recipient),
+          stream,
         })),
       );
       return body;
@@ -366,11 +409,12 @@ export class EmailsService {
     dto: SendEmailDto,
     recipient: string,
     reason: string,
+    stream: Stream,
   ): Promise<never> {
     await this.writes.recordRejections([
       {
         recipient,
-        stream: 'transactional',
+        stream,
         campaignId: dto.campaign_id ?? null,
         tag: dto.tag ?? null,
         batchId: null,
@@ -445,6 +489,7 @@ export class EmailsService {
       campaignId: q.campaign_id,
       domain: q.domain,
       batchId: q.batch_id,
+      stream: q.stream,
       from: timeBound(q.created_after, q.from, 'created_after', 'from'),
       to: timeBound(q.created_before, q.to, 'created_before', 'to'),
       limit: limit + 1,
@@ -505,6 +550,7 @@ export class EmailsService {
         from,
         html: template.html,
         text: template.text,
+        templateStream: template.stream ?? null,
       };
     }
     if (!dto.html && !dto.text) {
@@ -527,6 +573,7 @@ export class EmailsService {
       from,
       html: dto.html ?? null,
       text: dto.text ?? null,
+      templateStream: null,
     };
   }
 
@@ -534,6 +581,7 @@ export class EmailsService {
     ctx: AcceptContext,
     dto: EmailContentDto,
     content: ResolvedContent,
+    stream: Stream,
     recipient: string,
     toName: string | null,
     batchId: string | null,
@@ -548,7 +596,7 @@ export class EmailsService {
       ...(dto.reply_to ? { reply_to: dto.reply_to } : {}),
       ...(toName ? { to_name: toName } : {}),
       ...(content.subjectOverride ? { subject_override: content.subjectOverride } : {}),
-      options: this.defaults.options(dto),
+      options: this.defaults.options(dto, stream),
     };
     return {
       externalMessageId: randomUUID(),
@@ -557,6 +605,7 @@ export class EmailsService {
       batchId,
       campaignId: dto.campaign_id ?? null,
       tag: dto.tag ?? null,
+      stream,
       recipient,
       sender: content.from,
       subject: null,
@@ -667,6 +716,7 @@ function toSummary(log: EmailLog): MessageSummaryDto {
     batch_id: log.batchId,
     campaign_id: log.campaignId,
     tag: log.tag,
+    stream: log.stream,
     template_id: typeof templateRef === 'string' ? templateRef : null,
     bounce_type: log.bounceType,
     bounce_reason: log.bounceReason,

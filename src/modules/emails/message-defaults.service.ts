@@ -1,3 +1,4 @@
+import type { Stream } from 'src/common/streams';
 import { Injectable } from '@nestjs/common';
 import { ValidationFailedError } from 'src/common/errors/app-error';
 import { AppConfig } from 'src/config/app-config';
@@ -42,11 +43,12 @@ export class MessageDefaultsService {
     return formatMailbox(mailbox);
   }
 
-  options(dto: EmailContentDto): MessageDetails['options'] {
+  options(dto: EmailContentDto, stream: Stream): MessageDetails['options'] {
     return {
       track_opens: dto.track_opens ?? this.config.tracking.opens,
       track_clicks: dto.track_clicks ?? this.config.tracking.clicks,
-      unsubscribe: dto.unsubscribe ?? true,
+      // README "Streams": List-Unsubscribe on broadcast mail, on transactional when asked.
+      unsubscribe: dto.unsubscribe ?? stream === 'broadcast',
     };
   }
 }

@@ -1,4 +1,5 @@
 import type { RecipientRole } from 'src/modules/emails/email-log.entity';
+import type { Stream } from 'src/common/streams';
 
 /** What `email_logs.status_details` holds for a message (jsonb). */
 export interface MessageDetails {
@@ -51,6 +52,7 @@ export interface NewMessage {
   batchId: string | null;
   campaignId: string | null;
   tag: string | null;
+  stream: Stream;
   recipient: string;
   sender: string;
   subject: string | null;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, IsNull, Not, In, Repository } from 'typeorm';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
+import type { Stream } from 'src/common/streams';
 import { EmailEvent } from 'src/modules/emails/email-event.entity';
 import { EmailLog, EmailStatus } from 'src/modules/emails/email-log.entity';
 import { INTERNAL_CAUSES, statusGuardSql } from 'src/modules/emails/lifecycle/transitions';
@@ -15,6 +16,7 @@ export interface EventTarget {
   recipientDomain: string;
   campaignId: string | null;
   retryCount: number;
+  stream: Stream;
 }
 
 /** How a Postal event names a message; tried in this order (README "How mail flows", 4). */
@@ -33,6 +35,7 @@ export interface MessageListFilter {
   from?: Date;
   to?: Date;
   batchId?: string;
+  stream?: string;
   limit: number;
   /** Keyset: rows with a smaller id (ids grow with insertion, so this is newest first). */
   beforeId?: string;
@@ -47,6 +50,7 @@ function toEventTarget(r: Record<string, unknown>): EventTarget {
     recipientDomain: String(r.recipient_domain),
     campaignId: (r.campaign_id as string | null) ?? null,
     retryCount: Number(r.retry_count),
+    stream: (r.stream as Stream | undefined) ?? 'transactional',
   };
 }
 
@@ -121,7 +125,7 @@ export class MessageReadsRepository {
     for (const [column, value] of tries) {
       if (column === 'external_message_id' && !/^[0-9a-f-]{36}$/i.test(String(value))) continue;
       const rows: Array<Record<string, unknown>> = await this.ds.query(
-        `SELECT id, external_message_id, status, recipient, recipient_domain, campaign_id, retry_count
+        `SELECT id, external_message_id, status, recipient, recipient_domain, campaign_id, retry_count, stream
            FROM email_logs WHERE ${column} = $1 ORDER BY id DESC LIMIT 1`,
         [value],
       );
@@ -135,7 +139,7 @@ export class MessageReadsRepository {
       const rows: Array<Record<string, unknown>> = await this.ds.query(
         `SELECT DISTINCT ON (provider_message_id)
                 provider_message_id, id, external_message_id, status, recipient, recipient_domain,
-                campaign_id, retry_count, provider_token
+                campaign_id, retry_count, stream, provider_token
            FROM email_logs WHERE provider_message_id = ANY($1::varchar[])
           ORDER BY provider_message_id, id DESC`,
         [[...new Set(ids)]],
@@ -174,14 +178,16 @@ export class MessageReadsRepository {
   }
 
   /** Due retries (for the suppression re-check before they are re-queued). */
-  async dueRetryRecipients(limit: number): Promise<Array<{ id: string; recipient: string }>> {
-    const rows: Array<{ id: string; recipient: string }> = await this.ds.query(
-      `SELECT id, recipient FROM email_logs
+  async dueRetryRecipients(
+    limit: number,
+  ): Promise<Array<{ id: string; recipient: string; stream: Stream }>> {
+    const rows: Array<{ id: string; recipient: string; stream: Stream }> = await this.ds.query(
+      `SELECT id, recipient, stream FROM email_logs
         WHERE ${statusGuardSql('status', 'retry_due')} AND next_retry_at <= now()
         ORDER BY next_retry_at LIMIT $1`,
       [limit],
     );
-    return rows.map((r) => ({ id: String(r.id), recipient: r.recipient }));
+    return rows.map((r) => ({ id: String(r.id), recipient: r.recipient, stream: r.stream }));
   }
 
   /** Keyset page, newest first. */
@@ -193,6 +199,7 @@ export class MessageReadsRepository {
     if (f.campaignId) qb.andWhere('l.campaign_id = :campaignId', { campaignId: f.campaignId });
     if (f.domain) qb.andWhere('l.recipient_domain = lower(:domain)', { domain: f.domain.trim() });
     if (f.batchId) qb.andWhere('l.batch_id = :batchId', { batchId: f.batchId });
+    if (f.stream) qb.andWhere('l.stream = :stream', { stream: f.stream });
     if (f.from) qb.andWhere('l.created_at >= :from', { from: f.from });
     if (f.to) qb.andWhere('l.created_at < :to', { to: f.to });
     if (f.beforeId) qb.andWhere('l.id < :beforeId', { beforeId: f.beforeId });
@@ -213,7 +220,13 @@ export class MessageReadsRepository {
     limit: number,
     offset: number,
   ): Promise<
-    Array<{ messageId: string; sendAt: Date | null; recipient: string; retryCount: number }>
+    Array<{
+      messageId: string;
+      sendAt: Date | null;
+      recipient: string;
+      retryCount: number;
+      stream: Stream;
+    }>
   > {
     // Not touched for a minute either: a retry re-queued just now is not stale.
     const rows: Array<{
@@ -221,8 +234,9 @@ export class MessageReadsRepository {
       send_at: Date | null;
       recipient: string;
       retry_count: number;
+      stream: Stream;
     }> = await this.ds.query(
-      `SELECT external_message_id, send_at, recipient, retry_count FROM email_logs
+      `SELECT external_message_id, send_at, recipient, retry_count, stream FROM email_logs
         WHERE status = 'queued' AND created_at < now() - make_interval(secs => $1)
           AND updated_at < now() - make_interval(secs => $1)
         ORDER BY created_at LIMIT $2 OFFSET $3`,
@@ -233,6 +247,7 @@ export class MessageReadsRepository {
       sendAt: r.send_at,
       recipient: r.recipient,
       retryCount: r.retry_count,
+      stream: r.stream,
     }));
   }
 

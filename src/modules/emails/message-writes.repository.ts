@@ -14,7 +14,7 @@ import type { NewMessage } from 'src/modules/emails/message-details';
 /** Rows per INSERT … SELECT FROM unnest(…) statement. */
 const INSERT_CHUNK = 2000;
 
-/** The fourteen column arrays of an unnest insert of messages ($1 … $14). */
+/** The fifteen column arrays of an unnest insert of messages ($1 … $15). */
 function messageColumns(rows: NewMessage[]): unknown[] {
   return [
     rows.map((r) => r.externalMessageId),
@@ -31,6 +31,7 @@ function messageColumns(rows: NewMessage[]): unknown[] {
     rows.map((r) => r.messageId ?? null),
     rows.map((r) => r.recipientRole ?? 'to'),
     rows.map((r) => r.attachmentSet ?? null),
+    rows.map((r) => r.stream),
   ];
 }
 
@@ -77,15 +78,15 @@ export class MessageWritesRepository {
         `WITH inserted AS (
            INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
                                    recipient, sender, subject, send_at, status, status_details,
-                                   message_id, recipient_role, attachment_set)
+                                   message_id, recipient_role, attachment_set, stream)
            SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
                   u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details,
-                  u.message_id, u.recipient_role, u.attachment_set
+                  u.message_id, u.recipient_role, u.attachment_set, u.stream
              FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
                          $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
-                         $12::uuid[], $13::varchar[], $14::uuid[])
+                         $12::uuid[], $13::varchar[], $14::uuid[], $15::varchar[])
                AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at,
-                    details, message_id, recipient_role, attachment_set)
+                    details, message_id, recipient_role, attachment_set, stream)
            RETURNING id, send_at, recipient_domain)
          ${QUEUED_EVENT}`,
         messageColumns(chunk),
@@ -130,7 +131,8 @@ export class MessageWritesRepository {
 
   /**
    * One message and its `queued` event, committed on its own (no caller transaction), unless
-   * the recipient is suppressed right now (the blacklist module's fragment, by `emailHash`:
+   * the recipient is suppressed for the message's stream right now (the blacklist module's
+   * fragment, by `emailHash`:
    * the suppression check rides along with the insert, one round trip). Inserts of concurrent
    * requests share one statement and one commit (group commit). False when suppressed.
    */
@@ -145,18 +147,18 @@ export class MessageWritesRepository {
         `WITH input AS (
            SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::varchar[], $6::varchar[],
                                 $7::varchar[], $8::varchar[], $9::text[], $10::timestamptz[], $11::jsonb[],
-                                $12::uuid[], $13::varchar[], $14::uuid[], $15::char(64)[])
+                                $12::uuid[], $13::varchar[], $14::uuid[], $15::varchar[], $16::char(64)[])
              AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject,
-                  send_at, details, message_id, recipient_role, attachment_set, email_hash)),
+                  send_at, details, message_id, recipient_role, attachment_set, stream, email_hash)),
          inserted AS (
            INSERT INTO email_logs (external_message_id, api_key_id, template_id, batch_id, campaign_id, tag,
                                    recipient, sender, subject, send_at, status, status_details,
-                                   message_id, recipient_role, attachment_set)
+                                   message_id, recipient_role, attachment_set, stream)
            SELECT u.id, u.api_key_id, u.template_id, u.batch_id, u.campaign_id, u.tag,
                   u.recipient, u.sender, u.subject, u.send_at, 'queued', u.details,
-                  u.message_id, u.recipient_role, u.attachment_set
+                  u.message_id, u.recipient_role, u.attachment_set, u.stream
              FROM input u
-            WHERE NOT ${suppressedByHashSql('u.email_hash')}
+            WHERE NOT ${suppressedByHashSql('u.email_hash', 'u.stream')}
            RETURNING id, external_message_id, send_at, recipient_domain),
          events AS (${QUEUED_EVENT})
          SELECT external_message_id FROM inserted`,

@@ -46,6 +46,7 @@ export class OutboxService {
           messageId: r.messageId,
           sendAt: r.sendAt,
           domain: domainOf(r.recipient),
+          stream: r.stream,
           jobId: currentJobId(r.messageId, r.retryCount),
         })),
       );

@@ -31,9 +31,19 @@ export class RetryService {
     for (;;) {
       const due = await this.logs.dueRetryRecipients(PAGE);
       if (due.length === 0) break;
-      const blocked = await this.blacklist.findSuppressed(due.map((d) => d.recipient));
+      // Suppressed for the message's own stream (README "Streams").
+      const blocked = {
+        transactional: await this.blacklist.findSuppressed(
+          due.filter((d) => d.stream === 'transactional').map((d) => d.recipient),
+          'transactional',
+        ),
+        broadcast: await this.blacklist.findSuppressed(
+          due.filter((d) => d.stream === 'broadcast').map((d) => d.recipient),
+          'broadcast',
+        ),
+      };
       for (const d of due) {
-        if (blocked.has(normalizeEmail(d.recipient))) {
+        if (blocked[d.stream].has(normalizeEmail(d.recipient))) {
           await this.transitions.markFailed(d.id, 'Recipient blacklisted');
           suppressed += 1;
         }
@@ -44,6 +54,7 @@ export class RetryService {
           messageId: r.messageId,
           sendAt: null,
           domain: domainOf(r.recipient),
+          stream: r.stream,
           jobId: currentJobId(r.messageId, r.retryCount),
         })),
       );

@@ -1,3 +1,4 @@
+import type { Stream } from 'src/common/streams';
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from 'src/infra/redis/redis.service';
@@ -87,16 +88,20 @@ export class TrackingService {
     }
   }
 
-  async unsubscribeTarget(token: string): Promise<{ logId: string; email: string } | null> {
+  async unsubscribeTarget(
+    token: string,
+  ): Promise<{ logId: string; email: string; stream: Stream } | null> {
     const p = this.links.verify(token, 'unsubscribe');
     if (!p) return null;
     const log = await this.logs.findByMessageId(p.messageId);
-    return log ? { logId: log.id, email: log.recipient } : null;
+    return log ? { logId: log.id, email: log.recipient, stream: log.stream } : null;
   }
 
   /**
-   * Idempotent: the address is suppressed (`unsubscribe`, unless a stronger reason such as a
-   * complaint already holds it) and the message keeps one `unsubscribed` event.
+   * Idempotent: the address is suppressed for the message's stream only (README "Streams": a
+   * newsletter unsubscribe never stops password resets) as `unsubscribe`, unless a stronger
+   * reason such as a complaint already holds that scope, and the message keeps one
+   * `unsubscribed` event.
    */
   async unsubscribe(
     token: string,
@@ -104,11 +109,12 @@ export class TrackingService {
   ): Promise<{ email: string } | null> {
     const target = await this.unsubscribeTarget(token);
     if (!target) return null;
-    const existing = await this.blacklist.check(target.email);
+    const existing = await this.blacklist.check(target.email, target.stream);
     if (existing?.reason !== 'unsubscribe') {
       await this.blacklist.add({
         email: target.email,
         reason: 'unsubscribe',
+        scope: target.stream,
         source: 'unsubscribe_link',
       });
       await this.writes.addEventOnce(target.logId, 'unsubscribed', info);

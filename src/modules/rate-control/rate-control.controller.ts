@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ValidationFailedError } from 'src/common/errors/app-error';
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
 import { RateControlDomainParamDto } from 'src/modules/rate-control/dto/rate-control-domain.dto';
 import { RateControlPauseDto } from 'src/modules/rate-control/dto/rate-control-pause.dto';
@@ -32,26 +33,28 @@ export class RateControlController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     operationId: 'pauseSending',
-    summary: 'Pause sending to a domain, or all sending without one',
+    summary: 'Pause sending to a domain, of a stream, or all sending without either',
   })
   @ApiResponse({ status: 200, type: RateControlPauseResponseDto })
   @ApiErrorResponses(400, 401, 403, 429, 503)
   async pause(@Body() body: RateControlPauseDto): Promise<RateControlPauseResponseDto> {
-    await this.rates.pause(body.domain);
-    return { domain: body.domain ?? null, paused: true };
+    oneTarget(body);
+    await this.rates.pause(body.domain, body.stream);
+    return { domain: body.domain ?? null, stream: body.stream ?? null, paused: true };
   }
 
   @Post('resume')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     operationId: 'resumeSending',
-    summary: 'Resume sending to a domain, or all sending without one',
+    summary: 'Resume sending to a domain, of a stream, or all sending without either',
   })
   @ApiResponse({ status: 200, type: RateControlPauseResponseDto })
   @ApiErrorResponses(400, 401, 403, 429, 503)
   async resume(@Body() body: RateControlPauseDto): Promise<RateControlPauseResponseDto> {
-    await this.rates.resume(body.domain);
-    return { domain: body.domain ?? null, paused: false };
+    oneTarget(body);
+    await this.rates.resume(body.domain, body.stream);
+    return { domain: body.domain ?? null, stream: body.stream ?? null, paused: false };
   }
 
   @Post(':domain/reset')
@@ -65,5 +68,13 @@ export class RateControlController {
   async reset(@Param() params: RateControlDomainParamDto): Promise<DomainRateStateResponseDto> {
     await this.rates.resetRate(params.domain);
     return this.rates.getRate(params.domain);
+  }
+}
+
+/** A pause names a domain or a stream, not both (each has its own flag). */
+function oneTarget(body: RateControlPauseDto): void {
+  if (body.domain !== undefined && body.stream !== undefined) {
+    const message = 'give domain or stream, not both';
+    throw new ValidationFailedError(message, [{ field: 'stream', message }]);
   }
 }

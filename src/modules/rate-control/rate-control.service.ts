@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { STREAMS, type Stream } from 'src/common/streams';
 import { AppConfig } from 'src/config/app-config';
 import { RedisService } from 'src/infra/redis/redis.service';
 import { normalizeDomain } from 'src/modules/rate-control/dto/rate-control-domain.dto';
@@ -64,8 +65,10 @@ const RESET = new RedisScript(`redis.call('DEL', KEYS[1], KEYS[4])\n${UNINDEX_IF
  * process shares them. The delivery worker calls `acquire` before each send.
  *
  * Keys: `rate-control:factor:<domain>` (factor with a TTL), `…:bucket:<domain>` (token
- * bucket hash), `…:paused:<domain>`, `…:paused-all`, and `…:domains`, a set indexing the
- * domains that are reduced or paused so listing them never scans the keyspace.
+ * bucket hash), `…:tx-waiting:<domain>` and `…:broadcast-slot:<domain>` (the bucket's two
+ * lanes), `…:paused:<domain>`, `…:paused-stream:<stream>`, `…:paused-all`, and `…:domains`,
+ * a set indexing the domains that are reduced or paused so listing them never scans the
+ * keyspace.
  */
 @Injectable()
 export class RateControlService {
@@ -77,15 +80,32 @@ export class RateControlService {
   ) {}
 
   /**
-   * Takes one token for `domain` in a single round trip. Throws when Redis is unavailable:
-   * the caller retries later rather than sending unthrottled.
+   * Takes one token for `domain` in a single round trip, in the lane of `stream`
+   * (transactional first: see ACQUIRE_SCRIPT). Throws when Redis is unavailable: the caller
+   * retries later rather than sending unthrottled.
    */
-  async acquire(domain: string): Promise<AcquireResult> {
+  async acquire(
+    domain: string,
+    lane: { stream: Stream; messageId: string } = { stream: 'transactional', messageId: '' },
+  ): Promise<AcquireResult> {
     const d = domainKey(domain);
     const [granted, retryAfterMs, reason] = (await ACQUIRE_SCRIPT.run(
       this.redis.client,
-      [this.pausedAllKey(), this.pausedKey(d), this.factorKey(d), this.bucketKey(d)],
-      [this.baseRate(d), PAUSED_RETRY_MS],
+      [
+        this.pausedAllKey(),
+        this.pausedKey(d),
+        this.pausedStreamKey(lane.stream),
+        this.factorKey(d),
+        this.bucketKey(d),
+        this.redis.key('rate-control', 'tx-waiting', d),
+        this.redis.key('rate-control', 'broadcast-slot', d),
+      ],
+      [
+        this.baseRate(d),
+        PAUSED_RETRY_MS,
+        lane.stream === 'broadcast' ? 'b' : 't',
+        lane.messageId || 'anonymous',
+      ],
     )) as [number, number, number];
     if (granted === 1) return { granted: true };
     return { granted: false, retryAfterMs, reason: reason === 1 ? 'paused' : 'rate' };
@@ -140,8 +160,16 @@ export class RateControlService {
     this.logger.log({ domain: d }, 'domain sending rate reset');
   }
 
-  /** Pauses sending to `domain`, or all sending without one, until resumed. */
-  async pause(domain?: string): Promise<void> {
+  /**
+   * Pauses sending to `domain`, or of one stream (README "Streams"), or all sending without
+   * either, until resumed. Paused messages wait in the queue; none fails.
+   */
+  async pause(domain?: string, stream?: Stream): Promise<void> {
+    if (stream !== undefined) {
+      await this.redis.client.set(this.pausedStreamKey(stream), '1');
+      this.logger.warn({ stream }, 'sending of stream paused');
+      return;
+    }
     if (domain === undefined) {
       await this.redis.client.set(this.pausedAllKey(), '1');
       this.logger.warn('all sending paused');
@@ -152,8 +180,13 @@ export class RateControlService {
     this.logger.warn({ domain: d }, 'sending to domain paused');
   }
 
-  /** Lifts the domain's own pause, or the pause of all sending without one. */
-  async resume(domain?: string): Promise<void> {
+  /** Lifts the domain's own pause, or the stream's, or the pause of all sending. */
+  async resume(domain?: string, stream?: Stream): Promise<void> {
+    if (stream !== undefined) {
+      await this.redis.client.del(this.pausedStreamKey(stream));
+      this.logger.log({ stream }, 'sending of stream resumed');
+      return;
+    }
     if (domain === undefined) {
       await this.redis.client.del(this.pausedAllKey());
       this.logger.log('all sending resumed');
@@ -174,10 +207,25 @@ export class RateControlService {
     return (await this.redis.client.exists(key)) === 1;
   }
 
-  /** Every domain whose factor is below 1 or that is paused, by name. */
-  async list(): Promise<{ domains: DomainRateState[]; paused_all: boolean }> {
-    const [members, pausedAll] = await this.exec(
-      this.redis.client.pipeline().smembers(this.indexKey()).exists(this.pausedAllKey()),
+  /** The streams whose sending is paused. */
+  async pausedStreams(): Promise<Stream[]> {
+    const flags = await this.exec(
+      STREAMS.reduce((p, s) => p.exists(this.pausedStreamKey(s)), this.redis.client.pipeline()),
+    );
+    return STREAMS.filter((_, i) => flags[i] === 1);
+  }
+
+  /** Every domain whose factor is below 1 or that is paused, by name; paused streams. */
+  async list(): Promise<{
+    domains: DomainRateState[];
+    paused_all: boolean;
+    paused_streams: Stream[];
+  }> {
+    const [members, pausedAll, ...streamFlags] = await this.exec(
+      STREAMS.reduce(
+        (p, s) => p.exists(this.pausedStreamKey(s)),
+        this.redis.client.pipeline().smembers(this.indexKey()).exists(this.pausedAllKey()),
+      ),
     );
     const names = (members as string[]).sort();
     const pipeline = this.redis.client.pipeline();
@@ -204,7 +252,11 @@ export class RateControlService {
         ),
       ),
     );
-    return { domains, paused_all: pausedAll === 1 };
+    return {
+      domains,
+      paused_all: pausedAll === 1,
+      paused_streams: STREAMS.filter((_, i) => streamFlags[i] === 1),
+    };
   }
 
   /** The configured messages/s for a domain: its override, else DOMAIN_RATE_DEFAULT. */
@@ -246,6 +298,10 @@ export class RateControlService {
 
   private pausedAllKey(): string {
     return this.redis.key('rate-control', 'paused-all');
+  }
+
+  private pausedStreamKey(stream: Stream): string {
+    return this.redis.key('rate-control', 'paused-stream', stream);
   }
 
   private pausedKey(domain: string): string {

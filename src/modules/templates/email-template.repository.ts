@@ -18,17 +18,20 @@ const BUMP_UPDATED_AT = () => `GREATEST(now(), updated_at + interval '1 millisec
 
 export type NewEmailTemplate = Pick<
   EmailTemplate,
-  'externalId' | 'name' | 'subject' | 'htmlContent' | 'plainContent' | 'variables'
+  'externalId' | 'name' | 'subject' | 'htmlContent' | 'plainContent' | 'variables' | 'stream'
 >;
 
 export type EmailTemplatePatch = Partial<
-  Pick<EmailTemplate, 'name' | 'subject' | 'htmlContent' | 'plainContent' | 'variables' | 'active'>
+  Pick<
+    EmailTemplate,
+    'name' | 'subject' | 'htmlContent' | 'plainContent' | 'variables' | 'active' | 'stream'
+  >
 >;
 
 /** What sending needs of a template (no name, no variable list). */
 export type SendableTemplate = Pick<
   EmailTemplate,
-  'id' | 'externalId' | 'subject' | 'htmlContent' | 'plainContent' | 'updatedAt'
+  'id' | 'externalId' | 'subject' | 'htmlContent' | 'plainContent' | 'updatedAt' | 'stream'
 >;
 
 /** The columns of a list row (no bodies). */
@@ -41,6 +44,7 @@ const SENDABLE = {
   htmlContent: true,
   plainContent: true,
   updatedAt: true,
+  stream: true,
 } as const;
 
 /*
@@ -123,6 +127,7 @@ export class EmailTemplateRepository {
         't.name',
         't.subject',
         't.variables',
+        't.stream',
         't.active',
         't.createdAt',
         't.updatedAt',

@@ -1,3 +1,4 @@
+import type { Stream } from 'src/common/streams';
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { waitAtMost } from 'src/common/async/timeout';
@@ -57,6 +58,8 @@ export interface ResolvedTemplate {
   html: string | null;
   text: string | null;
   updatedAt: Date;
+  /** The stream its messages default to (README "Streams"); null: the endpoint's default. */
+  stream: Stream | null;
 }
 
 /**
@@ -246,6 +249,7 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
       htmlContent: html,
       plainContent: text,
       variables: dto.variables ?? [],
+      stream: dto.stream ?? null,
     });
     if (!row) {
       throw new ValidationFailedError('external_id has already been taken', [
@@ -286,6 +290,7 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     if (dto.plain_content !== undefined) patch.plainContent = emptyToNull(dto.plain_content);
     if (dto.variables !== undefined) patch.variables = dto.variables;
     if (dto.active !== undefined) patch.active = dto.active;
+    if (dto.stream !== undefined) patch.stream = dto.stream;
     // Only what changes is compiled here; the rest compiled when it was stored.
     const changed: TemplateSource = {
       subject: patch.subject,
@@ -487,6 +492,7 @@ function toResolved(row: SendableTemplate): ResolvedTemplate {
     html: row.htmlContent,
     text: row.plainContent,
     updatedAt: row.updatedAt,
+    stream: row.stream ?? null,
   });
 }
 
@@ -497,6 +503,7 @@ function toSummaryDto(row: EmailTemplateSummary): TemplateSummaryDto {
     name: row.name,
     subject: row.subject,
     variables: row.variables,
+    stream: row.stream ?? null,
     active: row.active,
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),

@@ -111,6 +111,22 @@ describe(BlacklistImportCommand.name, () => {
       });
     });
 
+    it('takes a scope per row or from --scope, and refuses an unknown one', async () => {
+      const path = await csvFile(
+        'email,scope\nscope-a@example.com,broadcast\nscope-b@example.com,\nscope-c@example.com,marketing\n',
+      );
+      await expect(
+        run([path], { reason: 'unsubscribe', scope: 'transactional', source: 'import' } as never),
+      ).resolves.toBe('imported 2, skipped 1 (invalid)\ninvalid lines: 4\n');
+      const scopes = await t.dataSource.query(
+        `SELECT email, scope FROM blacklists WHERE email LIKE 'scope-%' ORDER BY email`,
+      );
+      expect(scopes).toEqual([
+        { email: 'scope-a@example.com', scope: 'broadcast' },
+        { email: 'scope-b@example.com', scope: 'transactional' },
+      ]);
+    });
+
     it('upserts in chunks of 1,000 and lists only the first 10 invalid lines', async () => {
       const lines = ['email'];
       for (let i = 0; i < 2500; i++) lines.push(`chunk${i}@example.com`);
@@ -184,6 +200,13 @@ describe(BlacklistImportCommand.name, () => {
     it('accepts a known reason and rejects others', () => {
       expect(command.parseReason('Complaint')).toBe('complaint');
       expect(() => command.parseReason('later')).toThrow(/--reason must be one of/);
+    });
+  });
+
+  describe('parseScope', () => {
+    it('accepts all or a stream and rejects others', () => {
+      expect(command.parseScope(' Broadcast ')).toBe('broadcast');
+      expect(() => command.parseScope('marketing')).toThrow(/--scope must be one of/);
     });
   });
 

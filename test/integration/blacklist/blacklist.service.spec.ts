@@ -79,6 +79,7 @@ describe(BlacklistService.name, () => {
       expect(result.get(first)).toEqual({
         email: first,
         reason: 'hard_bounce',
+        scope: 'all',
         source: null,
         expiresAt: null,
       });
@@ -110,6 +111,7 @@ describe(BlacklistService.name, () => {
       await expect(service.check(` ${email}`)).resolves.toEqual({
         email: email.toLowerCase(),
         reason: 'complaint',
+        scope: 'all',
         source: 'fbl',
         expiresAt: null,
       });
@@ -237,6 +239,7 @@ describe(BlacklistService.name, () => {
       expect(result).toEqual({
         email,
         reason: 'spam_trap',
+        scope: 'all',
         source: null,
         expiresAt: expect.any(Date),
       });

@@ -137,7 +137,11 @@ describe(JobsRunCommand.name, () => {
       expect(jobId).toBeDefined();
       await expect(redis.type(jobKey(jobId))).resolves.toBe('hash');
       const data = JSON.parse((await redis.hget(jobKey(jobId), 'data'))!);
-      expect(data).toEqual({ messageId: stale.externalMessageId, domain: 'example.com' });
+      expect(data).toEqual({
+        messageId: stale.externalMessageId,
+        domain: 'example.com',
+        stream: 'transactional',
+      });
       // Too young to be stale, or no longer queued: left alone.
       await expect(jobsFor(fresh.externalMessageId)).resolves.toEqual([]);
       await expect(jobsFor(sent.externalMessageId)).resolves.toEqual([]);

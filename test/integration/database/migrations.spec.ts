@@ -267,6 +267,7 @@ describe('InitialSchema1764307200000', () => {
       'FeedbackReports1764460000000',
       'TransitionOutbox1764500000000',
       'MessageStreams1765000000000',
+      'StreamsScopesCancel1796610459147',
       'MessageRecipientsAttachments1796610486585',
       'EventWebhooks1796610522694',
       'InternalTransitionEvents1796610585746',

@@ -129,6 +129,8 @@ describe('message lifecycle against PostgreSQL', () => {
         return void (await transitions.markDelivered(log.id, new Date(), {}));
       case 'delivery_failed':
         return void (await transitions.markFailed(log.id, 'permanent'));
+      case 'cancel':
+        return void (await transitions.cancelMessage(log.externalMessageId, {}));
       case 'schedule_retry':
         return void (await transitions.transition(
           log.id,
@@ -257,6 +259,7 @@ describe('message lifecycle against PostgreSQL', () => {
         batchId: null,
         campaignId: null,
         tag: null,
+        stream: 'transactional',
         recipient,
         sender: 'shop@example.com',
         subject: 'Hi',

@@ -416,7 +416,11 @@ describe(RateControlService.name, () => {
     it('answers an empty list when nothing is reduced or paused', async () => {
       const own = await makeProcess(testRedisPrefix());
       try {
-        await expect(own.rates.list()).resolves.toEqual({ domains: [], paused_all: false });
+        await expect(own.rates.list()).resolves.toEqual({
+          domains: [],
+          paused_all: false,
+          paused_streams: [],
+        });
       } finally {
         await own.redis.onApplicationShutdown();
       }

@@ -15,6 +15,7 @@ function row(overrides: Partial<BlacklistRow> = {}): BlacklistRow {
     email: 'ann@example.com',
     email_hash: sha256('ann@example.com'),
     reason: 'manual',
+    scope: 'all',
     source: 'api',
     details: null,
     expires_at: null,
@@ -75,7 +76,13 @@ describe(BlacklistService.name, () => {
       expect([...found.entries()]).toEqual([
         [
           'ann@example.com',
-          { email: 'ann@example.com', reason: 'manual', source: 'api', expiresAt: null },
+          {
+            email: 'ann@example.com',
+            reason: 'manual',
+            scope: 'all',
+            source: 'api',
+            expiresAt: null,
+          },
         ],
       ]);
     });
@@ -103,6 +110,7 @@ describe(BlacklistService.name, () => {
           email: 'b@x.io',
           emailHash: sha256('b@x.io'),
           reason: 'complaint',
+          scope: 'all',
           source: null,
           details: null,
           expiresInS: null,
@@ -111,6 +119,7 @@ describe(BlacklistService.name, () => {
           email: 'a@x.io',
           emailHash: sha256('a@x.io'),
           reason: 'hard_bounce',
+          scope: 'all',
           source: 'bounce',
           details: null,
           expiresInS: 3600,

@@ -135,6 +135,7 @@ function collaborators(failing: boolean) {
             },
           ],
           paused_all: true,
+          paused_streams: [],
         }),
   };
   return { stats, queues, reports, rates };
@@ -238,6 +239,7 @@ describe(DashboardService.name, () => {
             batch_id: null,
             campaign_id: null,
             tag: null,
+            stream: 'transactional',
             template_id: null,
             bounce_type: null,
             bounce_reason: null,

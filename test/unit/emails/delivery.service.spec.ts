@@ -22,6 +22,7 @@ const claimed: ClaimedMessage = {
   templateId: null,
   campaignId: null,
   tag: null,
+  stream: 'transactional',
   details: { template_id: null, variables: {}, options: {} } as ClaimedMessage['details'],
   sendAt: null,
   attachmentSet: null,

@@ -11,6 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { SUPPRESSION_SCOPES, type SuppressionScope } from 'src/common/streams';
 import {
   BLACKLIST_REASONS,
   type BlacklistReason,
@@ -43,6 +44,17 @@ export class BlacklistCreateDto {
   @IsOptional()
   @IsIn(BLACKLIST_REASONS, { message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` })
   reason?: BlacklistReason;
+
+  @ApiPropertyOptional({
+    enum: SUPPRESSION_SCOPES,
+    default: 'all',
+    description:
+      'README "Streams": `all`, or the one stream the entry suppresses (`broadcast`: ' +
+      'transactional mail still goes out). Each scope of an address is its own entry',
+  })
+  @IsOptional()
+  @IsIn(SUPPRESSION_SCOPES, { message: `scope must be one of: ${SUPPRESSION_SCOPES.join(', ')}` })
+  scope?: SuppressionScope;
 
   @ApiPropertyOptional({ maxLength: BLACKLIST_DETAILS_MAX_LENGTH, example: 'asked by phone' })
   @IsOptional()

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { SUPPRESSION_SCOPES, type SuppressionScope } from 'src/common/streams';
 import {
   BLACKLIST_REASONS,
   type BlacklistReason,
@@ -14,6 +15,11 @@ export class BlacklistListQueryDto {
   @IsOptional()
   @IsIn(BLACKLIST_REASONS, { message: `reason must be one of: ${BLACKLIST_REASONS.join(', ')}` })
   reason?: BlacklistReason;
+
+  @ApiPropertyOptional({ enum: SUPPRESSION_SCOPES })
+  @IsOptional()
+  @IsIn(SUPPRESSION_SCOPES, { message: `scope must be one of: ${SUPPRESSION_SCOPES.join(', ')}` })
+  scope?: SuppressionScope;
 
   @ApiPropertyOptional({
     type: 'integer',

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { SUPPRESSION_SCOPES } from 'src/common/streams';
 import { BLACKLIST_REASONS } from 'src/modules/blacklist/blacklist-entry.entity';
 
 export class BlacklistEntryResponseDto {
@@ -7,6 +8,9 @@ export class BlacklistEntryResponseDto {
 
   @ApiProperty({ enum: BLACKLIST_REASONS })
   reason: string;
+
+  @ApiProperty({ enum: SUPPRESSION_SCOPES, example: 'all', description: 'README "Streams"' })
+  scope: string;
 
   @ApiProperty({ type: String, nullable: true, example: 'api' })
   source: string | null;
@@ -43,6 +47,13 @@ export class BlacklistCheckResponseDto {
 
   @ApiProperty({ enum: BLACKLIST_REASONS, nullable: true })
   reason: string | null;
+
+  @ApiProperty({
+    enum: SUPPRESSION_SCOPES,
+    nullable: true,
+    description: "The scope of the entry that blocks (`all` before a stream's own)",
+  })
+  scope: string | null;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   expires_at: string | null;

@@ -1,3 +1,4 @@
+import { STREAMS, type Stream } from 'src/common/streams';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import {
   HOSTNAME_MESSAGE,
@@ -31,4 +32,10 @@ export class DomainFormDto extends DashboardFormDto {
   @NormalizeDomain()
   @Matches(HOSTNAME_PATTERN, { message: HOSTNAME_MESSAGE })
   domain: string;
+}
+
+/** Pause or resume the sending of one stream (README "Streams"). */
+export class StreamFormDto extends DashboardFormDto {
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  stream: Stream;
 }

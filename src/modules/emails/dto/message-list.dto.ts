@@ -11,6 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { STREAMS, type Stream } from 'src/common/streams';
 import { EMAIL_STATUSES, EmailStatus } from 'src/modules/emails/email-log.entity';
 import { MessageStatusResponseDto } from 'src/modules/emails/dto/message-status-response.dto';
 
@@ -42,6 +43,11 @@ export class MessageListQueryDto {
   @IsOptional()
   @IsUUID()
   batch_id?: string;
+
+  @ApiPropertyOptional({ enum: STREAMS, description: 'README "Streams"' })
+  @IsOptional()
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  stream?: Stream;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after' })
   @IsOptional()

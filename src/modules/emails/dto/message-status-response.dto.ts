@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { STREAMS } from 'src/common/streams';
 import { MESSAGE_EVENT_TYPES } from 'src/modules/emails/email-event.entity';
 import { EMAIL_STATUSES } from 'src/modules/emails/email-log.entity';
 
@@ -88,6 +89,9 @@ export class MessageStatusResponseDto {
 
   @ApiPropertyOptional({ type: String, nullable: true })
   tag: string | null;
+
+  @ApiProperty({ enum: STREAMS, example: 'transactional', description: 'README "Streams"' })
+  stream: string;
 
   @ApiPropertyOptional({ type: String, nullable: true, description: "The template's external_id" })
   template_id: string | null;

@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsIn,
   IsOptional,
   IsString,
   Matches,
@@ -10,6 +11,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { MAX_ATTACHMENTS } from 'src/modules/emails/attachments/attachment-rules';
+import { STREAMS, type Stream } from 'src/common/streams';
 import {
   IsHeaderMap,
   IsMailbox,
@@ -182,7 +184,22 @@ export class EmailContentDto {
   @IsBoolean()
   track_clicks?: boolean;
 
-  @ApiPropertyOptional({ description: 'Add List-Unsubscribe headers and a link (default true)' })
+  @ApiPropertyOptional({
+    enum: STREAMS,
+    example: 'transactional',
+    description:
+      'README "Streams". Default: the template\'s stream, else `transactional` on /send and ' +
+      '`broadcast` on /batch. Decides unsubscribe scope, delivery priority and pauses',
+  })
+  @IsOptional()
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  stream?: Stream;
+
+  @ApiPropertyOptional({
+    description:
+      'Add List-Unsubscribe/-Post headers and a link. Default: true for broadcast, false for ' +
+      'transactional',
+  })
   @IsOptional()
   @IsBoolean()
   unsubscribe?: boolean;

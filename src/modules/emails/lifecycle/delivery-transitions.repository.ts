@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { Stream } from 'src/common/streams';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import { BlacklistService } from 'src/modules/blacklist/blacklist.service';
-import { normalizeEmail, suppressedAddressSql } from 'src/modules/blacklist/suppression';
+import { suppressedAddressSql } from 'src/modules/blacklist/suppression';
 import type { MessageDetails } from 'src/modules/emails/message-details';
 import {
   DELIVERY_BATCHING,
@@ -24,11 +25,12 @@ export interface ClaimedMessage {
   templateId: number | null;
   campaignId: string | null;
   tag: string | null;
+  stream: Stream;
   details: MessageDetails;
   sendAt: Date | null;
   /** The attachment list it carries (README "Sending"); null: none. */
   attachmentSet: string | null;
-  /** The recipient is on the suppression list right now. */
+  /** The recipient is on the suppression list for the message's stream right now. */
   suppressed: boolean;
 }
 
@@ -104,6 +106,7 @@ export class DeliveryTransitionsRepository {
       template_id: number | null;
       campaign_id: string | null;
       tag: string | null;
+      stream: Stream;
       status_details: MessageDetails;
       send_at: Date | null;
       attachment_set: string | null;
@@ -120,7 +123,7 @@ export class DeliveryTransitionsRepository {
                  OR (${statusGuardSql('e.status', 'reclaim_stale')}
                      AND e.updated_at < now() - make_interval(secs => u.stale_s)))
           RETURNING e.external_message_id, e.id, e.recipient, e.recipient_domain, e.sender, e.subject,
-                    e.template_id, e.campaign_id, e.tag, e.status_details, e.send_at,
+                    e.template_id, e.campaign_id, e.tag, e.stream, e.status_details, e.send_at,
                     e.attachment_set, e.previous_status, u.stale_s),
        published AS (
          ${outboxInsertSql({
@@ -132,12 +135,15 @@ export class DeliveryTransitionsRepository {
                            THEN 'reclaim_stale' ELSE 'claim' END`,
          })})
        -- The suppression re-check rides along (one round trip less per message on the hot path).
-       SELECT c.*, ${suppressedAddressSql('c.recipient')} AS suppressed FROM claimed c`,
+       SELECT c.*, ${suppressedAddressSql('c.recipient', 'c.stream')} AS suppressed FROM claimed c`,
       [unique, unique.map((id) => items[firstIndex.get(id)!].staleAfterS)],
     );
     // What SQL cannot decide exactly (a non-ASCII address) the blacklist module decides.
-    const undecided = rows.filter((r) => r.suppressed === null).map((r) => r.recipient);
-    const suppressed = undecided.length ? await this.blacklist.findSuppressed(undecided) : null;
+    const undecided = rows.filter((r) => r.suppressed === null);
+    const suppressed = new Set<string>();
+    for (const r of undecided) {
+      if (await this.blacklist.check(r.recipient, r.stream)) suppressed.add(r.external_message_id);
+    }
     const byId = new Map(rows.map((r) => [r.external_message_id, r]));
     return items.map((it, i) => {
       const r = firstIndex.get(it.messageId) === i ? byId.get(it.messageId) : undefined;
@@ -152,10 +158,11 @@ export class DeliveryTransitionsRepository {
         templateId: r.template_id,
         campaignId: r.campaign_id,
         tag: r.tag,
+        stream: r.stream,
         details: r.status_details,
         sendAt: r.send_at,
         attachmentSet: r.attachment_set,
-        suppressed: r.suppressed ?? suppressed!.has(normalizeEmail(r.recipient)),
+        suppressed: r.suppressed ?? suppressed.has(r.external_message_id),
       };
     });
   }

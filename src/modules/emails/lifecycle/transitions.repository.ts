@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { Stream } from 'src/common/streams';
+import type { EmailStatus } from 'src/modules/emails/email-log.entity';
 import { MicroBatcher } from 'src/common/batching/micro-batcher';
 import {
   statusGuardSql,
@@ -134,15 +136,101 @@ export class TransitionsRepository {
   }
 
   /**
+   * `cancel`: every row of the API message `messageId` that no worker holds (queued, scheduled,
+   * retry_scheduled) → `canceled`, with its `canceled` event, in one statement. The rows are
+   * locked first, so a concurrent claim either committed before (its row is `processing` and
+   * stays so) or waits and then finds the row `canceled` (README "Cancel and reschedule").
+   * Answers each row's status before the statement and whether it was canceled.
+   */
+  async cancelMessage(
+    messageId: string,
+    details: Record<string, unknown>,
+  ): Promise<Array<{ status: EmailStatus; canceled: boolean }>> {
+    const rows: Array<{ status: EmailStatus; canceled: boolean }> = await this.ds.query(
+      `WITH target AS (
+         SELECT l.id, l.status FROM email_logs l
+          WHERE (l.external_message_id = $1 OR l.message_id = $1) ORDER BY l.id FOR UPDATE OF l),
+       updated AS (
+         UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('cancel')}',
+                next_retry_at = NULL, updated_at = now()
+           FROM target t
+          WHERE e.id = t.id AND ${statusGuardSql('e.status', 'cancel')}
+          RETURNING e.id, e.previous_status, e.recipient_domain),
+       events AS (
+         ${outboxInsertSql({ source: 'updated', cause: 'cancel', details: '$2::jsonb' })})
+       SELECT t.status, (u.id IS NOT NULL) AS canceled
+         FROM target t LEFT JOIN updated u ON u.id = t.id ORDER BY t.id`,
+      [messageId, JSON.stringify(details)],
+    );
+    return rows;
+  }
+
+  /**
+   * `cancel` for what is left of a batch, in one statement. Rows a claim holds at this moment
+   * are skipped (SKIP LOCKED: that claim is taking them to `processing`), so the statement
+   * never waits on, nor deadlocks with, the delivery workers. Answers the canceled messages.
+   */
+  async cancelBatch(batchId: string, details: Record<string, unknown>): Promise<string[]> {
+    const rows: Array<{ external_message_id: string }> = await this.ds.query(
+      `WITH target AS (
+         SELECT l.id, l.status FROM email_logs l
+          WHERE l.batch_id = $1 AND ${statusGuardSql('l.status', 'cancel')}
+          ORDER BY l.id FOR UPDATE OF l SKIP LOCKED),
+       updated AS (
+         UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('cancel')}',
+                next_retry_at = NULL, updated_at = now()
+           FROM target t
+          WHERE e.id = t.id AND ${statusGuardSql('e.status', 'cancel')}
+          RETURNING e.id, e.external_message_id, e.previous_status, e.recipient_domain),
+       events AS (
+         ${outboxInsertSql({ source: 'updated', cause: 'cancel', details: '$2::jsonb' })})
+       SELECT external_message_id FROM updated`,
+      [batchId, JSON.stringify(details)],
+    );
+    return rows.map((r) => r.external_message_id);
+  }
+
+  /**
+   * A new `send_at` for every row of the API message that is still `queued` (not claimed, not
+   * sent), in one statement under the same row locks as `cancelMessage`. No status changes:
+   * the delivery worker reads `send_at` after its claim, so the row is the truth whatever the
+   * queue's job says. Answers each row's status and whether it was moved.
+   */
+  async rescheduleMessage(
+    messageId: string,
+    sendAt: Date | null,
+  ): Promise<
+    Array<{ status: EmailStatus; rescheduled: boolean; recipient_domain: string; stream: Stream }>
+  > {
+    return this.ds.query(
+      `WITH target AS (
+         SELECT l.id, l.status FROM email_logs l
+          WHERE (l.external_message_id = $1 OR l.message_id = $1) ORDER BY l.id FOR UPDATE OF l),
+       updated AS (
+         UPDATE email_logs e SET send_at = $2, updated_at = now()
+           FROM target t
+          WHERE e.id = t.id AND e.status = 'queued'
+          RETURNING e.id, e.recipient_domain, e.stream)
+       SELECT t.status, (u.id IS NOT NULL) AS rescheduled, u.recipient_domain, u.stream
+         FROM target t LEFT JOIN updated u ON u.id = t.id ORDER BY t.id`,
+      [messageId, sendAt],
+    );
+  }
+
+  /**
    * Due soft-bounce retries back to `queued` (retry_count + 1), at most `limit` per call.
    * Returns them for enqueueing. One statement; SKIP LOCKED lets several workers share it.
    */
   async requeueDueRetries(
     limit: number,
-  ): Promise<Array<{ messageId: string; recipient: string; retryCount: number }>> {
-    const rows: Array<{ external_message_id: string; recipient: string; retry_count: number }> =
-      await this.ds.query(
-        `WITH due AS (
+  ): Promise<Array<{ messageId: string; recipient: string; retryCount: number; stream: Stream }>> {
+    const rows: Array<{
+      external_message_id: string;
+      recipient: string;
+      retry_count: number;
+      stream: Stream;
+    }> = await this.ds.query(
+      `WITH due AS (
          SELECT id FROM email_logs
           WHERE ${statusGuardSql('status', 'retry_due')} AND next_retry_at <= now()
           ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED),
@@ -150,17 +238,18 @@ export class TransitionsRepository {
          UPDATE email_logs l SET ${leaveStatusSql('l')}, status = '${targetOf('retry_due')}',
                 retry_count = l.retry_count + 1, next_retry_at = NULL, updated_at = now()
            FROM due WHERE l.id = due.id AND ${statusGuardSql('l.status', 'retry_due')}
-         RETURNING l.id, l.external_message_id, l.recipient, l.retry_count, l.previous_status,
-                   l.recipient_domain),
+         RETURNING l.id, l.external_message_id, l.recipient, l.retry_count, l.stream,
+                   l.previous_status, l.recipient_domain),
        published AS (
          ${outboxInsertSql({ source: 'updated', cause: 'retry_due', details: "jsonb_build_object('retry_count', retry_count)" })})
-       SELECT external_message_id, recipient, retry_count FROM updated`,
-        [limit],
-      );
+       SELECT external_message_id, recipient, retry_count, stream FROM updated`,
+      [limit],
+    );
     return rows.map((r) => ({
       messageId: r.external_message_id,
       recipient: r.recipient,
       retryCount: r.retry_count,
+      stream: r.stream,
     }));
   }
 

@@ -7,7 +7,7 @@ import type { EmailStatus } from 'src/modules/emails/email-log.entity';
  * edge that is not in this table.
  */
 export const TRANSITIONS: Readonly<Record<EmailStatus, readonly EmailStatus[]>> = {
-  queued: ['processing', 'failed'],
+  queued: ['processing', 'failed', 'canceled'],
   // `processing` → `processing`: a claim left behind by a worker that died is taken over.
   processing: [
     'processing',
@@ -23,9 +23,10 @@ export const TRANSITIONS: Readonly<Record<EmailStatus, readonly EmailStatus[]>> 
   held: ['delivered', 'bounced', 'failed', 'complained'],
   delivered: ['bounced', 'complained'],
   bounced: ['retry_scheduled', 'complained'],
-  retry_scheduled: ['processing', 'queued', 'failed', 'complained'],
+  retry_scheduled: ['processing', 'queued', 'failed', 'complained', 'canceled'],
   failed: [],
   complained: [],
+  canceled: [],
 };
 
 /** No edge leaves these. */
@@ -86,6 +87,11 @@ export const CAUSES = {
     from: ['sent', 'delivered', 'held', 'bounced', 'retry_scheduled', 'processing'],
     internal: false,
   },
+  /**
+   * Canceled before it was handed to the provider (README "Cancel and reschedule"): only from
+   * the statuses no worker holds, so a message being sent is never canceled.
+   */
+  cancel: { to: 'canceled', from: ['queued', 'retry_scheduled'], internal: false },
 } as const satisfies Record<
   string,
   { to: EmailStatus; from: readonly EmailStatus[]; internal: boolean }
@@ -151,6 +157,7 @@ export const STATUS_RANK: Readonly<Record<EmailStatus, number>> = {
   retry_scheduled: 6,
   failed: 7,
   complained: 7,
+  canceled: 7,
 };
 
 // Fail at load, not at the first event, if a cause strays from the table.

@@ -28,11 +28,27 @@ export class RateControlListResponseDto {
 
   @ApiProperty({ description: 'All sending is paused' })
   paused_all: boolean;
+
+  @ApiProperty({
+    enum: ['transactional', 'broadcast'],
+    isArray: true,
+    example: ['broadcast'],
+    description: 'Streams whose sending is paused (README "Streams")',
+  })
+  paused_streams: string[];
 }
 
 export class RateControlPauseResponseDto {
-  @ApiProperty({ type: String, nullable: true, description: 'null: all sending' })
+  @ApiProperty({ type: String, nullable: true, description: 'null: all sending or a stream' })
   domain: string | null;
+
+  @ApiProperty({
+    type: String,
+    enum: ['transactional', 'broadcast'],
+    nullable: true,
+    description: 'The stream paused or resumed; null: a domain or all sending',
+  })
+  stream: string | null;
 
   @ApiProperty()
   paused: boolean;

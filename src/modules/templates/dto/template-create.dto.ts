@@ -1,5 +1,7 @@
+import { STREAMS, type Stream } from 'src/common/streams';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  IsIn,
   ArrayMaxSize,
   IsArray,
   IsDefined,
@@ -93,4 +95,16 @@ export class TemplateCreateDto {
   @IsArray()
   @IsOptional()
   variables?: string[];
+
+  @ApiPropertyOptional({
+    enum: STREAMS,
+    nullable: true,
+    example: 'broadcast',
+    description:
+      'README "Streams": the default stream of messages sent with this template (a request ' +
+      "may override it); null or absent: the endpoint's default",
+  })
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  @IsOptional()
+  stream?: Stream | null;
 }

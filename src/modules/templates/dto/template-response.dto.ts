@@ -1,3 +1,4 @@
+import { STREAMS, type Stream } from 'src/common/streams';
 import { ApiProperty } from '@nestjs/swagger';
 
 export class TemplateCreatedResponseDto {
@@ -21,6 +22,14 @@ export class TemplateSummaryDto extends TemplateCreatedResponseDto {
 
   @ApiProperty({ type: [String], example: ['first_name'] })
   variables: unknown[];
+
+  @ApiProperty({
+    enum: STREAMS,
+    nullable: true,
+    example: 'broadcast',
+    description: 'README "Streams": its messages\' default stream; null: the endpoint\'s',
+  })
+  stream: Stream | null;
 
   @ApiProperty()
   active: boolean;

@@ -1,5 +1,7 @@
+import { STREAMS, type Stream } from 'src/common/streams';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  IsIn,
   ArrayMaxSize,
   IsArray,
   IsBoolean,
@@ -85,4 +87,17 @@ export class TemplateUpdateDto {
   @IsBoolean()
   @IfPresent()
   active?: boolean;
+
+  @ApiPropertyOptional({
+    enum: STREAMS,
+    nullable: true,
+    example: 'broadcast',
+    description:
+      'README "Streams": the default stream of messages sent with this template (a request ' +
+      "may override it); null or absent: the endpoint's default",
+  })
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  // null is a value here: back to the endpoint's default.
+  @IsOptional()
+  stream?: Stream | null;
 }

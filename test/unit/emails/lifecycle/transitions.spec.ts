@@ -26,8 +26,8 @@ describe('the transition table (docs/ARCHITECTURE.md "Message lifecycle")', () =
       for (const s of next) expect(EMAIL_STATUSES).toContain(s);
   });
 
-  it('makes failed and complained final, and only those', () => {
-    expect([...FINAL_STATUSES].sort()).toEqual(['complained', 'failed']);
+  it('makes failed, complained and canceled final, and only those', () => {
+    expect([...FINAL_STATUSES].sort()).toEqual(['canceled', 'complained', 'failed']);
   });
 
   it.each(ALL_CAUSES)('cause %s leaves only statuses the table allows', (cause) => {
