@@ -96,7 +96,7 @@ export class MessageWritesRepository {
 
   /**
    * Stores an attachment set inside the caller's accept transaction (content-addressed,
-   * docs/ARCHITECTURE.md "Attachments"): each distinct blob once (an existing
+   * docs/ARCHITECTURE.md "Recipients and attachments"): each distinct blob once (an existing
    * one is only touched, which also locks it against a concurrent prune), then the set's rows.
    */
   async insertAttachmentSet(

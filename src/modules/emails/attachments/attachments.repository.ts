@@ -16,7 +16,7 @@ export interface AttachmentMeta {
  * Statuses in which a delivery may still need its attachments: waiting to be sent or sent
  * again, or not yet settled (a soft bounce of a `sent`/`held`/`bounced` message schedules a
  * resend). Delivered, failed, complained, hard-bounced (and any status added later) no longer
- * need them (docs/ARCHITECTURE.md "Attachments").
+ * need them (docs/ARCHITECTURE.md "Recipients and attachments").
  */
 export const CONTENT_NEEDED_SQL = (alias: string) =>
   `(${alias}.status IN ('queued', 'processing', 'retry_scheduled', 'sent', 'held')

@@ -19,7 +19,7 @@ const SET_CACHE_ENTRIES = 1000;
 const BLOB_GRACE_S = 600;
 
 /**
- * Attachments after accept (README "Sending", docs/ARCHITECTURE.md "Attachments"): the list a
+ * Attachments after accept (README "Sending", docs/ARCHITECTURE.md "Recipients and attachments"): the list a
  * delivery carries with its content (cached per process: sets and blobs never change), the
  * list and one blob for the dashboard, and the prune of content no delivery needs.
  */
