@@ -121,6 +121,11 @@ describe('event webhooks (e2e)', () => {
     await auth(request(t.server).post('/api/v1/send'))
       .send({ to: 'blocked@example.test', subject: 'Hi', text: 'x', campaign_id: 'spring' })
       .expect(422);
+    // Scheduled an hour ahead, then canceled before it is handed to Postal.
+    const canceled = await send('cancel@example.test', {
+      send_at: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    await auth(request(t.server).delete(`/api/v1/messages/${canceled}`)).expect(200);
 
     const has = (type: string, messageId: string | null) =>
       about('/all', ep.secret, (e) => e.type === type && e.data.message_id === messageId).length >
@@ -150,6 +155,7 @@ describe('event webhooks (e2e)', () => {
       ['email.complained', complaint],
       ['email.failed', later],
       ['email.suppressed', null],
+      ['email.canceled', canceled],
     ];
     for (const [type, id] of expected)
       await waitFor(() => has(type, id), `${type} of ${id}`, 30_000);
@@ -188,7 +194,7 @@ describe('event webhooks (e2e)', () => {
     const types = new Set(receiver.on('/all').map((r) => JSON.parse(r.body).type as string));
     for (const type of types)
       expect(type).toMatch(
-        /^email\.(sent|delivered|opened|clicked|unsubscribed|bounced|delayed|complained|failed|suppressed)$/,
+        /^email\.(sent|delivered|opened|clicked|unsubscribed|bounced|delayed|complained|failed|suppressed|canceled)$/,
       );
   });
 
