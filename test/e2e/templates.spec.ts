@@ -81,6 +81,7 @@ describe('Templates API (e2e)', () => {
         html_content: '<p>Hello {{first_name}}</p>',
         plain_content: 'Hello {{first_name}}',
         variables: ['first_name'],
+        stream: null,
         active: true,
         created_at: res.body.created_at,
         updated_at: expect.any(String),
@@ -312,6 +313,7 @@ describe('Templates API (e2e)', () => {
         name: 'Welcome',
         subject: 'Hi {{name}}',
         variables: [],
+        stream: null,
         active: true,
         created_at: expect.any(String),
         updated_at: expect.any(String),
@@ -643,6 +645,7 @@ describe('Templates API (e2e)', () => {
           subject: body.subject,
           html: body.html_content,
           text: 'T',
+          stream: null,
           updatedAt: expect.any(Date),
         });
       });
