@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { BenchEnv, REDIS_URL, startBenchEnv } from 'bench/lib/harness';
 import { mib, RssSampler } from 'bench/lib/memory';
-import { formatTable, ReportLine } from 'bench/lib/stats';
+import { formatTable, ReportLine, round } from 'bench/lib/stats';
 import { BatchAcceptResult, runBatchAccept } from 'bench/scenarios/batch-accept';
+import { EventWebhooksResult, runEventWebhooks } from 'bench/scenarios/event-webhooks';
 import { PipelineResult, PipelineSide, runPipeline } from 'bench/scenarios/pipeline';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
 import { runStreamPriority, StreamPriorityResult } from 'bench/scenarios/stream-priority';
@@ -22,6 +23,8 @@ const TARGETS = {
   webhookEventsPerSec: 2000,
   webhookP99Ms: 100,
   rssPerProcessMiB: 400,
+  eventWebhooksRatio: 0.7,
+  eventWebhooksSendP99Ratio: 1.2,
 };
 
 interface MemoryFigures {
@@ -50,6 +53,7 @@ const SETTINGS = {
   priorityRecipients: num('BENCH_PRIORITY_RECIPIENTS', 10_000),
   priorityTransactional: num('BENCH_PRIORITY_TRANSACTIONAL', 100),
   priorityIntervalMs: num('BENCH_PRIORITY_INTERVAL_MS', 250),
+  eventWebhookMessages: num('BENCH_EVENT_WEBHOOK_MESSAGES', 10_000),
 };
 
 /**
@@ -57,7 +61,9 @@ const SETTINGS = {
  * raw) keeps one side of (b) apart from the other.
  */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'batch,pipeline,send,templates,webhooks,priority').split(','),
+  (process.env.BENCH_ONLY ?? 'batch,pipeline,send,templates,webhooks,priority,eventwebhooks').split(
+    ',',
+  ),
 );
 const SIDES = new Set((process.env.BENCH_PIPELINE_SIDES ?? 'app,raw').split(','));
 
@@ -95,8 +101,50 @@ function reportLines(
   memory: MemoryFigures,
   t?: TemplateAbuseResult,
   p?: StreamPriorityResult,
+  ew?: EventWebhooksResult,
 ): ReportLine[] {
   const lines: ReportLine[] = [];
+  if (ew) {
+    const side = (s: EventWebhooksResult['app']): string =>
+      `${s.eventsPerSec} events/s (${s.requests} requests in ${s.elapsedMs} ms` +
+      `${s.complete ? '' : ', incomplete'})`;
+    lines.push({
+      figure:
+        `(w) event webhooks: ${ew.messages} messages × sent + delivered to ${ew.endpoints} ` +
+        `loopback endpoints, ${ew.endpointConcurrency} per endpoint, ~${ew.bodyBytes} B bodies`,
+      target: `>= ${TARGETS.eventWebhooksRatio} of bare`,
+      measured: `${side(ew.app)}; ${ew.ratio} of bare`,
+      baseline: side(ew.bare),
+      pass: ew.app.complete && ew.bare.complete && ew.ratio >= TARGETS.eventWebhooksRatio,
+    });
+    lines.push({
+      figure: '(w) after the batch 202: its last message delivered / the last webhook arrived',
+      target: '-',
+      measured: `${round(ew.batchDeliveredMs / 1000, 1)} s / ${round(ew.lastWebhookMs / 1000, 1)} s`,
+      baseline: '-',
+      pass: null,
+    });
+    lines.push({
+      figure: `(w) /send p99, ${ew.sendWith.connections} connections, 2 endpoints vs none`,
+      target: `<= ${TARGETS.eventWebhooksSendP99Ratio} x none`,
+      measured:
+        `${ew.sendWith.latencyMs.p99} ms (p50 ${ew.sendWith.latencyMs.p50}; ` +
+        `${ew.sendWith.reqPerSec} req/s; ${ew.sendP99Ratio} x none)`,
+      baseline:
+        `${ew.sendWithout.latencyMs.p99} ms (p50 ${ew.sendWithout.latencyMs.p50}; ` +
+        `${ew.sendWithout.reqPerSec} req/s)`,
+      pass:
+        ew.sendP99Ratio <= TARGETS.eventWebhooksSendP99Ratio &&
+        ew.sendWith.errors + ew.sendWith.non2xx + ew.sendWith.timeouts === 0,
+    });
+    lines.push({
+      figure: '(w) load average (1, 5, 15 min) at start / end of (w)',
+      target: '-',
+      measured: `${ew.loadAverage.start.join(', ')} / ${ew.loadAverage.end.join(', ')}`,
+      baseline: '-',
+      pass: null,
+    });
+  }
   if (p) {
     lines.push({
       figure:
@@ -262,6 +310,7 @@ async function main(): Promise<void> {
     let cApiOnly: SendLatencyResult | undefined;
     let tAbuse: TemplateAbuseResult | undefined;
     let pPriority: StreamPriorityResult | undefined;
+    let ew: EventWebhooksResult | undefined;
     let w: WebhookIngestResult | undefined;
     let wApiOnly: WebhookIngestResult | undefined;
     if (ONLY.has('batch')) {
@@ -350,6 +399,18 @@ async function main(): Promise<void> {
       );
       log(`(p) transactional p99 ${pPriority.latencyMs.p99} ms (target ≤ 1000)`);
     }
+    if (ONLY.has('eventwebhooks')) {
+      log('(w) booting an env of its own (sandbox transport, private networks allowed)…');
+      ew = await run(
+        runEventWebhooks({
+          messages: SETTINGS.eventWebhookMessages,
+          sendConnections: SETTINGS.sendConnections,
+          sendSeconds: SETTINGS.sendSeconds,
+          sendWarmupSeconds: SETTINGS.sendWarmupSeconds,
+          log,
+        }),
+      );
+    }
     rss.stop();
     const usage = process.memoryUsage();
     const memory: MemoryFigures = {
@@ -360,7 +421,7 @@ async function main(): Promise<void> {
       })),
       bench: { afterMiB: mib(usage.rss), peakMiB: mib(rss.peakBytes) },
     };
-    const lines = reportLines(a, b, c, cApiOnly, w, wApiOnly, memory, tAbuse, pPriority);
+    const lines = reportLines(a, b, c, cApiOnly, w, wApiOnly, memory, tAbuse, pPriority, ew);
     process.stdout.write(`\n${formatTable(lines)}\n\n`);
 
     const finishedAt = new Date();
@@ -388,6 +449,7 @@ async function main(): Promise<void> {
       send_latency_api_only: cApiOnly,
       template_abuse: tAbuse,
       stream_priority: pPriority,
+      event_webhooks: ew,
       webhook_ingest: w,
       webhook_ingest_api_only: wApiOnly,
       memory: {

@@ -91,9 +91,10 @@ async function clearRedisPrefix(prefix: string): Promise<void> {
  * Boots FakePostal (count-only), a fresh migrated database `email_sender_bench_<rand>`, and
  * the built app (`dist/`) as two processes — `APP_ROLES=api` on a free port and
  * `APP_ROLES=worker` — the way it is deployed. Domain rates and abuse limits are set out of
- * the way so that they never cap a figure.
+ * the way so that they never cap a figure. `overrides` adds to or replaces the app's environment
+ * (a scenario that needs another transport boots an env of its own with them).
  */
-export async function startBenchEnv(): Promise<BenchEnv> {
+export async function startBenchEnv(overrides: Record<string, string> = {}): Promise<BenchEnv> {
   const id = randomBytes(4).toString('hex');
   const databaseName = `email_sender_bench_${id}`;
   const prefix = `bench-${id}`;
@@ -134,6 +135,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     for (const k of ['WORKER_CONCURRENCY', 'DB_POOL_SIZE']) {
       if (process.env[k]) env[k] = process.env[k]!;
     }
+    Object.assign(env, overrides);
     const config = loadConfig(env);
 
     cleanups.push(() =>

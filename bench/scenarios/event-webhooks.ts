@@ -1,0 +1,285 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
+import { Webhook } from 'standardwebhooks';
+import { Agent, request } from 'undici';
+import { batchBody, recipients } from 'bench/lib/content';
+import { BenchEnv, startBenchEnv } from 'bench/lib/harness';
+import { round, sleep, waitFor } from 'bench/lib/stats';
+import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+
+export interface FanoutSide {
+  /** Requests the receivers counted (events × endpoints). */
+  requests: number;
+  complete: boolean;
+  /** First to last arrival at the receivers (ms). */
+  elapsedMs: number;
+  /** Requests ÷ elapsed: each endpoint's copy of an event counts once. */
+  eventsPerSec: number;
+}
+
+export interface EventWebhooksResult {
+  messages: number;
+  endpoints: number;
+  /** WEBHOOK_ENDPOINT_CONCURRENCY: the app's in-flight requests per endpoint, and the bare loop's. */
+  endpointConcurrency: number;
+  /** Median request body size the receivers saw (bytes). */
+  bodyBytes: number;
+  app: FanoutSide;
+  bare: FanoutSide;
+  /** app ÷ bare events/s. */
+  ratio: number;
+  sendWithout: SendLatencyResult;
+  sendWith: SendLatencyResult;
+  /**
+   * From the batch's 202: until its last message was recorded `delivered` (the pipeline) and
+   * until the last webhook arrived (ms). Close together: the fan-out kept pace with delivery.
+   */
+  batchDeliveredMs: number;
+  lastWebhookMs: number;
+  /** p99 with endpoints ÷ p99 without. */
+  sendP99Ratio: number;
+  loadAverage: { start: number[]; end: number[] };
+}
+
+const TIMEOUT_MS = 300_000;
+const EVENTS = ['email.sent', 'email.delivered'];
+
+/** A loopback endpoint that answers 204 to everything, counting requests and arrival times. */
+class Receiver {
+  count = 0;
+  first = 0;
+  last = 0;
+  /** Wall clock of the last arrival (ms since the epoch), to compare with PostgreSQL's times. */
+  lastWall = 0;
+  /** Bodies and webhook ids while recording (the bare loop re-sends them). */
+  recorded: Array<{ id: string; body: string }> = [];
+  recording = false;
+  private server: Server | undefined;
+
+  async start(): Promise<string> {
+    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const now = performance.now();
+        if (this.count === 0) this.first = now;
+        this.last = now;
+        this.lastWall = Date.now();
+        this.count++;
+        if (this.recording) {
+          this.recorded.push({
+            id: String(req.headers['webhook-id']),
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        }
+        res.writeHead(204).end();
+      });
+    });
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.first = 0;
+    this.last = 0;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      this.server.closeAllConnections();
+      this.server.close(() => resolve());
+    });
+  }
+}
+
+/** Waits until every receiver got `perReceiver` requests; first to last arrival over all. */
+async function measure(receivers: Receiver[], perReceiver: number): Promise<FanoutSide> {
+  const total = (): number => receivers.reduce((n, r) => n + r.count, 0);
+  const complete = await waitFor(
+    () => receivers.every((r) => r.count >= perReceiver),
+    TIMEOUT_MS,
+    20,
+  );
+  const first = Math.min(...receivers.map((r) => r.first || Infinity));
+  const last = Math.max(...receivers.map((r) => r.last));
+  const elapsedMs = Number.isFinite(first) ? last - first : 0;
+  const requests = total();
+  return {
+    requests,
+    complete,
+    elapsedMs: round(elapsedMs),
+    eventsPerSec: elapsedMs > 0 ? round((requests / elapsedMs) * 1000) : 0,
+  };
+}
+
+/**
+ * The bare baseline: per endpoint, `concurrency` loops that sign each recorded body with
+ * `Webhook.sign` (one key per secret, as the app's WebhookSigner keeps) and POST it with the
+ * same headers over a keep-alive undici Agent, reading the answer.
+ */
+async function bareLoop(
+  targets: Array<{ url: string; secret: string; receiver: Receiver }>,
+  payloads: Array<{ id: string; body: string }>,
+  concurrency: number,
+): Promise<FanoutSide> {
+  for (const t of targets) t.receiver.reset();
+  const agents: Agent[] = [];
+  const runs = targets.map((t) => {
+    const agent = new Agent({ keepAliveTimeout: 4000, connections: concurrency });
+    agents.push(agent);
+    const signer = new Webhook(t.secret);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < payloads.length) {
+        const p = payloads[next++];
+        const at = new Date();
+        const res = await request(t.url, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': p.id,
+            'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+            'webhook-signature': signer.sign(p.id, at, p.body),
+          },
+          body: p.body,
+        });
+        await res.body.text();
+      }
+    };
+    return Promise.all(Array.from({ length: concurrency }, lane));
+  });
+  const side = measure(
+    targets.map((t) => t.receiver),
+    payloads.length,
+  );
+  await Promise.all(runs);
+  const result = await side;
+  await Promise.all(agents.map((a) => a.close()));
+  return result;
+}
+
+/**
+ * Event webhooks (README "Event webhooks"): a `messages`-recipient batch through the sandbox
+ * transport (every message ends `delivered`, so sent + delivered = 2 events each) fanned out to
+ * two loopback endpoints, against a bare loop that signs and POSTs the same bodies at the same
+ * per-endpoint concurrency; then /send p99 with those endpoints configured against without.
+ * Boots an env of its own: the sandbox transport and WEBHOOK_ALLOW_PRIVATE_NETWORKS=true.
+ */
+export async function runEventWebhooks(opts: {
+  messages: number;
+  sendConnections: number;
+  sendSeconds: number;
+  sendWarmupSeconds: number;
+  log: (line: string) => void;
+}): Promise<EventWebhooksResult> {
+  const start = loadavg().map((l) => round(l, 2));
+  const env: BenchEnv = await startBenchEnv({
+    MAIL_TRANSPORT: 'sandbox',
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+  });
+  const receivers = [new Receiver(), new Receiver()];
+  try {
+    const urls = await Promise.all(receivers.map((r) => r.start()));
+    const sendOpts = {
+      connections: opts.sendConnections,
+      durationS: opts.sendSeconds,
+      warmupS: opts.sendWarmupSeconds,
+      workersRunning: true,
+    };
+    opts.log('(w) /send without webhook endpoints…');
+    const sendWithout = await runSendLatency(env, sendOpts);
+    // The worker may still be delivering what /send accepted: their events must not fall into
+    // the window measured below (endpoints get only events of transitions after they exist).
+    const drained = await waitFor(
+      async () => {
+        const { rows } = await env.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM email_logs WHERE status <> 'delivered'`,
+        );
+        return rows[0].n === 0;
+      },
+      TIMEOUT_MS,
+      250,
+    );
+    if (!drained) throw new Error('the /send messages were not all delivered within 300 s');
+
+    const secrets: string[] = [];
+    for (const url of urls) {
+      const res = await env.post(
+        '/api/v1/webhook-endpoints',
+        JSON.stringify({ url, events: EVENTS, description: 'bench' }),
+      );
+      if (res.status !== 201) {
+        throw new Error(`webhook-endpoints answered ${res.status}: ${JSON.stringify(res.body)}`);
+      }
+      secrets.push((res.body as { secret: string }).secret);
+    }
+    const endpointConcurrency = env.config.eventWebhooks.endpointConcurrency;
+    const perReceiver = opts.messages * EVENTS.length;
+
+    opts.log(`(w) a ${opts.messages}-recipient batch, its events fanned out to two endpoints…`);
+    await sleep(500); // the endpoint cache of the worker
+    receivers[0].recording = true;
+    const res = await env.post('/api/v1/batch', batchBody(recipients('evw', opts.messages)));
+    const acceptedAt = Date.now();
+    if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
+    const batchId = (res.body as { batch_id: string }).batch_id;
+    const app = await measure(receivers, perReceiver);
+    const { rows } = await env.pool.query<{ last: number | null }>(
+      `SELECT (extract(epoch FROM max(delivered_at)) * 1000)::float8 AS last
+         FROM email_logs WHERE batch_id = $1`,
+      [batchId],
+    );
+    const batchDeliveredMs = round((rows[0].last ?? acceptedAt) - acceptedAt);
+    const lastWebhookMs = round(Math.max(...receivers.map((r) => r.lastWall)) - acceptedAt);
+    receivers[0].recording = false;
+    const payloads = receivers[0].recorded;
+    receivers[0].recorded = [];
+    const sizes = payloads.map((p) => Buffer.byteLength(p.body)).sort((a, b) => a - b);
+    opts.log(
+      `(w) app: ${app.requests}/${perReceiver * receivers.length} requests in ${app.elapsedMs} ms ` +
+        `(${app.eventsPerSec} events/s); batch delivered ${batchDeliveredMs} ms after its 202, ` +
+        `last webhook ${lastWebhookMs} ms after it`,
+    );
+
+    opts.log(`(w) bare loop: sign + POST the same ${payloads.length} bodies to both endpoints…`);
+    await sleep(500);
+    const bare = await bareLoop(
+      urls.map((url, i) => ({ url, secret: secrets[i], receiver: receivers[i] })),
+      payloads,
+      endpointConcurrency,
+    );
+    opts.log(
+      `(w) bare: ${bare.requests} requests in ${bare.elapsedMs} ms (${bare.eventsPerSec}/s)`,
+    );
+
+    opts.log('(w) /send with the two endpoints configured…');
+    for (const r of receivers) r.reset();
+    const sendWith = await runSendLatency(env, sendOpts);
+    // Let the fan-out of the /send run finish before the env is closed.
+    await waitFor(() => receivers[0].count >= sendWith.requests * EVENTS.length, 30_000, 100);
+
+    return {
+      messages: opts.messages,
+      endpoints: receivers.length,
+      endpointConcurrency,
+      bodyBytes: sizes.length ? sizes[Math.floor(sizes.length / 2)] : 0,
+      app,
+      bare,
+      ratio: bare.eventsPerSec > 0 ? round(app.eventsPerSec / bare.eventsPerSec, 3) : 0,
+      batchDeliveredMs,
+      lastWebhookMs,
+      sendWithout,
+      sendWith,
+      sendP99Ratio: round(sendWith.latencyMs.p99 / sendWithout.latencyMs.p99, 2),
+      loadAverage: { start, end: loadavg().map((l) => round(l, 2)) },
+    };
+  } finally {
+    await Promise.all(receivers.map((r) => r.stop()));
+    await env.close();
+  }
+}
