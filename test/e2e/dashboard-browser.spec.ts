@@ -307,7 +307,8 @@ describe('Dashboard in a real browser (e2e)', () => {
       /ok|warning|critical/,
     );
     expect(await page.locator('#top-domains tbody tr').count()).toBeGreaterThanOrEqual(4);
-    expect(await page.locator('#queue-depths tbody tr').count()).toBe(3);
+    // analytics, domains, email-delivery, event-webhooks, webhooks
+    expect(await page.locator('#queue-depths tbody tr').count()).toBe(5);
     expect(await page.locator('a[href="/queues"]').count()).toBeGreaterThan(0);
 
     await page.screenshot({ path: artifactPath('dashboard-overview.png'), fullPage: true });

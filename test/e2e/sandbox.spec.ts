@@ -28,6 +28,8 @@ describe('sandbox transport (no POSTAL_URL) (e2e)', () => {
         to: 'anyone@anywhere.example',
         subject: 'Hi {{n}}',
         html: '<p>Hello {{n}} <a href="https://x.example/a">a</a></p>',
+        // Transactional mail carries List-Unsubscribe only when asked (README "Streams").
+        unsubscribe: true,
         variables: { n: '<b>' },
       })
       .expect(202);
