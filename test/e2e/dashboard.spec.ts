@@ -301,6 +301,36 @@ describe('Dashboard over HTTP (e2e)', () => {
       expect(html).toContain('class="grid"');
     });
 
+    it('filters the figures by stream with links, and refuses an unknown stream', async () => {
+      const hour = new Date(current - 2 * HOUR_MS);
+      await t.dataSource.query(
+        `INSERT INTO hourly_stats (hour, stream, domain, sent, delivered, bounced_hard, bounced_soft, complained, opened, clicked)
+         VALUES ($1, 'broadcast', NULL, 40, 38, 1, 1, 0, 0, 0)`,
+        [hour],
+      );
+      const page = (
+        await request(t.server)
+          .get('/dashboard')
+          .query({ stream: 'broadcast' })
+          .set('Authorization', AUTH)
+          .expect(200)
+      ).text;
+      const sent = [...page.matchAll(/data-series="sent" data-hour="([^"]+)" data-value="(\d+)"/g)];
+      expect(sent.find((m) => m[1] === hour.toISOString())?.[2]).toBe('40');
+      expect(page).toContain('Last 24 hours · broadcast stream');
+      expect(page).toMatch(
+        /<a href="\/dashboard\?stream(=|&#x3D;)broadcast"[^>]*aria-current="page"/,
+      );
+      expect(page).toMatch(/<a href="\/dashboard" class="[^"]*btn-ghost"/);
+      // The all-streams page is unchanged by the broadcast row.
+      expect(html).toContain('Last 24 hours · All streams');
+      await request(t.server)
+        .get('/dashboard')
+        .query({ stream: 'newsletter' })
+        .set('Authorization', AUTH)
+        .expect(400);
+    });
+
     it('colours the rates against the anomaly thresholds', () => {
       const level = (rate: string) =>
         new RegExp(`data-rate="${rate}" data-level="(\\w+)"`).exec(html)?.[1];
@@ -611,6 +641,25 @@ describe('Dashboard over HTTP (e2e)', () => {
       const echoed = await logs({ recipient: '"><b>x' }).expect(200);
       expect(echoed.text).toContain('value="&quot;&gt;&lt;b&gt;x"');
       expect(rowsOf(echoed.text)).toEqual([]);
+    });
+
+    it('filters by stream', async () => {
+      const broadcast = await makeEmailLog(t.dataSource, {
+        recipient: 'b@streams.example',
+        stream: 'broadcast',
+      });
+      const transactional = await makeEmailLog(t.dataSource, {
+        recipient: 't@streams.example',
+        stream: 'transactional',
+      });
+      const of = async (stream: string) =>
+        rowsOf((await logs({ domain: 'streams.example', stream }).expect(200)).text);
+      expect(await of('broadcast')).toEqual([broadcast.externalMessageId]);
+      expect(await of('transactional')).toEqual([transactional.externalMessageId]);
+      expect(await of('')).toEqual([transactional.externalMessageId, broadcast.externalMessageId]);
+      const form = (await logs({ stream: 'broadcast' }).expect(200)).text;
+      expect(form).toContain('<option value="broadcast" selected>');
+      await logs({ stream: 'newsletter' }).expect(400);
     });
 
     it('pages with a keyset cursor and keeps the filters on the next link', async () => {

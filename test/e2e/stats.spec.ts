@@ -188,14 +188,27 @@ describe('Stats API (e2e)', () => {
           clicked: 1,
         }),
       );
+      const rates = {
+        delivery_rate: 66.67,
+        bounce_rate: 11.11,
+        complaint_rate: 11.11,
+        open_rate: 16.67,
+        click_rate: 16.67,
+      };
+      const none = {
+        delivery_rate: 0,
+        bounce_rate: 0,
+        complaint_rate: 0,
+        open_rate: 0,
+        click_rate: 0,
+      };
       expect(res.body).toEqual({
         totals,
-        rates: {
-          delivery_rate: 66.67,
-          bounce_rate: 11.11,
-          complaint_rate: 11.11,
-          open_rate: 16.67,
-          click_rate: 16.67,
+        rates,
+        // Every seeded message is transactional (the default stream).
+        by_stream: {
+          transactional: { totals, rates },
+          broadcast: { totals: counts(), rates: none },
         },
         series: expect.any(Array),
         by_domain: [

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { STREAMS, type Stream } from 'src/common/streams';
 import { AppConfig } from 'src/config/app-config';
 import { AnalyticsMaintenanceRepository } from 'src/modules/analytics/analytics-maintenance.repository';
 import { HourlyRow, withRates } from 'src/modules/analytics/hourly-counts';
@@ -14,17 +15,43 @@ export const CAMPAIGN_ACTIVITY_DAYS = 7;
 /** hourly_stats are kept as long as the stats API can look back (its longest window). */
 export const HOURLY_STATS_RETENTION_DAYS = 400;
 
-export interface HourlyAggregate {
-  global: HourlyRow;
-  /** Busiest first (by sent). */
+/** One stream's rows of an hour (README "Streams"). */
+export interface StreamHour {
+  stream: Stream;
+  /** Null: not stored (an hour aggregated before streams were counted apart). */
+  global: HourlyRow | null;
+  /** The stream's own top domains, busiest first (by sent). */
   domains: HourlyRow[];
+}
+
+export interface HourlyAggregate {
+  /** All streams. */
+  global: HourlyRow;
+  /** All streams; busiest first (by sent). */
+  domains: HourlyRow[];
+  /** Each stream's, in STREAMS order. */
+  streams: StreamHour[];
 }
 
 /** An hour as stored: `global` is null until the hourly job has run for it. */
 export interface HourSnapshot {
+  /** All streams. */
   global: HourlyRow | null;
-  /** Busiest first (by sent). */
+  /** All streams; busiest first (by sent). */
   domains: HourlyRow[];
+  /** Each stream's, in STREAMS order. */
+  streams: StreamHour[];
+}
+
+/** Splits an hour's rows into its levels: all streams, and each stream. */
+function levelsOf(rows: HourlyRow[]): HourSnapshot {
+  const level = (stream: Stream | null) => ({
+    global: rows.find((r) => r.stream === stream && r.domain === null) ?? null,
+    domains: rows
+      .filter((r) => r.stream === stream && r.domain !== null)
+      .sort((a, b) => b.sent - a.sent || (a.domain! < b.domain! ? -1 : 1)),
+  });
+  return { ...level(null), streams: STREAMS.map((stream) => ({ stream, ...level(stream) })) };
 }
 
 export type { ErrorCount };
@@ -65,31 +92,23 @@ export class AnalyticsService {
 
   /**
    * Aggregates the hour starting at `hourStart` (rounded down to the hour) from email_events,
-   * globally and for its top 10 recipient domains, and upserts it into hourly_stats: running
-   * an hour again replaces its rows.
+   * globally and for its top 10 recipient domains, over all streams and per stream, and
+   * upserts it into hourly_stats: running an hour again replaces its rows.
    */
   async aggregateHour(hourStart: Date): Promise<HourlyAggregate> {
     const hour = startOfHour(hourStart);
     const started = Date.now();
-    const [global, ...domains] = await this.hourly.aggregateAndStoreHour(
-      hour,
-      TOP_DOMAINS_PER_HOUR,
-    );
+    const s = levelsOf(await this.hourly.aggregateAndStoreHour(hour, TOP_DOMAINS_PER_HOUR));
+    const global = s.global!;
     this.logger.log(
-      `hourly stats ${hour.toISOString()}: sent ${global.sent}, ${domains.length} domain row(s) in ${Date.now() - started} ms`,
+      `hourly stats ${hour.toISOString()}: sent ${global.sent} (${s.streams.map((x) => `${x.stream} ${x.global?.sent ?? 0}`).join(', ')}), ${s.domains.length} domain row(s) in ${Date.now() - started} ms`,
     );
-    return { global, domains };
+    return { global, domains: s.domains, streams: s.streams };
   }
 
   /** The stored rows of the hour starting at `hourStart` (rounded down), for other modules. */
   async hourSnapshot(hourStart: Date): Promise<HourSnapshot> {
-    const rows = (await this.hourly.hourRows(startOfHour(hourStart))).map(withRates);
-    return {
-      global: rows.find((r) => r.domain === null) ?? null,
-      domains: rows
-        .filter((r) => r.domain !== null)
-        .sort((a, b) => b.sent - a.sent || (a.domain! < b.domain! ? -1 : 1)),
-    };
+    return levelsOf((await this.hourly.hourRows(startOfHour(hourStart))).map(withRates));
   }
 
   /**

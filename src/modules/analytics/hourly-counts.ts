@@ -3,6 +3,8 @@
  * aggregation, the stats API and their tests share one definition.
  */
 
+import type { Stream } from 'src/common/streams';
+
 /** The seven counters, each a number of distinct messages (not of events). */
 export interface HourlyCounts {
   sent: number;
@@ -21,15 +23,17 @@ export interface HourlyRates {
   complaintRate: number;
 }
 
-/** One hourly_stats row: `domain` null = all domains. */
+/** One hourly_stats row: `domain` null = all domains, `stream` null = all streams. */
 export interface HourlyRow extends HourlyCounts, HourlyRates {
   hour: Date;
+  stream: Stream | null;
   domain: string | null;
 }
 
-/** Counts of one hour (and domain) before rates are derived. */
+/** Counts of one hour (and stream, and domain) before rates are derived. */
 export interface HourlyCountsAt extends HourlyCounts {
   hour: Date;
+  stream: Stream | null;
   domain: string | null;
 }
 

@@ -1,4 +1,6 @@
+import { STREAMS_SQL, type Stream } from 'src/common/streams';
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
@@ -14,11 +16,15 @@ const numericToNumber: ValueTransformer = {
   from: (value: string | null) => (value === null ? null : Number(value)),
 };
 
-/** One row per hour, globally (domain = null) and for the top recipient domains. */
+/**
+ * One row per hour, globally (domain = null) and for the top recipient domains; each both for
+ * all streams (stream = null) and for each stream (README "Streams").
+ */
 @Entity('hourly_stats')
-// UNIQUE (hour, domain) NULLS NOT DISTINCT, so a second global row (domain null) is rejected.
+// UNIQUE (hour, stream, domain) NULLS NOT DISTINCT, so a second global row is rejected.
 // TypeORM cannot express NULLS NOT DISTINCT: the migration owns this index.
-@Index('idx_hourly_stats_hour_domain', { synchronize: false })
+@Index('idx_hourly_stats_hour_stream_domain', { synchronize: false })
+@Check('hourly_stats_stream_check', `stream IN (${STREAMS_SQL})`)
 export class HourlyStat {
   /** bigint: pg returns it as a string. */
   @PrimaryGeneratedColumn('identity', {
@@ -31,6 +37,10 @@ export class HourlyStat {
   /** Start of the hour. */
   @Column({ type: 'timestamptz' })
   hour: Date;
+
+  /** Null = all streams. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  stream: Stream | null;
 
   /** Null = all domains. */
   @Column({ type: 'varchar', length: 255, nullable: true })

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { STREAMS, type Stream } from 'src/common/streams';
 import {
   HourlyCounts,
   HourlyCountsAt,
   HourlyRow,
   withRates,
+  zeroCounts,
 } from 'src/modules/analytics/hourly-counts';
 
 /**
@@ -29,40 +31,58 @@ const COUNTERS = `
 const EVENTS_IN_WINDOW = `e.event_type IN ('sent', 'delivered', 'bounced', 'complained', 'opened', 'clicked')
   AND e.occurred_at >= $1 AND e.occurred_at < $2`;
 
-/** All domains, [$1, $2). No join: email_logs is read only at the domain level. */
-export const GLOBAL_COUNTS_SQL = `SELECT ${COUNTERS}
-  FROM email_events e
-  WHERE ${EVENTS_IN_WINDOW}`;
+/**
+ * Each count exists for all streams (`stream` NULL: the grouping set without it) and per
+ * stream (README "Streams"): one pass, one sort. Events carry their message's stream and
+ * recipient domain (email_events.stream is never NULL), so there is no join to email_logs.
+ */
+const BY_STREAM = (cols: string): string =>
+  `GROUPING SETS ((${cols}), (e.stream${cols ? `, ${cols}` : ''}))`;
 
 /**
- * The $3 domains with the most sent messages in [$1, $2), busiest first. Events carry their
- * message's recipient domain, so no join to email_logs.
+ * All domains, [$1, $2): the all-streams row (always there, zeros when nothing happened) and
+ * a row per stream that had events.
  */
-export const TOP_DOMAIN_COUNTS_SQL = `SELECT e.recipient_domain AS domain, ${COUNTERS}
+export const GLOBAL_COUNTS_SQL = `SELECT e.stream, ${COUNTERS}
   FROM email_events e
   WHERE ${EVENTS_IN_WINDOW}
-  GROUP BY e.recipient_domain
-  ORDER BY sent DESC, domain
-  LIMIT $3`;
+  GROUP BY ${BY_STREAM('')}`;
 
-/** One domain ($3) in [$1, $2); no row when it had no event. */
-export const DOMAIN_COUNTS_SQL = `SELECT e.recipient_domain AS domain, ${COUNTERS}
+/**
+ * The $3 domains with the most sent messages in [$1, $2), busiest first: over all streams
+ * (stream NULL) and, separately, within each stream.
+ */
+export const TOP_DOMAIN_COUNTS_SQL = `SELECT stream, domain, sent, delivered, bounced_hard,
+       bounced_soft, complained, opened, clicked
+  FROM (SELECT c.*, row_number() OVER (PARTITION BY c.stream ORDER BY c.sent DESC, c.domain) AS rank
+          FROM (SELECT e.stream, e.recipient_domain AS domain, ${COUNTERS}
+                  FROM email_events e
+                 WHERE ${EVENTS_IN_WINDOW}
+                 GROUP BY ${BY_STREAM('e.recipient_domain')}) c) ranked
+  WHERE rank <= $3
+  ORDER BY stream NULLS FIRST, sent DESC, domain`;
+
+/** One domain ($3) in [$1, $2), for all streams and per stream; no row when it had no event. */
+export const DOMAIN_COUNTS_SQL = `SELECT e.stream, e.recipient_domain AS domain, ${COUNTERS}
   FROM email_events e
   WHERE ${EVENTS_IN_WINDOW} AND e.recipient_domain = $3
-  GROUP BY e.recipient_domain`;
+  GROUP BY ${BY_STREAM('e.recipient_domain')}`;
 
 const HOUR_OF_EVENT = `date_trunc('hour', e.occurred_at, 'UTC')`;
 
 /**
  * One campaign ($3) in [$1, $2), per hour: a row per hour with domain NULL (all its domains)
- * and a row per hour and domain. With `$4`, only that recipient domain.
+ * and a row per hour and domain, each for all streams (stream NULL) and per stream. With
+ * `$4`, only that recipient domain.
  */
 export function campaignHourlyCountsSql(withDomain: boolean): string {
-  return `SELECT ${HOUR_OF_EVENT} AS hour, l.recipient_domain AS domain, ${COUNTERS}
+  const h = HOUR_OF_EVENT;
+  return `SELECT ${h} AS hour, e.stream, l.recipient_domain AS domain, ${COUNTERS}
   FROM email_events e
   JOIN email_logs l ON l.id = e.email_log_id
   WHERE ${EVENTS_IN_WINDOW} AND l.campaign_id = $3${withDomain ? ' AND l.recipient_domain = $4' : ''}
-  GROUP BY GROUPING SETS ((${HOUR_OF_EVENT}), (${HOUR_OF_EVENT}, l.recipient_domain))`;
+  GROUP BY GROUPING SETS ((${h}), (${h}, l.recipient_domain), (${h}, e.stream),
+                          (${h}, e.stream, l.recipient_domain))`;
 }
 
 /**
@@ -76,6 +96,7 @@ export const AGGREGATION_SETTINGS = [`SET LOCAL work_mem = '128MB'`, `SET LOCAL 
 const HOUR_LOCK_NAMESPACE = 0x4853; // "HS"
 
 interface CountsRecord {
+  stream: Stream | null;
   sent: number;
   delivered: number;
   bounced_hard: number;
@@ -86,10 +107,13 @@ interface CountsRecord {
 }
 
 /** bigint sums arrive as strings. */
-type SumRecord = { [K in keyof CountsRecord]: number | string };
+type SumRecord = { [K in Exclude<keyof CountsRecord, 'stream'>]: number | string } & {
+  stream: Stream | null;
+};
 
-function toCounts(r: CountsRecord | SumRecord): HourlyCounts {
+function toCounts(r: CountsRecord | SumRecord): HourlyCounts & { stream: Stream | null } {
   return {
+    stream: r.stream,
     sent: Number(r.sent),
     delivered: Number(r.delivered),
     bouncedHard: Number(r.bounced_hard),
@@ -120,6 +144,12 @@ export interface DomainTotals extends HourlyCounts {
   domain: string;
 }
 
+/** Stored sums of one bucket for one stream level (`stream` null = all streams). */
+export interface BucketSums extends HourlyCounts {
+  at: Date;
+  stream: Stream | null;
+}
+
 export interface ErrorCount {
   smtpCode: string | null;
   message: string;
@@ -143,18 +173,30 @@ export class HourlyStatsRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   /**
-   * Aggregates [hour, hour + 1 h) globally and for its top `topDomains` domains, then upserts
-   * the rows and deletes that hour's domain rows that fell out of the top, in one transaction:
-   * re-running an hour replaces it. The two levels are independent reads of a past hour, so
-   * they run at the same time on two connections.
+   * Aggregates [hour, hour + 1 h) globally and for its top `topDomains` domains, each over all
+   * streams and per stream, then upserts the rows and deletes that hour's domain rows that fell
+   * out of the top, in one transaction: re-running an hour replaces it. The two levels are
+   * independent reads of a past hour, so they run at the same time on two connections.
+   * Rows: the all-streams global row first, then every stream's global row (zeros when it sent
+   * nothing), then the domain rows.
    */
   async aggregateAndStoreHour(hour: Date, topDomains: number): Promise<HourlyRow[]> {
     const end = new Date(hour.getTime() + 3600_000);
-    const [[global], domains] = await Promise.all([
+    const [globals, domains] = await Promise.all([
       this.tuned((em) => this.globalCounts(em, hour, end)),
       this.tuned((em) => this.topDomainCounts(em, hour, end, topDomains)),
     ]);
-    const rows = [global, ...domains].map(withRates);
+    const levels: Array<Stream | null> = [null, ...STREAMS];
+    const global = levels.map(
+      (stream) =>
+        globals.find((g) => g.stream === stream) ?? {
+          hour,
+          stream,
+          domain: null,
+          ...zeroCounts(),
+        },
+    );
+    const rows = [...global, ...domains].map(withRates);
     await this.ds.transaction(async (em) => {
       // Two runs of the same hour (cron and CLI) write one after the other.
       await em.query(`SELECT pg_advisory_xact_lock($1, $2)`, [
@@ -163,9 +205,18 @@ export class HourlyStatsRepository {
       ]);
       await this.upsert(em, hour, rows);
       await em.query(
-        `DELETE FROM hourly_stats
-          WHERE hour = $1 AND domain IS NOT NULL AND NOT (domain = ANY($2::varchar[]))`,
-        [hour, rows.flatMap((r) => (r.domain === null ? [] : [r.domain]))],
+        `DELETE FROM hourly_stats h
+          WHERE h.hour = $1 AND h.domain IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS k(stream varchar, domain varchar)
+                             WHERE k.stream IS NOT DISTINCT FROM h.stream AND k.domain = h.domain)`,
+        [
+          hour,
+          JSON.stringify(
+            rows.flatMap((r) =>
+              r.domain === null ? [] : [{ stream: r.stream, domain: r.domain }],
+            ),
+          ),
+        ],
       );
     });
     return rows;
@@ -196,7 +247,10 @@ export class HourlyStatsRepository {
     return rows.map((r) => ({ hour: from, domain: r.domain, ...toCounts(r) }));
   }
 
-  /** One campaign's counts per hour (domain null) and per hour and domain, over [from, to). */
+  /**
+   * One campaign's counts per hour (domain null) and per hour and domain, over [from, to),
+   * each for all streams (stream null) and per stream.
+   */
   async campaignHourlyCounts(
     from: Date,
     to: Date,
@@ -210,10 +264,13 @@ export class HourlyStatsRepository {
     return rows.map((r) => ({ hour: r.hour, domain: r.domain, ...toCounts(r) }));
   }
 
-  /** The stored rows of one hour (none when the hourly job has not run for it). */
+  /**
+   * The stored rows of one hour, every stream level (none when the hourly job has not run for
+   * it; only all-streams rows for hours aggregated before streams were counted apart).
+   */
   async hourRows(hour: Date): Promise<HourlyCountsAt[]> {
     const rows: Array<CountsRecord & { domain: string | null }> = await this.ds.query(
-      `SELECT domain, sent, delivered, bounced_hard, bounced_soft, complained, opened, clicked
+      `SELECT stream, domain, sent, delivered, bounced_hard, bounced_soft, complained, opened, clicked
          FROM hourly_stats WHERE hour = $1`,
       [hour],
     );
@@ -221,21 +278,21 @@ export class HourlyStatsRepository {
   }
 
   /**
-   * Stored counts summed per bucket (hour or UTC day), for the global rows or one domain's.
-   * Buckets without a row are absent.
+   * Stored counts summed per bucket (hour or UTC day) and stream level (stream null = all
+   * streams), for the global rows or one domain's. Buckets without a row are absent.
    */
   async sumsPerBucket(
     w: StoredWindow,
     unit: BucketUnit,
     domain: string | null,
-  ): Promise<Array<HourlyCounts & { at: Date }>> {
+  ): Promise<BucketSums[]> {
     const rows: Array<SumRecord & { at: Date }> = await this.ds.query(
-      `SELECT date_trunc($4, hour, 'UTC') AS at, ${SUMS}
+      `SELECT date_trunc($4, hour, 'UTC') AS at, stream, ${SUMS}
          FROM hourly_stats
         WHERE hour >= $1 AND hour < $2 AND NOT (hour = ANY($3::timestamptz[]))
           AND ${domain === null ? 'domain IS NULL' : 'domain = $5'}
-        GROUP BY 1
-        ORDER BY 1`,
+        GROUP BY 1, 2
+        ORDER BY 1, 2`,
       domain === null
         ? [w.from, w.to, w.skipHours, unit]
         : [w.from, w.to, w.skipHours, unit, domain],
@@ -248,14 +305,14 @@ export class HourlyStatsRepository {
    * the window: a few dozen to a few hundred), so that adding the live hour to them gives the
    * exact top of the window.
    */
-  async domainSums(w: StoredWindow): Promise<DomainTotals[]> {
+  async domainSums(w: StoredWindow, stream: Stream | null): Promise<DomainTotals[]> {
     const rows: Array<SumRecord & { domain: string }> = await this.ds.query(
-      `SELECT domain, ${SUMS}
+      `SELECT domain, NULL AS stream, ${SUMS}
          FROM hourly_stats
         WHERE hour >= $1 AND hour < $2 AND NOT (hour = ANY($3::timestamptz[]))
-          AND domain IS NOT NULL
+          AND domain IS NOT NULL AND ${stream === null ? 'stream IS NULL' : 'stream = $4'}
         GROUP BY domain`,
-      [w.from, w.to, w.skipHours],
+      stream === null ? [w.from, w.to, w.skipHours] : [w.from, w.to, w.skipHours, stream],
     );
     return rows.map((r) => ({ domain: r.domain, ...toCounts(r) }));
   }
@@ -267,7 +324,7 @@ export class HourlyStatsRepository {
   async topErrors(
     from: Date,
     to: Date,
-    filter: { domain: string | null; campaignId: string | null },
+    filter: { domain: string | null; campaignId: string | null; stream?: Stream | null },
     limit: number,
   ): Promise<ErrorCount[]> {
     const params: unknown[] = [from, to, ERROR_STATUSES, limit];
@@ -275,6 +332,10 @@ export class HourlyStatsRepository {
     if (filter.domain !== null) {
       params.push(filter.domain);
       where.push(`AND recipient_domain = $${params.length}`);
+    }
+    if (filter.stream) {
+      params.push(filter.stream);
+      where.push(`AND stream = $${params.length}`);
     }
     if (filter.campaignId !== null) {
       params.push(filter.campaignId);
@@ -297,7 +358,7 @@ export class HourlyStatsRepository {
 
   private async globalCounts(em: EntityManager, from: Date, to: Date): Promise<HourlyCountsAt[]> {
     const rows: CountsRecord[] = await em.query(GLOBAL_COUNTS_SQL, [from, to]);
-    return [{ hour: from, domain: null, ...toCounts(rows[0]) }];
+    return rows.map((r) => ({ hour: from, domain: null, ...toCounts(r) }));
   }
 
   private async topDomainCounts(
@@ -314,18 +375,18 @@ export class HourlyStatsRepository {
     return rows.map((r) => ({ hour: from, domain: r.domain, ...toCounts(r) }));
   }
 
-  /** INSERT … ON CONFLICT on the (hour, domain) NULLS NOT DISTINCT unique index. */
+  /** INSERT … ON CONFLICT on the (hour, stream, domain) NULLS NOT DISTINCT unique index. */
   private async upsert(em: EntityManager, hour: Date, rows: HourlyRow[]): Promise<void> {
     await em.query(
-      `INSERT INTO hourly_stats (hour, domain, sent, delivered, bounced_hard, bounced_soft,
+      `INSERT INTO hourly_stats (hour, stream, domain, sent, delivered, bounced_hard, bounced_soft,
                                  complained, opened, clicked, delivery_rate, bounce_rate,
                                  complaint_rate)
-       SELECT $1, r.domain, r.sent, r.delivered, r.bounced_hard, r.bounced_soft, r.complained,
+       SELECT $1, r.stream, r.domain, r.sent, r.delivered, r.bounced_hard, r.bounced_soft, r.complained,
               r.opened, r.clicked, r.delivery_rate, r.bounce_rate, r.complaint_rate
-         FROM jsonb_to_recordset($2::jsonb) AS r(domain varchar, sent int, delivered int,
+         FROM jsonb_to_recordset($2::jsonb) AS r(stream varchar, domain varchar, sent int, delivered int,
               bounced_hard int, bounced_soft int, complained int, opened int, clicked int,
               delivery_rate numeric, bounce_rate numeric, complaint_rate numeric)
-       ON CONFLICT (hour, domain) DO UPDATE SET
+       ON CONFLICT (hour, stream, domain) DO UPDATE SET
          sent = EXCLUDED.sent, delivered = EXCLUDED.delivered,
          bounced_hard = EXCLUDED.bounced_hard, bounced_soft = EXCLUDED.bounced_soft,
          complained = EXCLUDED.complained, opened = EXCLUDED.opened, clicked = EXCLUDED.clicked,
@@ -335,6 +396,7 @@ export class HourlyStatsRepository {
         hour,
         JSON.stringify(
           rows.map((r) => ({
+            stream: r.stream,
             domain: r.domain,
             sent: r.sent,
             delivered: r.delivered,

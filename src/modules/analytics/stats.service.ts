@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import type { Stream } from 'src/common/streams';
 import { TOP_DOMAINS_PER_HOUR, startOfHour } from 'src/modules/analytics/analytics.service';
 import type { StatsQueryDto } from 'src/modules/analytics/dto/stats-query.dto';
-import type { StatsResponseDto } from 'src/modules/analytics/dto/stats-response.dto';
+import type {
+  StatsByStreamDto,
+  StatsResponseDto,
+  StatsStreamDto,
+} from 'src/modules/analytics/dto/stats-response.dto';
+import { COUNTER_KEYS, type HourlyCountsAt } from 'src/modules/analytics/hourly-counts';
 import {
-  COUNTER_KEYS,
-  type HourlyCounts,
-  type HourlyCountsAt,
-} from 'src/modules/analytics/hourly-counts';
-import {
+  BucketSums,
   DomainTotals,
   HourlyStatsRepository,
   StoredWindow,
@@ -30,11 +32,14 @@ export const TOP_ERRORS_IN_RESPONSE = 10;
 
 /** Where the numbers of one request come from, before they are summarised. */
 interface Sources {
-  /** Stored sums per bucket (global rows, or the filtered domain's rows). */
-  storedBuckets: Array<HourlyCounts & { at: Date }>;
-  /** Stored sums per domain (every domain of the window). */
+  /**
+   * Stored sums per bucket (global rows, or the filtered domain's rows), every stream level:
+   * stream null = all streams.
+   */
+  storedBuckets: BucketSums[];
+  /** Stored sums per domain (every domain of the window), of the requested stream level. */
   storedDomains: DomainTotals[];
-  /** Rows computed from email_events: domain null = the series level. */
+  /** Rows computed from email_events, every stream level: domain null = the series level. */
   computed: HourlyCountsAt[];
 }
 
@@ -50,19 +55,31 @@ export class StatsService {
     const w = resolveStatsWindow(q, now);
     const domain = q.domain ?? null;
     const campaignId = q.campaign_id ?? null;
+    const stream = q.stream ?? null;
     const [sources, topErrors] = await Promise.all([
       campaignId !== null
         ? this.fromCampaignEvents(w, campaignId, domain)
-        : this.fromHourlyStats(w, domain, now),
-      this.hourly.topErrors(w.from, w.to, { domain, campaignId }, TOP_ERRORS_IN_RESPONSE),
+        : this.fromHourlyStats(w, domain, stream, now),
+      this.hourly.topErrors(w.from, w.to, { domain, campaignId, stream }, TOP_ERRORS_IN_RESPONSE),
     ]);
 
-    const series = buildSeries(
-      w,
-      sources.storedBuckets,
-      sources.computed.filter((r) => r.domain === null),
-    );
+    // The series level of one stream (or of all streams: stream null).
+    const seriesOf = (level: Stream | null) =>
+      buildSeries(
+        w,
+        sources.storedBuckets.filter((b) => b.stream === level),
+        sources.computed.filter((r) => r.domain === null && r.stream === level),
+      );
+    const series = seriesOf(stream);
     const totals = sumCounts(series.map((p) => p.counts));
+    const streamDto = (level: Stream): StatsStreamDto => {
+      const c = sumCounts(seriesOf(level).map((p) => p.counts));
+      return { totals: countsDto(c), rates: ratesDto(c) };
+    };
+    const byStream: StatsByStreamDto = {
+      transactional: streamDto('transactional'),
+      broadcast: streamDto('broadcast'),
+    };
     const byDomain =
       domain !== null
         ? COUNTER_KEYS.some((k) => totals[k] > 0)
@@ -70,12 +87,13 @@ export class StatsService {
           : []
         : mergeDomains(
             sources.storedDomains,
-            sources.computed.filter((r) => r.domain !== null),
+            sources.computed.filter((r) => r.domain !== null && r.stream === stream),
             TOP_DOMAINS_IN_RESPONSE,
           );
     return {
       totals: countsDto(totals),
       rates: ratesDto(totals),
+      by_stream: byStream,
       series: seriesDto(series),
       by_domain: byDomain,
       top_errors: topErrors.map((e) => ({
@@ -87,7 +105,9 @@ export class StatsService {
   }
 
   /**
-   * hourly_stats has global rows and the top 10 domains of each hour. The current hour is
+   * hourly_stats has global rows and the top 10 domains of each hour, each for all streams and
+   * per stream (hours stored before streams were counted apart have all-streams rows only).
+   * The current hour is
    * computed live (globally plus its top 10 domains, or only the filtered domain), and so is
    * the previous one until the hourly job (minute 5) has stored it. The stored window skips
    * both, so the four reads run at once and never count an hour twice.
@@ -95,6 +115,7 @@ export class StatsService {
   private async fromHourlyStats(
     w: StatsWindow,
     domain: string | null,
+    stream: Stream | null,
     now: Date,
   ): Promise<Sources> {
     const current = startOfHour(now);
@@ -107,7 +128,7 @@ export class StatsService {
         inWindow(current) ? this.liveRows(current, domain) : [],
       ]),
       this.hourly.sumsPerBucket(stored, w.unit, domain),
-      domain === null ? this.hourly.domainSums(stored) : Promise.resolve([]),
+      domain === null ? this.hourly.domainSums(stored, stream) : Promise.resolve([]),
     ]);
     return { storedBuckets, storedDomains, computed: recent.flat() };
   }
@@ -115,14 +136,17 @@ export class StatsService {
   /** The previous hour's stored rows, or its live counts while it is not stored yet. */
   private async previousHourRows(hour: Date, domain: string | null): Promise<HourlyCountsAt[]> {
     const rows = await this.hourly.hourRows(hour);
-    if (!rows.some((r) => r.domain === null)) return this.liveRows(hour, domain);
+    if (!rows.some((r) => r.domain === null && r.stream === null)) {
+      return this.liveRows(hour, domain);
+    }
     if (domain === null) return rows;
     return rows.filter((r) => r.domain === domain).map((r) => ({ ...r, domain: null }));
   }
 
   /**
-   * An hour counted from email_events, not stored. With a domain filter its one row is the
-   * series level (domain null); without, the global row plus the top 10 domains.
+   * An hour counted from email_events, not stored, every stream level. With a domain filter
+   * its rows are the series level (domain null); without, the global rows plus the top 10
+   * domains (of all streams, and of each stream).
    */
   private async liveRows(hour: Date, domain: string | null): Promise<HourlyCountsAt[]> {
     const end = new Date(hour.getTime() + HOUR_MS);

@@ -22,7 +22,10 @@ import { DashboardExceptionFilter } from 'src/modules/dashboard/dashboard-except
 import { dashboardCsp } from 'src/modules/dashboard/dashboard-http';
 import { DashboardViews } from 'src/modules/dashboard/dashboard-views';
 import { DashboardService, noticeText } from 'src/modules/dashboard/dashboard.service';
-import { DashboardLogsQueryDto } from 'src/modules/dashboard/dto/dashboard-logs-query.dto';
+import {
+  DashboardLogsQueryDto,
+  DashboardOverviewQueryDto,
+} from 'src/modules/dashboard/dto/dashboard-logs-query.dto';
 import { FeedbackReportListQueryDto } from 'src/modules/webhooks/dto/feedback-report.dto';
 
 const HTML = 'text/html; charset=utf-8';
@@ -49,8 +52,7 @@ export class DashboardController {
   @Get()
   @Header('Content-Type', HTML)
   async overview(
-    @Query('notice') notice: unknown,
-    @Query('subject') subject: unknown,
+    @Query() query: DashboardOverviewQueryDto,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<string> {
@@ -58,9 +60,12 @@ export class DashboardController {
       'Overview',
       this.csrf.issue(req, res),
       'overview',
-      noticeText(notice, subject),
+      noticeText(query.notice, query.subject),
     );
-    return this.views.render('overview', await this.dashboard.overview(base));
+    return this.views.render(
+      'overview',
+      await this.dashboard.overview(base, new Date(), query.stream ?? null),
+    );
   }
 
   @Get('logs')

@@ -6,7 +6,7 @@ import { AnalyticsJob, JobPayloads, QueueName, tickJobId } from 'src/infra/queue
 import { AnalyticsService, HourSnapshot } from 'src/modules/analytics/analytics.service';
 import {
   DetectedAnomaly,
-  detectAnomalies,
+  detectStreamAnomalies,
   HourCounts,
   recommendationsFor,
 } from 'src/modules/diagnostics/anomaly-rules';
@@ -39,6 +39,7 @@ type RowLike = HourSnapshot['global'];
 export function toCounts(row: NonNullable<RowLike>): HourCounts {
   return {
     domain: row.domain,
+    stream: row.stream,
     sent: row.sent,
     delivered: row.delivered,
     bounced_hard: row.bouncedHard,
@@ -67,10 +68,12 @@ export function statsOf(row: NonNullable<RowLike>): Record<string, number> {
 }
 
 /**
- * The hourly anomaly check (README "Alerts"): thresholds over the hour, globally and per domain.
+ * The hourly anomaly check (README "Alerts"): thresholds over the hour, globally and per domain,
+ * over all streams and within each stream (README "Streams").
  * One warning → an `hourly_check` report with the rule-based advice and an alert; more →
  * an `ai_triggered` report (the rule-based fallback first) and an AI diagnosis job. With
- * AUTO_PAUSE, a critical bounce or complaint hour pauses all sending.
+ * AUTO_PAUSE, a critical bounce or complaint hour pauses all sending, or only its stream when
+ * only that stream's numbers are critical.
  */
 @Injectable()
 export class AnomalyDetectorService {
@@ -90,10 +93,11 @@ export class AnomalyDetectorService {
     const hourIso = hour.toISOString();
     if (!s.global) return { outcome: 'none', hour: hourIso, sent: 0 };
     const min = this.config.anomalyMinVolume;
-    const anomalies = [
-      ...detectAnomalies(toCounts(s.global), min),
-      ...s.domains.flatMap((d) => detectAnomalies(toCounts(d), min)),
-    ];
+    const anomalies = detectStreamAnomalies(
+      [s.global, ...s.domains].map(toCounts),
+      s.streams.flatMap((x) => [...(x.global ? [x.global] : []), ...x.domains]).map(toCounts),
+      min,
+    );
     if (anomalies.length === 0) return { outcome: 'none', hour: hourIso, sent: s.global.sent };
 
     const stats = { hour: hourIso, ...statsOf(s.global) };
@@ -101,6 +105,10 @@ export class AnomalyDetectorService {
     const context = {
       hour: hourIso,
       domains: s.domains.map((d) => ({ domain: d.domain, ...statsOf(d) })),
+      // Hours stored before streams were counted apart have no per-stream rows.
+      streams: s.streams.flatMap((x) =>
+        x.global ? [{ stream: x.stream, ...statsOf(x.global) }] : [],
+      ),
       auto_paused: paused,
     };
     const actions = recommendationsFor(anomalies);
@@ -108,7 +116,7 @@ export class AnomalyDetectorService {
     if (anomalies.length === 1 && anomalies[0].severity === 'warning') {
       const [a] = anomalies;
       const ref = await this.diagnostics.upsertOpenReport({
-        fingerprint: `hourly_check:${a.type}:${a.domain ?? 'all'}`,
+        fingerprint: `hourly_check:${a.type}:${a.domain ?? 'all'}${a.stream ? `:${a.stream}` : ''}`,
         reportType: 'hourly_check',
         severity: 'warning',
         summary: a.message,
@@ -158,16 +166,35 @@ export class AnomalyDetectorService {
     return { outcome: 'ai_requested', hour: hourIso, reportId: ref.id, anomalies, paused };
   }
 
-  /** AUTO_PAUSE: a critical global bounce or complaint rate pauses all sending, once. */
+  /**
+   * AUTO_PAUSE: a critical global bounce or complaint rate pauses all sending, once; one of a
+   * single stream (the all-streams rate below critical) pauses that stream only.
+   */
   private async autoPause(anomalies: DetectedAnomaly[], hour: string): Promise<boolean> {
     if (!this.config.autoPause) return false;
-    const trigger = anomalies.find(
+    const critical = anomalies.filter(
       (a) =>
         a.domain === null &&
         a.severity === 'critical' &&
         (a.type === 'bounce_rate' || a.type === 'complaint_rate'),
     );
+    const trigger = critical.find((a) => a.stream === null) ?? critical[0];
     if (!trigger) return false;
+    if (trigger.stream !== null) {
+      await this.rateControl.pause(undefined, trigger.stream);
+      this.logger.error(
+        { hour, trigger: trigger.type, value: trigger.value, stream: trigger.stream },
+        'sending of stream paused automatically',
+      );
+      await this.notifications.alert({
+        key: `auto-pause:${trigger.stream}:${hour}`,
+        severity: 'critical',
+        title: `Sending of the ${trigger.stream} stream paused automatically`,
+        text: `${trigger.message}. Sending of the ${trigger.stream} stream is paused (AUTO_PAUSE); other streams keep sending. Resume with POST /api/v1/rate-control/resume {"stream": "${trigger.stream}"} once the cause is fixed.`,
+        fields: { hour, stream: trigger.stream, [trigger.type]: trigger.value },
+      });
+      return true;
+    }
     if (!(await this.rateControl.isPaused())) {
       await this.rateControl.pause();
       this.logger.error(

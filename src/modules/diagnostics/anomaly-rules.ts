@@ -4,8 +4,12 @@
  * only messages whose outcome is known: webhook lag must not look like a delivery collapse.
  */
 
+import type { Stream } from 'src/common/streams';
+
 export interface HourCounts {
   domain: string | null;
+  /** Null or absent: all streams (README "Streams"). */
+  stream?: Stream | null;
   sent: number;
   delivered: number;
   bounced_hard: number;
@@ -22,6 +26,8 @@ export interface DetectedAnomaly {
   value: number;
   threshold: number;
   domain: string | null;
+  /** Null: over all streams; else the one stream whose numbers crossed the threshold. */
+  stream: Stream | null;
   message: string;
 }
 
@@ -99,7 +105,12 @@ export function detectAnomalies(c: HourCounts, minVolume: number): DetectedAnoma
         : null;
     if (!severity) continue;
     const threshold = severity === 'critical' ? rule.critical : rule.warning;
-    const scope = c.domain ? ` for ${c.domain}` : '';
+    const stream = c.stream ?? null;
+    const scope = c.domain
+      ? ` for ${c.domain}${stream ? ` (${stream} stream)` : ''}`
+      : stream
+        ? ` for the ${stream} stream`
+        : '';
     found.push({
       type: rule.type,
       severity,
@@ -107,10 +118,37 @@ export function detectAnomalies(c: HourCounts, minVolume: number): DetectedAnoma
       value,
       threshold,
       domain: c.domain,
+      stream,
       message: `${rule.label}${scope} is ${value} % (${severity} ${rule.direction === 'above' ? 'at' : 'below'} ${threshold} %)`,
     });
   }
   return found;
+}
+
+const SEVERITY_RANK: Record<AnomalySeverity, number> = { warning: 1, critical: 2 };
+
+/**
+ * The anomalies of an hour over all streams, plus those of each stream that the all-streams
+ * numbers do not already show as badly (README "Alerts"): a broadcast spike diluted by
+ * transactional volume, or the reverse, is still found and named with its stream, while an
+ * hour with one busy stream does not report the same problem twice.
+ */
+export function detectStreamAnomalies(
+  overall: HourCounts[],
+  perStream: HourCounts[],
+  minVolume: number,
+): DetectedAnomaly[] {
+  const found = overall.flatMap((c) => detectAnomalies(c, minVolume));
+  const shown = (a: DetectedAnomaly): boolean =>
+    found.some(
+      (o) =>
+        o.stream === null &&
+        o.type === a.type &&
+        o.domain === a.domain &&
+        SEVERITY_RANK[o.severity] >= SEVERITY_RANK[a.severity],
+    );
+  const extra = perStream.flatMap((c) => detectAnomalies(c, minVolume)).filter((a) => !shown(a));
+  return [...found, ...extra];
 }
 
 /** The original system's rule-based advice, one list per anomaly type. */

@@ -1,4 +1,5 @@
 import { Check, Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { Stream } from 'src/common/streams';
 import type { EmailStatus } from 'src/modules/emails/email-log.entity';
 
 /** What the API's message timeline shows (GET /api/v1/messages/:id). */
@@ -58,6 +59,10 @@ export class EmailEvent {
     update: false,
   })
   recipientDomain: string | null;
+
+  /** The message's stream (README "Streams"), copied like recipient_domain (see the migration). */
+  @Column({ type: 'varchar', length: 16, insert: false, update: false })
+  stream: Stream;
 
   @Column({ name: 'event_type', type: 'varchar', length: 32 })
   eventType: EmailEventType;

@@ -39,9 +39,9 @@ function messageColumns(rows: NewMessage[]): unknown[] {
  * The `queued` event of a new message: the `accept` transition (lifecycle/transitions.ts),
  * published like every other (docs/ARCHITECTURE.md "Transition events").
  */
-const QUEUED_EVENT = `INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, cause)
+const QUEUED_EVENT = `INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, stream, cause)
          SELECT id, 'queued', CASE WHEN send_at IS NULL THEN '{}'::jsonb
-                                   ELSE jsonb_build_object('send_at', send_at) END, recipient_domain, 'accept'
+                                   ELSE jsonb_build_object('send_at', send_at) END, recipient_domain, stream, 'accept'
            FROM inserted`;
 
 /** A recipient refused at accept because it is suppressed (`email.suppressed`). */
@@ -87,7 +87,7 @@ export class MessageWritesRepository {
                          $12::uuid[], $13::varchar[], $14::uuid[], $15::varchar[])
                AS u(id, api_key_id, template_id, batch_id, campaign_id, tag, recipient, sender, subject, send_at,
                     details, message_id, recipient_role, attachment_set, stream)
-           RETURNING id, send_at, recipient_domain)
+           RETURNING id, send_at, recipient_domain, stream)
          ${QUEUED_EVENT}`,
         messageColumns(chunk),
       );
@@ -159,7 +159,7 @@ export class MessageWritesRepository {
                   u.message_id, u.recipient_role, u.attachment_set, u.stream
              FROM input u
             WHERE NOT ${suppressedByHashSql('u.email_hash', 'u.stream')}
-           RETURNING id, external_message_id, send_at, recipient_domain),
+           RETURNING id, external_message_id, send_at, recipient_domain, stream),
          events AS (${QUEUED_EVENT})
          SELECT external_message_id FROM inserted`,
         [...messageColumns(rows), items.map((i) => i.emailHash)],

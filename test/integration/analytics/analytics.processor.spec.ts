@@ -48,12 +48,17 @@ describe(`${AnalyticsProcessor.name} (statistics jobs)`, () => {
       });
       await expect(
         t.dataSource.query(
-          `SELECT domain, sent FROM hourly_stats WHERE hour = $1 ORDER BY domain NULLS FIRST`,
+          `SELECT stream, domain, sent FROM hourly_stats WHERE hour = $1
+            ORDER BY stream NULLS FIRST, domain NULLS FIRST`,
           [hour],
         ),
       ).resolves.toEqual([
-        { domain: null, sent: 1 },
-        { domain: 'hourly.test', sent: 1 },
+        // All streams (stream NULL), then each stream: a global row even when empty.
+        { stream: null, domain: null, sent: 1 },
+        { stream: null, domain: 'hourly.test', sent: 1 },
+        { stream: 'broadcast', domain: null, sent: 0 },
+        { stream: 'transactional', domain: null, sent: 1 },
+        { stream: 'transactional', domain: 'hourly.test', sent: 1 },
       ]);
     });
   });

@@ -64,11 +64,12 @@ describe(AnalyticsService.name, () => {
     return log;
   };
 
+  /** The all-streams rows of an hour (each stream has rows of its own too). */
   const storedRows = (hour: Date): Promise<StoredStat[]> =>
     ds.query(
       `SELECT domain, sent, delivered, bounced_hard, bounced_soft, complained, opened, clicked,
               delivery_rate, bounce_rate, complaint_rate
-         FROM hourly_stats WHERE hour = $1 ORDER BY domain NULLS FIRST`,
+         FROM hourly_stats WHERE hour = $1 AND stream IS NULL ORDER BY domain NULLS FIRST`,
       [hour],
     );
 
@@ -147,6 +148,7 @@ describe(AnalyticsService.name, () => {
       expect(global).toEqual({
         hour: H,
         domain: null,
+        stream: null,
         ...counts(78, 30, 2, 2, 1, 3, 2),
         deliveryRate: 38.46,
         bounceRate: 5.13,
@@ -157,6 +159,7 @@ describe(AnalyticsService.name, () => {
         {
           hour: H,
           domain: domain(1),
+          stream: null,
           ...counts(12, 10, 1, 1, 1, 3, 2),
           deliveryRate: 83.33,
           bounceRate: 16.67,
@@ -165,6 +168,7 @@ describe(AnalyticsService.name, () => {
         {
           hour: H,
           domain: domain(2),
+          stream: null,
           ...counts(11, 9, 1, 1),
           deliveryRate: 81.82,
           bounceRate: 18.18,
@@ -174,6 +178,7 @@ describe(AnalyticsService.name, () => {
         {
           hour: H,
           domain: domain(3),
+          stream: null,
           ...counts(10, 11),
           deliveryRate: 100,
           bounceRate: 0,
@@ -182,6 +187,7 @@ describe(AnalyticsService.name, () => {
         {
           hour: H,
           domain: domain(4),
+          stream: null,
           ...counts(9),
           deliveryRate: 0,
           bounceRate: 0,
@@ -226,7 +232,9 @@ describe(AnalyticsService.name, () => {
       expect(reads).toHaveLength(2);
       // Both levels read events only: each event carries its message's recipient domain.
       expect(reads.filter((q) => /JOIN email_logs/.test(q))).toHaveLength(0);
-      expect(reads.filter((q) => /GROUP BY e\.recipient_domain/.test(q))).toHaveLength(1);
+      expect(reads.filter((q) => /GROUPING SETS \(\(e\.recipient_domain\)/.test(q))).toHaveLength(
+        1,
+      );
       expect(reads.every((q) => /count\(DISTINCT e\.email_log_id\) FILTER/.test(q))).toBe(true);
     });
 
@@ -244,9 +252,10 @@ describe(AnalyticsService.name, () => {
         ds.query(`SELECT id FROM hourly_stats WHERE hour = $1 ORDER BY id`, [H]),
       ).resolves.toEqual(ids);
       await expect(
-        ds.query(`SELECT count(*)::int AS n FROM hourly_stats WHERE hour = $1 AND domain IS NULL`, [
-          H,
-        ]),
+        ds.query(
+          `SELECT count(*)::int AS n FROM hourly_stats WHERE hour = $1 AND domain IS NULL AND stream IS NULL`,
+          [H],
+        ),
       ).resolves.toEqual([{ n: 1 }]);
     });
 
@@ -255,7 +264,7 @@ describe(AnalyticsService.name, () => {
       jest.spyOn(ds.logger, 'logQueryError').mockImplementationOnce(() => undefined);
       await expect(
         ds.query(`INSERT INTO hourly_stats (hour, domain) VALUES ($1, NULL)`, [H]),
-      ).rejects.toMatchObject({ code: '23505', constraint: 'idx_hourly_stats_hour_domain' });
+      ).rejects.toMatchObject({ code: '23505', constraint: 'idx_hourly_stats_hour_stream_domain' });
     });
 
     it('deletes the rows of domains that fell out of the top 10 on a re-run', async () => {
@@ -278,12 +287,17 @@ describe(AnalyticsService.name, () => {
         global: {
           hour: empty,
           domain: null,
+          stream: null,
           ...counts(0),
           deliveryRate: 0,
           bounceRate: 0,
           complaintRate: 0,
         },
         domains: [],
+        streams: [
+          expect.objectContaining({ stream: 'transactional', domains: [] }),
+          expect.objectContaining({ stream: 'broadcast', domains: [] }),
+        ],
       });
       await expect(storedRows(empty)).resolves.toHaveLength(1);
     });
@@ -315,6 +329,7 @@ describe(AnalyticsService.name, () => {
       expect(snapshot.global).toMatchObject({
         hour: H,
         domain: null,
+        stream: null,
         sent: 98,
         complaintRate: 1.0204,
       });
@@ -329,6 +344,10 @@ describe(AnalyticsService.name, () => {
       await expect(service.hourSnapshot(new Date(H.getTime() + 5 * HOUR_MS))).resolves.toEqual({
         global: null,
         domains: [],
+        streams: [
+          { stream: 'transactional', global: null, domains: [] },
+          { stream: 'broadcast', global: null, domains: [] },
+        ],
       });
     });
   });

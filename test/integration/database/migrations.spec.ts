@@ -234,7 +234,7 @@ describe('InitialSchema1764307200000', () => {
 
       await expect(insertStat(hour, null)).rejects.toMatchObject({
         code: '23505',
-        constraint: 'idx_hourly_stats_hour_domain',
+        constraint: 'idx_hourly_stats_hour_stream_domain',
       });
     });
 
@@ -272,6 +272,7 @@ describe('InitialSchema1764307200000', () => {
       'EventWebhooks1796610522694',
       'InternalTransitionEvents1796610585746',
       'SendingDomains1796610927533',
+      'StatsByStream1796611100000',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);

@@ -217,6 +217,32 @@ describe('AUTO_PAUSE', () => {
   });
   afterAll(() => t.close());
 
+  it('pauses only the broadcast stream when only its numbers are critical', async () => {
+    const hour = new Date(Math.floor(Date.now() / 3600e3) * 3600e3 - 6 * 3600e3);
+    // All streams: 120 hard bounces of 10,000 (1.2 %); broadcast alone: 120 of 1,000 (12 %).
+    await t.dataSource.query(
+      `INSERT INTO hourly_stats (hour, stream, domain, sent, delivered, bounced_hard, bounced_soft, complained, opened, clicked, delivery_rate, bounce_rate, complaint_rate)
+       VALUES ($1, NULL, NULL, 10000, 9880, 120, 0, 0, 0, 0, 0, 0, 0),
+              ($1, 'broadcast', NULL, 1000, 880, 120, 0, 0, 0, 0, 0, 0, 0),
+              ($1, 'transactional', NULL, 9000, 9000, 0, 0, 0, 0, 0, 0, 0, 0)`,
+      [hour],
+    );
+    const r = await t.app.get(AnomalyDetectorService).check(hour);
+    expect(r).toEqual(expect.objectContaining({ paused: true }));
+    const rc = await request(t.server)
+      .get('/api/v1/rate-control')
+      .set('Authorization', `Bearer ${key}`)
+      .expect(200);
+    expect(rc.body).toEqual(
+      expect.objectContaining({ paused_all: false, paused_streams: ['broadcast'] }),
+    );
+    await request(t.server)
+      .post('/api/v1/rate-control/resume')
+      .set('Authorization', `Bearer ${key}`)
+      .send({ stream: 'broadcast' })
+      .expect(200);
+  });
+
   it('pauses all sending on a critical bounce hour and says so in the report', async () => {
     const hour = new Date(Math.floor(Date.now() / 3600e3) * 3600e3 - 5 * 3600e3);
     await t.dataSource.query(

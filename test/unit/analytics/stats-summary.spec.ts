@@ -108,8 +108,13 @@ describe('stats summary', () => {
         w,
         [{ at: d('2026-11-01T00:00:00Z'), ...c(5) }],
         [
-          { hour: d('2026-11-02T01:00:00Z'), domain: null, ...c(2, { delivered: 1 }) },
-          { hour: d('2026-11-01T23:00:00Z'), domain: null, ...c(1) },
+          {
+            hour: d('2026-11-02T01:00:00Z'),
+            stream: null,
+            domain: null,
+            ...c(2, { delivered: 1 }),
+          },
+          { hour: d('2026-11-01T23:00:00Z'), stream: null, domain: null, ...c(1) },
         ],
       );
 
@@ -129,9 +134,9 @@ describe('stats summary', () => {
           { domain: 'c.test', ...c(3) },
         ],
         [
-          { hour: now, domain: 'c.test', ...c(7, { bouncedHard: 1 }) },
-          { hour: now, domain: 'd.test', ...c(1) },
-          { hour: now, domain: null, ...c(100) },
+          { hour: now, stream: null, domain: 'c.test', ...c(7, { bouncedHard: 1 }) },
+          { hour: now, stream: null, domain: 'd.test', ...c(1) },
+          { hour: now, stream: null, domain: null, ...c(100) },
         ],
         3,
       );

@@ -70,6 +70,46 @@ function collaborators(failing: boolean) {
             open_rate: 31.58,
             click_rate: 4.21,
           },
+          by_stream: {
+            transactional: {
+              totals: {
+                sent: 400,
+                delivered: 380,
+                bounced: 12,
+                bounced_hard: 8,
+                bounced_soft: 4,
+                complained: 0,
+                opened: 120,
+                clicked: 16,
+              },
+              rates: {
+                delivery_rate: 95,
+                bounce_rate: 3,
+                complaint_rate: 0,
+                open_rate: 31.58,
+                click_rate: 4.21,
+              },
+            },
+            broadcast: {
+              totals: {
+                sent: 2000,
+                delivered: 1900,
+                bounced: 60,
+                bounced_hard: 40,
+                bounced_soft: 20,
+                complained: 0,
+                opened: 600,
+                clicked: 80,
+              },
+              rates: {
+                delivery_rate: 95,
+                bounce_rate: 3,
+                complaint_rate: 0,
+                open_rate: 31.58,
+                click_rate: 4.21,
+              },
+            },
+          },
           series,
           by_domain: [
             {

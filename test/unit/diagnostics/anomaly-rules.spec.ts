@@ -1,5 +1,6 @@
 import {
   detectAnomalies,
+  detectStreamAnomalies,
   HourCounts,
   recommendationsFor,
 } from 'src/modules/diagnostics/anomaly-rules';
@@ -93,6 +94,78 @@ describe(detectAnomalies.name, () => {
       expect.objectContaining({ type: 'bounce_rate', domain: 'gmail.com', severity: 'critical' }),
     );
     expect(a.message).toContain('gmail.com');
+  });
+});
+
+describe(detectStreamAnomalies.name, () => {
+  const brief = (found: ReturnType<typeof detectStreamAnomalies>) =>
+    found.map((a) => [a.type, a.severity, a.stream]);
+
+  it('finds a broadcast spike diluted by transactional volume and names its stream', () => {
+    // 100 broadcast hard bounces of 1,000 (10 %) inside 10,000 messages (1 %, healthy).
+    const overall = hour({ sent: 10_000, delivered: 9_900, bounced_hard: 100 });
+    expect(detectAnomalies(overall, 100)).toEqual([]);
+    const found = detectStreamAnomalies(
+      [overall],
+      [
+        hour({ stream: 'broadcast', delivered: 900, bounced_hard: 100 }),
+        hour({ stream: 'transactional', sent: 9_000, delivered: 9_000 }),
+      ],
+      100,
+    );
+    expect(brief(found)).toEqual([
+      ['bounce_rate', 'critical', 'broadcast'],
+      ['delivery_rate', 'warning', 'broadcast'],
+    ]);
+    expect(found[0]).toEqual(
+      expect.objectContaining({
+        domain: null,
+        message: 'Bounce rate for the broadcast stream is 10 % (critical at 10 %)',
+      }),
+    );
+  });
+
+  it('finds a transactional problem hidden by broadcast volume', () => {
+    const found = detectStreamAnomalies(
+      [hour({ sent: 11_000, delivered: 10_940, bounced_soft: 60 })],
+      [
+        hour({ stream: 'transactional', sent: 1_000, delivered: 940, bounced_soft: 60 }),
+        hour({ stream: 'broadcast', sent: 10_000, delivered: 10_000 }),
+      ],
+      100,
+    );
+    expect(brief(found)).toEqual([
+      ['bounce_rate', 'warning', 'transactional'],
+      ['delivery_rate', 'warning', 'transactional'],
+      ['soft_bounce_rate', 'warning', 'transactional'],
+    ]);
+  });
+
+  it('does not report a stream again when all streams already show it as badly', () => {
+    const bad = hour({ delivered: 880, bounced_hard: 120 });
+    const found = detectStreamAnomalies(
+      [bad],
+      [{ ...bad, stream: 'broadcast' }, hour({ stream: 'transactional', sent: 0, delivered: 0 })],
+      100,
+    );
+    expect(brief(found)).toEqual([
+      ['bounce_rate', 'critical', null],
+      ['delivery_rate', 'critical', null],
+    ]);
+  });
+
+  it('reports a stream that is worse than all streams together', () => {
+    const found = detectStreamAnomalies(
+      [hour({ sent: 2_000, delivered: 1_880, bounced_hard: 120 })], // 6 %: warning
+      [hour({ stream: 'broadcast', delivered: 880, bounced_hard: 120 })], // 12 %: critical
+      100,
+    );
+    expect(brief(found)).toEqual([
+      ['bounce_rate', 'warning', null],
+      ['delivery_rate', 'warning', null],
+      ['bounce_rate', 'critical', 'broadcast'],
+      ['delivery_rate', 'critical', 'broadcast'],
+    ]);
   });
 });
 

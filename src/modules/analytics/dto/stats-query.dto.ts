@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { STREAMS, type Stream } from 'src/common/streams';
 import {
   HOSTNAME_MESSAGE,
   HOSTNAME_PATTERN,
@@ -57,6 +58,16 @@ export class StatsQueryDto {
   @IsString()
   @Length(1, 255, { message: 'campaign_id must be 1 to 255 characters' })
   campaign_id?: string;
+
+  @ApiPropertyOptional({
+    enum: STREAMS,
+    description:
+      'Only this message stream (README "Streams"); default: all streams. Hours aggregated before streams were counted apart have no per-stream numbers',
+    example: 'broadcast',
+  })
+  @IsOptional()
+  @IsIn(STREAMS, { message: `stream must be one of: ${STREAMS.join(', ')}` })
+  stream?: Stream;
 
   @ApiPropertyOptional({ enum: STATS_GRANULARITIES, default: 'hour' })
   @IsOptional()

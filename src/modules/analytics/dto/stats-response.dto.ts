@@ -87,12 +87,79 @@ export class StatsErrorDto {
   count: number;
 }
 
-export class StatsResponseDto {
+/** The totals and rates of one stream over the window. */
+export class StatsStreamDto {
   @ApiProperty({ type: StatsCountsDto })
   totals: StatsCountsDto;
 
   @ApiProperty({ type: StatsRatesDto })
   rates: StatsRatesDto;
+}
+
+/** One entry per stream (README "Streams"). */
+export class StatsByStreamDto {
+  @ApiProperty({
+    type: StatsStreamDto,
+    example: {
+      totals: {
+        sent: 200,
+        delivered: 198,
+        bounced: 2,
+        bounced_hard: 1,
+        bounced_soft: 1,
+        complained: 0,
+        opened: 90,
+        clicked: 20,
+      },
+      rates: {
+        delivery_rate: 99,
+        bounce_rate: 1,
+        complaint_rate: 0,
+        open_rate: 45.45,
+        click_rate: 10.1,
+      },
+    },
+  })
+  transactional: StatsStreamDto;
+
+  @ApiProperty({
+    type: StatsStreamDto,
+    example: {
+      totals: {
+        sent: 1000,
+        delivered: 952,
+        bounced: 28,
+        bounced_hard: 9,
+        bounced_soft: 19,
+        complained: 1,
+        opened: 310,
+        clicked: 40,
+      },
+      rates: {
+        delivery_rate: 95.2,
+        bounce_rate: 2.8,
+        complaint_rate: 0.1,
+        open_rate: 32.56,
+        click_rate: 4.2,
+      },
+    },
+  })
+  broadcast: StatsStreamDto;
+}
+
+export class StatsResponseDto {
+  @ApiProperty({ type: StatsCountsDto, description: 'Of the requested stream, or all streams' })
+  totals: StatsCountsDto;
+
+  @ApiProperty({ type: StatsRatesDto })
+  rates: StatsRatesDto;
+
+  @ApiProperty({
+    type: StatsByStreamDto,
+    description:
+      'Totals and rates of each stream over the same window, domain and campaign, whatever `stream` asks for. Without `stream`, `totals` is their sum, except for hours aggregated before streams were counted apart (they count in `totals` only)',
+  })
+  by_stream: StatsByStreamDto;
 
   @ApiProperty({
     type: [StatsSeriesPointDto],

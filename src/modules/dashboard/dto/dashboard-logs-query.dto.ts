@@ -11,6 +11,7 @@ import {
   ValidateBy,
   ValidationOptions,
 } from 'class-validator';
+import { STREAMS, type Stream } from 'src/common/streams';
 import { MESSAGE_STATUSES } from 'src/modules/dashboard/dashboard-format';
 import {
   HOSTNAME_MESSAGE,
@@ -81,6 +82,11 @@ export class DashboardLogsQueryDto {
 
   @Blank()
   @IsOptional()
+  @IsIn(STREAMS, { message: `stream must be one of ${STREAMS.join(', ')}` })
+  stream?: Stream;
+
+  @Blank()
+  @IsOptional()
   @IsString()
   @MaxLength(320)
   recipient?: string;
@@ -120,4 +126,19 @@ export class DashboardLogsQueryDto {
   @IsString()
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'cursor is invalid' })
   cursor?: string;
+}
+
+/** `GET /dashboard` query: the stream the figures are filtered by (README "Streams"). */
+export class DashboardOverviewQueryDto {
+  @Blank()
+  @IsOptional()
+  @IsIn(STREAMS, { message: `stream must be one of ${STREAMS.join(', ')}` })
+  stream?: Stream;
+
+  /** The notice of a redirect after an action (read by noticeText). */
+  @IsOptional()
+  notice?: unknown;
+
+  @IsOptional()
+  subject?: unknown;
 }

@@ -174,7 +174,7 @@ export class DeliveryTransitionsRepository {
          UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('release')}', updated_at = now(),
                 error_message = COALESCE($2, e.error_message)
           WHERE e.id = $1 AND ${statusGuardSql('e.status', 'release')}
-          RETURNING e.id, e.previous_status, e.recipient_domain)
+          RETURNING e.id, e.previous_status, e.recipient_domain, e.stream)
        ${outboxInsertSql({
          source: 'released',
          cause: 'release',
@@ -191,7 +191,7 @@ export class DeliveryTransitionsRepository {
          UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('transient_error')}',
                 error_message = left($2, 1000), updated_at = now()
           WHERE e.id = $1 AND ${statusGuardSql('e.status', 'transient_error')}
-          RETURNING e.id, e.previous_status, e.recipient_domain, e.error_message)
+          RETURNING e.id, e.previous_status, e.recipient_domain, e.stream, e.error_message)
        ${outboxInsertSql({
          source: 'requeued',
          cause: 'transient_error',
@@ -234,7 +234,7 @@ export class DeliveryTransitionsRepository {
                 status_details = CASE WHEN u.patch IS NULL THEN e.status_details ELSE e.status_details || u.patch END
            FROM input u
           WHERE e.id = u.id AND ${statusGuardSql('e.status', 'provider_accepted')}
-          RETURNING e.id, e.recipient_domain, e.previous_status, u.provider_message_id)
+          RETURNING e.id, e.recipient_domain, e.stream, e.previous_status, u.provider_message_id)
        ${outboxInsertSql({
          source: 'updated',
          cause: 'provider_accepted',

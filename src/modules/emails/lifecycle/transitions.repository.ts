@@ -33,8 +33,8 @@ export function leaveStatusSql(alias: string): string {
 
 /**
  * The outbox rows (docs/ARCHITECTURE.md "Transition events") of the transitions that CTE
- * `source` returned — its rows carry `id`, `previous_status` and `recipient_domain` (given
- * here, so the event's trigger need not look it up) — written by the same statement as the
+ * `source` returned — its rows carry `id`, `previous_status`, `recipient_domain` and `stream`
+ * (given here, so the event's trigger need not look them up) — written by the same statement as the
  * UPDATE. `causeSql` overrides the cause's literal (the claim tells `claim` from
  * `reclaim_stale` by the status it left).
  */
@@ -44,8 +44,8 @@ export function outboxInsertSql(o: {
   details: string;
   causeSql?: string;
 }): string {
-  return `INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, from_status, cause)
-       SELECT id, '${targetOf(o.cause)}', ${o.details}, recipient_domain, previous_status, ${o.causeSql ?? `'${o.cause}'`}
+  return `INSERT INTO email_events (email_log_id, event_type, details, recipient_domain, stream, from_status, cause)
+       SELECT id, '${targetOf(o.cause)}', ${o.details}, recipient_domain, stream, previous_status, ${o.causeSql ?? `'${o.cause}'`}
          FROM ${o.source}`;
 }
 
@@ -84,7 +84,7 @@ export class TransitionsRepository {
                   delivered_at = u.delivered_at
              FROM input u
             WHERE e.id = u.id AND ${statusGuardSql('e.status', 'delivered')}
-            RETURNING e.id, e.previous_status, e.recipient_domain, u.details)
+            RETURNING e.id, e.previous_status, e.recipient_domain, e.stream, u.details)
          ${outboxInsertSql({ source: 'updated', cause: 'delivered', details: 'details' })}
          RETURNING email_log_id`,
         [
@@ -117,7 +117,7 @@ export class TransitionsRepository {
          UPDATE email_logs e
             SET ${leaveStatusSql('e')}, status = '${to}', updated_at = now()${assignments.length ? ', ' + assignments.join(', ') : ''}
           WHERE e.id = $1 AND ${statusGuardSql('e.status', cause)}
-          RETURNING e.id, e.previous_status, e.recipient_domain)
+          RETURNING e.id, e.previous_status, e.recipient_domain, e.stream)
        ${outboxInsertSql({ source: 'updated', cause, details: `$${assignments.length + 2}::jsonb` })}
        RETURNING email_log_id`,
       [id, ...Object.values(set), JSON.stringify(eventDetails)],
@@ -155,7 +155,7 @@ export class TransitionsRepository {
                 next_retry_at = NULL, updated_at = now()
            FROM target t
           WHERE e.id = t.id AND ${statusGuardSql('e.status', 'cancel')}
-          RETURNING e.id, e.previous_status, e.recipient_domain),
+          RETURNING e.id, e.previous_status, e.recipient_domain, e.stream),
        events AS (
          ${outboxInsertSql({ source: 'updated', cause: 'cancel', details: '$2::jsonb' })})
        SELECT t.status, (u.id IS NOT NULL) AS canceled
@@ -181,7 +181,7 @@ export class TransitionsRepository {
                 next_retry_at = NULL, updated_at = now()
            FROM target t
           WHERE e.id = t.id AND ${statusGuardSql('e.status', 'cancel')}
-          RETURNING e.id, e.external_message_id, e.previous_status, e.recipient_domain),
+          RETURNING e.id, e.external_message_id, e.previous_status, e.recipient_domain, e.stream),
        events AS (
          ${outboxInsertSql({ source: 'updated', cause: 'cancel', details: '$2::jsonb' })})
        SELECT external_message_id FROM updated`,
@@ -260,7 +260,7 @@ export class TransitionsRepository {
          UPDATE email_logs e SET ${leaveStatusSql('e')}, status = '${targetOf('abandoned_claim')}',
                 updated_at = now() - make_interval(secs => 120)
           WHERE ${statusGuardSql('e.status', 'abandoned_claim')} AND e.updated_at < now() - make_interval(secs => $1)
-          RETURNING e.id, e.previous_status, e.recipient_domain),
+          RETURNING e.id, e.previous_status, e.recipient_domain, e.stream),
        published AS (
          ${outboxInsertSql({ source: 'reset', cause: 'abandoned_claim', details: "jsonb_build_object('stale_after_s', $1::int)" })})
        SELECT id FROM reset`,
