@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
@@ -27,9 +27,65 @@ export function rssOf(pid: number): number {
   }
 }
 
+/** The pids of every descendant of `pid` (children of each of its threads, recursively). */
+export function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return; // gone meanwhile
+    }
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of children.split(' ').filter(Boolean).map(Number)) {
+        out.push(c);
+        visit(c);
+      }
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/** How a descendant of the app calls itself: its APP_ROLES, else its script's name. */
+function labelOf(pid: number): string {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const roles = environ.find((v) => v.startsWith('APP_ROLES='));
+    if (roles) return roles.slice('APP_ROLES='.length);
+  } catch {
+    // not readable: fall back to the command line
+  }
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return basename(argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? argv[0] ?? '?');
+  } catch {
+    return '?';
+  }
+}
+
+/** One process of a tree: what it is, its RSS now and the peak sampled. */
+export interface ProcessRss {
+  pid: number;
+  /** `<name>` for the spawned process, `<name>/<APP_ROLES or script> (pid)` for a descendant. */
+  label: string;
+  rssBytes: number;
+  peakBytes: number;
+}
+
 /** One process of the built app (`node dist/src/main.js`) with its RSS sampled. */
 export class AppProcess {
+  /** The spawned process's own peak RSS (bytes). */
   peakRss = 0;
+  /** Every process of its tree seen so far (a supervisor's children included), by pid. */
+  private readonly peaks = new Map<number, { label: string; peak: number }>();
   private output = '';
   private timer: NodeJS.Timeout;
   private exited: Promise<number | null>;
@@ -44,7 +100,7 @@ export class AppProcess {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    this.timer = setInterval(() => this.rss(), 250);
+    this.timer = setInterval(() => this.tree(), 250);
     this.timer.unref();
   }
 
@@ -52,11 +108,40 @@ export class AppProcess {
     return this.child.pid ?? 0;
   }
 
-  /** Current RSS in bytes (also updates the peak). */
+  /** Current RSS in bytes of the spawned process alone (also samples the whole tree). */
   rss(): number {
-    const r = rssOf(this.pid);
-    if (r > this.peakRss) this.peakRss = r;
-    return r;
+    return this.tree()[0]?.rssBytes ?? 0;
+  }
+
+  /**
+   * The spawned process and its descendants now (the spawned one first), each with its peak;
+   * a process that exited since keeps its last figures with `rssBytes` 0.
+   */
+  tree(): ProcessRss[] {
+    const live =
+      this.pid && this.child.exitCode === null ? [this.pid, ...descendantsOf(this.pid)] : [];
+    const now = new Map<number, number>();
+    for (const pid of live) {
+      const r = rssOf(pid);
+      now.set(pid, r);
+      let entry = this.peaks.get(pid);
+      if (!entry) {
+        entry = {
+          label: pid === this.pid ? this.name : `${this.name}/${labelOf(pid)} (${pid})`,
+          peak: 0,
+        };
+        this.peaks.set(pid, entry);
+      }
+      if (r > entry.peak) entry.peak = r;
+    }
+    const own = now.get(this.pid) ?? 0;
+    if (own > this.peakRss) this.peakRss = own;
+    return [...this.peaks].map(([pid, e]) => ({
+      pid,
+      label: e.label,
+      rssBytes: now.get(pid) ?? 0,
+      peakBytes: e.peak,
+    }));
   }
 
   /** The last lines it printed (for errors). */
@@ -85,22 +170,33 @@ export class AppProcess {
   async stop(ms = 15_000): Promise<number | null> {
     clearInterval(this.timer);
     if (this.child.exitCode !== null) return this.child.exitCode;
+    const family = descendantsOf(this.pid);
     this.child.kill('SIGTERM');
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), ms);
+    let killed = false;
+    const killer = setTimeout(() => {
+      killed = true;
+      this.child.kill('SIGKILL');
+    }, ms);
     const code = await this.exited;
     clearTimeout(killer);
+    // A supervisor killed before it stopped its children leaves them behind: not ours to keep.
+    for (const pid of killed ? descendantsOf(this.pid).concat(family) : []) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     return code;
   }
 }
 
 export async function spawnApp(name: string, env: Record<string, string>): Promise<AppProcess> {
-  // BENCH_PROFILE_DIR=<dir>: each app process writes a V8 CPU profile there when it exits.
+  // BENCH_PROFILE_DIR=<dir>: each app process writes a V8 CPU profile into <dir>/<name>/ when
+  // it exits, named by node (CPU.<date>.<time>.<pid>…): processes a supervisor forks inherit
+  // the flags and write their own file next to it.
   const profile = process.env.BENCH_PROFILE_DIR
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-        `--cpu-prof-name=${name}.cpuprofile`,
-      ]
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE_DIR, name)}`]
     : [];
   const child = spawn(process.execPath, [...profile, MAIN], {
     env: { PATH: process.env.PATH ?? '', ...env },

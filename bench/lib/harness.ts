@@ -28,11 +28,19 @@ export interface DeliverySwitch {
   resume(): Promise<void>;
 }
 
+/**
+ * How the app is started: `default` is exactly `npm start` (`node dist/src/main.js`, APP_ROLES
+ * unset, so every role: whatever processes main.js makes of that); `split` is one process with
+ * `APP_ROLES=api` and one with `APP_ROLES=worker` (README "Processes, roles and scaling out").
+ */
+export type Topology = 'default' | 'split';
+
 /** Everything one benchmark run shares: the app, its fakes, and raw clients for the baselines. */
 export interface BenchEnv {
+  topology: Topology;
   config: AppConfig;
-  /** The app as production runs it: one `api` process and one `worker` process. */
-  processes: { api: AppProcess; worker: AppProcess };
+  /** The processes the bench spawned (each with its descendants, see AppProcess.tree). */
+  processes: AppProcess[];
   baseUrl: string;
   apiKey: string;
   apiKeyId: number;
@@ -89,12 +97,16 @@ async function clearRedisPrefix(prefix: string): Promise<void> {
 
 /**
  * Boots FakePostal (count-only), a fresh migrated database `email_sender_bench_<rand>`, and
- * the built app (`dist/`) as two processes — `APP_ROLES=api` on a free port and
- * `APP_ROLES=worker` — the way it is deployed. Domain rates and abuse limits are set out of
- * the way so that they never cap a figure. `overrides` adds to or replaces the app's environment
- * (a scenario that needs another transport boots an env of its own with them).
+ * the built app (`dist/`) in `topology`: `split`, two processes — `APP_ROLES=api` on a free port
+ * and `APP_ROLES=worker` — the way it is deployed; `default`, one `node dist/src/main.js` with
+ * APP_ROLES unset, as `npm start` runs it. Domain rates and abuse limits are set out of the way
+ * so that they never cap a figure. `overrides` adds to or replaces the app's environment (a
+ * scenario that needs another transport boots an env of its own with them).
  */
-export async function startBenchEnv(overrides: Record<string, string> = {}): Promise<BenchEnv> {
+export async function startBenchEnv(
+  overrides: Record<string, string> = {},
+  topology: Topology = 'split',
+): Promise<BenchEnv> {
   const id = randomBytes(4).toString('hex');
   const databaseName = `email_sender_bench_${id}`;
   const prefix = `bench-${id}`;
@@ -157,15 +169,22 @@ export async function startBenchEnv(overrides: Record<string, string> = {}): Pro
 
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
-    const api = await spawnApp('api', {
-      ...env,
-      APP_ROLES: 'api',
-      PORT: String(port),
-    });
-    cleanups.push(() => api.stop());
-    await api.waitForHttp(`${baseUrl}/health/live`);
-    const worker = await spawnApp('worker', { ...env, APP_ROLES: 'worker' });
-    cleanups.push(() => worker.stop());
+    const processes: AppProcess[] = [];
+    if (topology === 'default') {
+      // Nothing but what a newcomer's shell adds: PORT (and the database, Redis, Postal above).
+      const all = await spawnApp('default', { ...env, PORT: String(port) });
+      cleanups.push(() => all.stop());
+      processes.push(all);
+      await all.waitForHttp(`${baseUrl}/health/live`);
+    } else {
+      const api = await spawnApp('split-api', { ...env, APP_ROLES: 'api', PORT: String(port) });
+      cleanups.push(() => api.stop());
+      processes.push(api);
+      await api.waitForHttp(`${baseUrl}/health/live`);
+      const worker = await spawnApp('split-worker', { ...env, APP_ROLES: 'worker' });
+      cleanups.push(() => worker.stop());
+      processes.push(worker);
+    }
 
     const bullConnection = {
       ...redisOptionsFromUrl(config.redisUrl),
@@ -189,8 +208,9 @@ export async function startBenchEnv(overrides: Record<string, string> = {}): Pro
       .toString();
     return {
       webhookPrivateKeyPem,
+      topology,
       config,
-      processes: { api, worker },
+      processes,
       baseUrl,
       apiKey: created.key,
       apiKeyId: created.id,

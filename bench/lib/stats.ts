@@ -53,3 +53,16 @@ export function formatTable(lines: ReportLine[]): string {
   const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   return [fmt(head), rule, ...rows.map(fmt)].join('\n');
 }
+
+/** A Markdown table of any cells, each column as wide as its widest cell. */
+export function formatColumns(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (cells: string[]): string =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return [fmt(head), rule, ...rows.map(fmt)].join('\n');
+}
+
+/** The verdict of a ReportLine as the table prints it. */
+export const verdict = (pass: boolean | null): string =>
+  pass === null ? 'info' : pass ? 'PASS' : 'FAIL';

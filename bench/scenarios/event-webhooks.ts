@@ -4,7 +4,7 @@ import { loadavg } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import { batchBody, recipients } from 'bench/lib/content';
-import { BenchEnv, startBenchEnv } from 'bench/lib/harness';
+import { BenchEnv, startBenchEnv, Topology } from 'bench/lib/harness';
 import { round, sleep, waitFor } from 'bench/lib/stats';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
 
@@ -175,13 +175,14 @@ export async function runEventWebhooks(opts: {
   sendConnections: number;
   sendSeconds: number;
   sendWarmupSeconds: number;
+  topology: Topology;
   log: (line: string) => void;
 }): Promise<EventWebhooksResult> {
   const start = loadavg().map((l) => round(l, 2));
-  const env: BenchEnv = await startBenchEnv({
-    MAIL_TRANSPORT: 'sandbox',
-    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
-  });
+  const env: BenchEnv = await startBenchEnv(
+    { MAIL_TRANSPORT: 'sandbox', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
+    opts.topology,
+  );
   const receivers = [new Receiver(), new Receiver()];
   try {
     const urls = await Promise.all(receivers.map((r) => r.start()));

@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import type { Result } from 'autocannon';
 import { Queue } from 'bullmq';
 import { QueueName } from 'src/infra/queue/queue.constants';
+import { BareServer } from 'bench/lib/bare-server-process';
 import type { BenchEnv } from 'bench/lib/harness';
 import { round, waitFor } from 'bench/lib/stats';
 import { startTsThread } from 'bench/lib/threads';
 import type { WebhookLoadInput } from 'bench/scenarios/webhook-load.thread';
 
 export interface WebhookIngestResult {
-  processing: 'concurrent' | 'paused';
+  processing: 'concurrent' | 'paused' | 'bare';
   events: number;
   connections: number;
   eventsPerSec: number;
@@ -22,7 +23,7 @@ export interface WebhookIngestResult {
   allProcessedS: number | null;
 }
 
-function load(input: WebhookLoadInput, onSigned: () => void): Promise<Result> {
+function load(input: WebhookLoadInput, onSigned: () => void = () => undefined): Promise<Result> {
   return new Promise((resolve, reject) => {
     const worker = startTsThread(join(__dirname, 'webhook-load.thread.ts'), input);
     worker.on('message', (msg: Result | { error: string } | { signed: number }) => {
@@ -137,4 +138,74 @@ export async function runWebhookIngest(
     errors: result.errors + result.timeouts,
     allProcessedS,
   };
+}
+
+/** The bare handler's table: `webhook_events`' columns, defaults and indexes, read by no one. */
+const BARE_TABLE = 'bench_bare_webhook_events';
+
+/**
+ * The bare baseline of (e): the same load (events signed the same way, same connections, a
+ * 2,000-event warm-up) against a bare `node:http` handler in a process of its own
+ * (bench/lib/bare-server.ts) that verifies the RSA-SHA256 signature and inserts the row into a
+ * table shaped like `webhook_events`. Rate as the app's: rows ÷ (last − first `received_at`).
+ */
+export async function runBareWebhookIngest(
+  env: BenchEnv,
+  opts: { events: number; connections: number; warmup: number; idBase: number },
+): Promise<WebhookIngestResult> {
+  await env.pool.query(
+    `CREATE TABLE IF NOT EXISTS ${BARE_TABLE} (LIKE webhook_events INCLUDING ALL)`,
+  );
+  const server = await BareServer.start({
+    kind: 'webhook',
+    databaseUrl: env.config.databaseUrl,
+    poolSize: env.config.dbPoolSize,
+    privateKeyPem: env.webhookPrivateKeyPem,
+    table: BARE_TABLE,
+  });
+  try {
+    const ids = (n: number, base: number): string[] =>
+      Array.from({ length: n }, (_, i) => String(base + i + 1));
+    const input = { url: server.url, privateKeyPem: env.webhookPrivateKeyPem };
+    if (opts.warmup > 0) {
+      await load({
+        ...input,
+        postalIds: ids(opts.warmup, opts.idBase),
+        connections: opts.connections,
+      });
+    }
+    const before = await env.pool.query<{ id: string }>(
+      `SELECT coalesce(max(id), 0) AS id FROM ${BARE_TABLE}`,
+    );
+    const result = await load({
+      ...input,
+      postalIds: ids(opts.events, opts.idBase + opts.warmup),
+      connections: opts.connections,
+    });
+    const span = await env.pool.query<{ n: number; s: number }>(
+      `SELECT count(*)::int AS n, extract(epoch FROM max(received_at) - min(received_at))::float AS s
+         FROM ${BARE_TABLE} WHERE id > $1`,
+      [before.rows[0].id],
+    );
+    if (span.rows[0].n !== opts.events) {
+      throw new Error(`bare webhook handler: ${span.rows[0].n} of ${opts.events} events stored`);
+    }
+    return {
+      processing: 'bare',
+      events: opts.events,
+      connections: opts.connections,
+      eventsPerSec: round(span.rows[0].n / Math.max(span.rows[0].s, 0.001)),
+      latencyMs: {
+        p50: result.latency.p50,
+        p90: result.latency.p90,
+        p99: result.latency.p99,
+        max: result.latency.max,
+      },
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+      allProcessedS: null,
+    };
+  } finally {
+    await server.stop();
+  }
 }
