@@ -1,10 +1,10 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, loadConfigFromProcess, AppConfig } from 'src/config/app-config';
-import { createHttpApp, createWorkerContext } from 'src/create-app';
-import { ApiKeysService } from 'src/modules/auth/api-keys.service';
 import { prepareInfrastructure, StartupError } from 'src/startup';
+import { superviseDefaultStart } from 'src/supervisor';
 
 function fail(message: string): never {
   process.stderr.write(`email-sender: ${message}\n`);
@@ -48,13 +48,26 @@ function shutDownGracefullyOnSignals(app: INestApplicationContext, timeoutMs: nu
 
 async function main(): Promise<void> {
   const config = loadOrFail();
-  try {
-    await prepareInfrastructure(config);
-  } catch (err) {
-    if (err instanceof StartupError) fail(err.message);
-    throw err;
+  // A child of the supervisor, which has migrated already (docs/ARCHITECTURE.md
+  // "Processes and roles").
+  const supervised = config.supervisorPid !== undefined && config.supervisorPid === process.ppid;
+  if (!supervised) {
+    try {
+      await prepareInfrastructure(config);
+    } catch (err) {
+      if (err instanceof StartupError) fail(err.message);
+      throw err;
+    }
+  }
+  // Under another cluster manager (a cluster worker already), run the roles here.
+  if (config.processes === 'supervised' && cluster.isPrimary) {
+    process.exit(await superviseDefaultStart(config));
   }
 
+  // Loaded here, not above: the supervisor stays small without Nest and the app's modules.
+  // Relative paths: the build rewrites `src/` only in static imports.
+  const { createHttpApp, createWorkerContext } = await import('./create-app');
+  const { ApiKeysService } = await import('./modules/auth/api-keys.service');
   const roles = [...config.roles].join(',');
   const app = config.hasRole('api')
     ? await createHttpApp(config)

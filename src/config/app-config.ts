@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { config as loadDotenv } from 'dotenv';
@@ -78,6 +79,15 @@ export class AppConfig {
   /** Prefix of every Redis key this app writes, BullMQ's included (tests isolate by it). */
   readonly redisKeyPrefix: string;
   readonly roles: ReadonlySet<AppRole>;
+  /**
+   * `supervised`: this process forks the API and worker processes and runs no role itself
+   * (src/supervisor.ts); `single`: it runs `roles`. Supervised only when APP_ROLES is unset.
+   */
+  readonly processes: 'supervised' | 'single';
+  /** API child processes when supervised. */
+  readonly apiProcesses: number;
+  /** The supervisor's pid, in a child it forked (docs/ARCHITECTURE.md "Processes and roles"). */
+  readonly supervisorPid?: number;
   readonly workerConcurrency: number;
   /** Bounds on caller-supplied Handlebars templates (README "Security"). */
   readonly templates: TemplateLimitsConfig;
@@ -231,6 +241,14 @@ const hostList = (raw: string | undefined): string[] =>
     .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
     .filter(Boolean);
 
+/**
+ * API processes of the supervised start: half the cores, so that the worker, PostgreSQL and
+ * Redis keep the other half; at most 4, as each process opens up to DB_POOL_SIZE connections.
+ */
+export function defaultApiProcesses(cores: number): number {
+  return Math.min(4, Math.max(1, Math.floor(cores / 2)));
+}
+
 /** README "Event webhooks": 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (about 3 days). */
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h,20h,24h';
 
@@ -287,6 +305,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push(
       'DNS_SERVERS must list IP addresses, each with an optional port (10.0.0.2:53, [2001:db8::1]:53)',
     );
+  if (e.APP_PROCESSES === 'supervised' && e.APP_ROLES)
+    problems.push(
+      'APP_PROCESSES=supervised runs every role in child processes; unset APP_ROLES (or APP_PROCESSES)',
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   const publicUrl = stripTrailingSlash(
@@ -309,6 +331,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: e.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'es',
     roles,
+    processes: e.APP_ROLES
+      ? 'single'
+      : ((e.APP_PROCESSES ?? 'supervised') as 'supervised' | 'single'),
+    apiProcesses: e.API_PROCESSES ?? defaultApiProcesses(availableParallelism()),
+    supervisorPid: e.APP_SUPERVISOR_PID,
     workerConcurrency: e.WORKER_CONCURRENCY ?? 50,
     templates: {
       maxFieldBytes: e.TEMPLATE_MAX_FIELD_BYTES ?? 256 * 1024,

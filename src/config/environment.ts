@@ -88,6 +88,29 @@ export class Environment {
   })
   APP_ROLES?: string;
 
+  /**
+   * README "Processes, roles and scaling out": without APP_ROLES, `supervised` (the default)
+   * runs API and worker in separate child processes; `single` runs every role in this one.
+   */
+  @IsOptional()
+  @IsIn(['supervised', 'single'], { message: 'APP_PROCESSES must be supervised or single' })
+  APP_PROCESSES?: string;
+
+  /** API child processes of the supervised start (default: half the cores, 1 to 4). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  API_PROCESSES?: number;
+
+  /** Set by the supervisor for its children, not by operators (docs/ARCHITECTURE.md "Processes and roles"). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  APP_SUPERVISOR_PID?: number;
+
   @IsOptional()
   @Transform(toInt)
   @IsInt()

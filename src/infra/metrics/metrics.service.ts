@@ -1,5 +1,8 @@
+import cluster from 'node:cluster';
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AppConfig } from 'src/config/app-config';
+import { PeerMetrics } from 'src/infra/metrics/peer-metrics';
 import { QueueMonitorService } from 'src/infra/queue/queue-monitor.service';
 
 /**
@@ -10,8 +13,13 @@ import { QueueMonitorService } from 'src/infra/queue/queue-monitor.service';
 export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** In a child of the default start: its siblings' metrics too (peer-metrics.ts). */
+  private readonly peers?: PeerMetrics;
 
-  constructor(queues: QueueMonitorService) {
+  constructor(queues: QueueMonitorService, config: AppConfig) {
+    if (cluster.isWorker && config.supervisorPid === process.ppid) {
+      this.peers = new PeerMetrics(() => this.registry.getMetricsAsJSON());
+    }
     collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
@@ -25,6 +33,8 @@ export class MetricsService {
       help: 'BullMQ jobs per queue and state',
       labelNames: ['queue', 'state'],
       registers: [this.registry],
+      // Every process reads the same Redis: aggregated, one reading rather than the sum.
+      aggregator: 'first',
       async collect() {
         try {
           const depths = await queues.depths();
@@ -36,6 +46,11 @@ export class MetricsService {
         }
       },
     });
+  }
+
+  /** The Prometheus text of GET /metrics. */
+  scrape(): Promise<string> {
+    return this.peers ? this.peers.scrape() : this.registry.metrics();
   }
 
   counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

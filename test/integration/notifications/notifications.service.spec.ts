@@ -77,7 +77,7 @@ function baseConfig(prefix: string, env: Record<string, string>): AppConfig {
 async function makeProcess(config: AppConfig, timeoutMs = TEST_TIMEOUT_MS): Promise<Process> {
   const redis = new RedisService(config);
   await redis.onModuleInit();
-  const metrics = new MetricsService(noQueues);
+  const metrics = new MetricsService(noQueues, config);
   const service = new NotificationsService(
     redis,
     new TelegramNotifier(config, { timeoutMs }),

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from 'src/config/app-config';
+import { ConfigError, defaultApiProcesses, loadConfig } from 'src/config/app-config';
 
 const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
   try {
@@ -72,6 +72,19 @@ describe(loadConfig.name, () => {
       ]);
     });
 
+    it('supervises separate processes only when APP_ROLES is unset (README "Processes, roles and scaling out")', () => {
+      expect(loadConfig({}).processes).toBe('supervised');
+      expect(loadConfig({ APP_PROCESSES: 'single' }).processes).toBe('single');
+      expect(loadConfig({ APP_ROLES: 'api,worker,scheduler' }).processes).toBe('single');
+      expect(loadConfig({ API_PROCESSES: '3' }).apiProcesses).toBe(3);
+      expect(loadConfig({ APP_SUPERVISOR_PID: '42' }).supervisorPid).toBe(42);
+      expect(loadConfig({}).supervisorPid).toBeUndefined();
+    });
+
+    it('runs half the cores as API processes, between 1 and 4', () => {
+      expect([1, 2, 3, 4, 6, 8, 64].map(defaultApiProcesses)).toEqual([1, 1, 1, 2, 3, 4, 4]);
+    });
+
     it('treats empty variables as unset', () => {
       expect(loadConfig({ PORT: '', TRACKING_SECRET: '' }).port).toBe(3000);
     });
@@ -94,10 +107,18 @@ describe(loadConfig.name, () => {
       ['TRACKING_SECRET', 'short'],
       ['PUBLIC_URL', 'ftp://x'],
       ['SLACK_WEBHOOK_URL', 'not a url'],
+      ['APP_PROCESSES', 'cluster'],
+      ['API_PROCESSES', '0'],
     ])('names %s when it is %p', (name, value) => {
       const problems = problemsOf({ [name]: value });
       expect(problems).toHaveLength(1);
       expect(problems[0]).toContain(name);
+    });
+
+    it('refuses APP_PROCESSES=supervised with APP_ROLES, which chooses one process', () => {
+      expect(problemsOf({ APP_PROCESSES: 'supervised', APP_ROLES: 'api' })).toEqual([
+        expect.stringMatching(/^APP_PROCESSES=supervised .*unset APP_ROLES/),
+      ]);
     });
 
     it('lists every bad variable at once', () => {
