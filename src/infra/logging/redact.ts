@@ -73,31 +73,20 @@ export function redactUrl(url: string): string {
   return q < 0 ? redacted : `${redacted}?${redactQuery(url.slice(q + 1))}`;
 }
 
-/** Headers whose whole value is a credential. */
-export const SECRET_HEADERS = [
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-postal-signature',
-  'x-postal-signature-256',
-  'x-server-api-key',
-  'x-api-key',
-  'idempotency-key',
-];
-
-/** Headers whose value is a URL (the page a token link was clicked from, …). */
-const URL_HEADERS = ['referer', 'origin', 'location'];
-
-export function redactHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (SECRET_HEADERS.includes(lower)) out[name] = REDACTED;
-    else if (URL_HEADERS.includes(lower) && typeof value === 'string') {
-      out[name] = redactAbsoluteUrl(value);
-    } else out[name] = value;
-  }
+/**
+ * The few request headers an access line keeps (README "Observability"): the client software,
+ * the page a link was followed from (redacted like a URL) and the body size. Every other
+ * header — credentials, cookies, signatures, idempotency keys — is never written, so no
+ * header can leak a secret however it is named.
+ */
+export function loggedHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const ua = headers['user-agent'];
+  if (typeof ua === 'string') out.user_agent = ua.slice(0, 200);
+  const referer = headers['referer'];
+  if (typeof referer === 'string') out.referer = redactAbsoluteUrl(referer);
+  const length = headers['content-length'];
+  if (typeof length === 'string') out.content_length = length;
   return out;
 }
 

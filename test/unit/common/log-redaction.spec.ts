@@ -93,6 +93,27 @@ describe('HTTP log redaction', () => {
     expect(logs).toContain('https://mail.example.com/unsubscribe/[redacted]');
   });
 
+  it('writes an access line: request id, method, URL, user agent, referer, status; no other header', async () => {
+    const logs = await logsOf([
+      {
+        path: '/api/v1/messages?limit=5',
+        headers: { 'User-Agent': 'acme-sdk/1.2', 'X-Tenant-Secret-Note': 'private-value' },
+      },
+    ]);
+    const [line] = logs
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    // The request id comes from the app's request-id middleware (absent in this bare server).
+    expect(line.req).toEqual({
+      method: 'GET',
+      url: '/api/v1/messages?limit=5',
+      user_agent: 'acme-sdk/1.2',
+    });
+    expect(line.res).toEqual({ statusCode: 200 });
+    expect(logs).not.toContain('private-value');
+  });
+
   it('keeps ordinary paths (message ids, template names) readable', () => {
     const id = '0b7e6f6a-6a57-4c1e-9e39-7a4a2e2f7c11';
     expect(redactUrl(`/api/v1/status/${id}`)).toBe(`/api/v1/status/${id}`);
