@@ -93,13 +93,19 @@ export class AppProcess {
   }
 }
 
+/** Processes spawned per name, so that a second env's profiles do not overwrite the first's. */
+const spawned = new Map<string, number>();
+
 export async function spawnApp(name: string, env: Record<string, string>): Promise<AppProcess> {
-  // BENCH_PROFILE_DIR=<dir>: each app process writes a V8 CPU profile there when it exits.
+  // BENCH_PROFILE_DIR=<dir>: each app process writes a V8 CPU profile there when it exits
+  // (`worker.cpuprofile`, then `worker-2.cpuprofile` for the next env's, e.g. (w)'s).
+  const n = (spawned.get(name) ?? 0) + 1;
+  spawned.set(name, n);
   const profile = process.env.BENCH_PROFILE_DIR
     ? [
         '--cpu-prof',
         `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-        `--cpu-prof-name=${name}.cpuprofile`,
+        `--cpu-prof-name=${n === 1 ? name : `${name}-${n}`}.cpuprofile`,
       ]
     : [];
   const child = spawn(process.execPath, [...profile, MAIN], {
