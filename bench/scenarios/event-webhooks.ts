@@ -1,18 +1,20 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
+import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import { batchBody, recipients } from 'bench/lib/content';
 import { BenchEnv, startBenchEnv, Topology } from 'bench/lib/harness';
 import { round, sleep, waitFor } from 'bench/lib/stats';
 import { runSendLatency, SendLatencyResult } from 'bench/scenarios/send-latency';
+import { QueueName } from 'src/infra/queue/queue.constants';
 
 export interface FanoutSide {
   /** Requests the receivers counted (events × endpoints). */
   requests: number;
   complete: boolean;
-  /** First to last arrival at the receivers (ms). */
+  /** From the start (the queue's release; the bare loop's start) to the last arrival (ms). */
   elapsedMs: number;
   /** Requests ÷ elapsed: each endpoint's copy of an event counts once. */
   eventsPerSec: number;
@@ -32,11 +34,11 @@ export interface EventWebhooksResult {
   sendWithout: SendLatencyResult;
   sendWith: SendLatencyResult;
   /**
-   * From the batch's 202: until its last message was recorded `delivered` (the pipeline) and
-   * until the last webhook arrived (ms). Close together: the fan-out kept pace with delivery.
+   * With the `event-webhooks` queue paused, from the batch's 202: until its last message was
+   * recorded `delivered`, and until its 40,000 deliveries were all stored `pending` (ms).
    */
   batchDeliveredMs: number;
-  lastWebhookMs: number;
+  deliveriesStoredMs: number;
   /** p99 with endpoints ÷ p99 without. */
   sendP99Ratio: number;
   loadAverage: { start: number[]; end: number[] };
@@ -48,10 +50,7 @@ const EVENTS = ['email.sent', 'email.delivered'];
 /** A loopback endpoint that answers 204 to everything, counting requests and arrival times. */
 class Receiver {
   count = 0;
-  first = 0;
   last = 0;
-  /** Wall clock of the last arrival (ms since the epoch), to compare with PostgreSQL's times. */
-  lastWall = 0;
   /** Bodies and webhook ids while recording (the bare loop re-sends them). */
   recorded: Array<{ id: string; body: string }> = [];
   recording = false;
@@ -62,10 +61,7 @@ class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const now = performance.now();
-        if (this.count === 0) this.first = now;
-        this.last = now;
-        this.lastWall = Date.now();
+        this.last = performance.now();
         this.count++;
         if (this.recording) {
           this.recorded.push({
@@ -83,7 +79,6 @@ class Receiver {
 
   reset(): void {
     this.count = 0;
-    this.first = 0;
     this.last = 0;
   }
 
@@ -96,17 +91,20 @@ class Receiver {
   }
 }
 
-/** Waits until every receiver got `perReceiver` requests; first to last arrival over all. */
-async function measure(receivers: Receiver[], perReceiver: number): Promise<FanoutSide> {
+/** Waits until every receiver got `perReceiver` requests; from `start` to the last arrival. */
+async function measure(
+  receivers: Receiver[],
+  perReceiver: number,
+  start: number,
+): Promise<FanoutSide> {
   const total = (): number => receivers.reduce((n, r) => n + r.count, 0);
   const complete = await waitFor(
     () => receivers.every((r) => r.count >= perReceiver),
     TIMEOUT_MS,
     20,
   );
-  const first = Math.min(...receivers.map((r) => r.first || Infinity));
   const last = Math.max(...receivers.map((r) => r.last));
-  const elapsedMs = Number.isFinite(first) ? last - first : 0;
+  const elapsedMs = last > start ? last - start : 0;
   const requests = total();
   return {
     requests,
@@ -127,6 +125,7 @@ async function bareLoop(
   concurrency: number,
 ): Promise<FanoutSide> {
   for (const t of targets) t.receiver.reset();
+  const start = performance.now();
   const agents: Agent[] = [];
   const runs = targets.map((t) => {
     const agent = new Agent({ keepAliveTimeout: 4000, connections: concurrency });
@@ -156,6 +155,7 @@ async function bareLoop(
   const side = measure(
     targets.map((t) => t.receiver),
     payloads.length,
+    start,
   );
   await Promise.all(runs);
   const result = await side;
@@ -165,9 +165,10 @@ async function bareLoop(
 
 /**
  * Event webhooks (README "Event webhooks"): a `messages`-recipient batch through the sandbox
- * transport (every message ends `delivered`, so sent + delivered = 2 events each) fanned out to
- * two loopback endpoints, against a bare loop that signs and POSTs the same bodies at the same
- * per-endpoint concurrency; then /send p99 with those endpoints configured against without.
+ * transport (every message ends `delivered`, so sent + delivered = 2 events each) held for two
+ * loopback endpoints (the queue paused) until delivered, then fanned out from the release to
+ * the last POST received, against a bare loop that signs and POSTs the same bodies at the same
+ * per-endpoint concurrency from its start to its last POST received; then /send p99 with those endpoints configured against without.
  * Boots an env of its own: the sandbox transport and WEBHOOK_ALLOW_PRIVATE_NETWORKS=true.
  */
 export async function runEventWebhooks(opts: {
@@ -194,14 +195,17 @@ export async function runEventWebhooks(opts: {
     };
     opts.log('(w) /send without webhook endpoints…');
     const sendWithout = await runSendLatency(env, sendOpts);
-    // The worker may still be delivering what /send accepted: their events must not fall into
-    // the window measured below (endpoints get only events of transitions after they exist).
+    // The worker may still be delivering what /send accepted, and the transition publisher
+    // still handing its transitions to the fan-out: their events must not fall into the window
+    // measured below (an endpoint gets the events fanned out after it exists).
     const drained = await waitFor(
       async () => {
         const { rows } = await env.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM email_logs WHERE status <> 'delivered'`,
+          `SELECT (SELECT count(*) FROM email_logs WHERE status <> 'delivered')
+                + (SELECT count(*) FROM email_events e JOIN outbox_cursors c ON c.name = 'event-webhooks'
+                    WHERE e.cause IS NOT NULL AND (e.tx, e.id) > (c.last_tx, c.last_id))::int AS n`,
         );
-        return rows[0].n === 0;
+        return Number(rows[0].n) === 0;
       },
       TIMEOUT_MS,
       250,
@@ -222,29 +226,63 @@ export async function runEventWebhooks(opts: {
     const endpointConcurrency = env.config.eventWebhooks.endpointConcurrency;
     const perReceiver = opts.messages * EVENTS.length;
 
-    opts.log(`(w) a ${opts.messages}-recipient batch, its events fanned out to two endpoints…`);
+    // The fan-out is held while the batch is delivered (the sandbox's work, which the bare loop
+    // does not do): the product's own switch, the `event-webhooks` queue paused globally. The
+    // deliveries are stored `pending` meanwhile; the measured window starts at the release.
+    const ewQueue = new Queue(QueueName.EventWebhooks, {
+      connection: env.bullConnection,
+      prefix: env.bullPrefix,
+    });
+    await ewQueue.pause();
+    opts.log(`(w) a ${opts.messages}-recipient batch, its events held for two endpoints…`);
     await sleep(500); // the endpoint cache of the worker
     receivers[0].recording = true;
     const res = await env.post('/api/v1/batch', batchBody(recipients('evw', opts.messages)));
     const acceptedAt = Date.now();
     if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
     const batchId = (res.body as { batch_id: string }).batch_id;
-    const app = await measure(receivers, perReceiver);
-    const { rows } = await env.pool.query<{ last: number | null }>(
-      `SELECT (extract(epoch FROM max(delivered_at)) * 1000)::float8 AS last
+    const expected = perReceiver * receivers.length;
+    let deliveriesStoredMs = 0;
+    const stored = await waitFor(
+      async () => {
+        const { rows } = await env.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM outbound_deliveries`,
+        );
+        if (rows[0].n < expected) return false;
+        deliveriesStoredMs = Date.now() - acceptedAt;
+        return true;
+      },
+      TIMEOUT_MS,
+      100,
+    );
+    if (!stored) throw new Error(`the batch's ${expected} deliveries were not stored in 300 s`);
+    const { rows } = await env.pool.query<{ last: number | null; undelivered: number }>(
+      `SELECT (extract(epoch FROM max(delivered_at)) * 1000)::float8 AS last,
+              count(*) FILTER (WHERE status <> 'delivered')::int AS undelivered
          FROM email_logs WHERE batch_id = $1`,
       [batchId],
     );
+    if (rows[0].undelivered > 0) throw new Error('stored deliveries before the batch delivered');
     const batchDeliveredMs = round((rows[0].last ?? acceptedAt) - acceptedAt);
-    const lastWebhookMs = round(Math.max(...receivers.map((r) => r.lastWall)) - acceptedAt);
+    const held = receivers.reduce((n, r) => n + r.count, 0);
+    if (held > 0) throw new Error(`${held} webhooks arrived while the queue was paused`);
+    opts.log(
+      `(w) held: batch delivered ${batchDeliveredMs} ms after its 202, ` +
+        `${expected} deliveries stored after ${deliveriesStoredMs} ms; releasing…`,
+    );
+    await sleep(500);
+    for (const r of receivers) r.reset();
+    const released = performance.now();
+    await ewQueue.resume();
+    const app = await measure(receivers, perReceiver, released);
+    await ewQueue.close();
     receivers[0].recording = false;
     const payloads = receivers[0].recorded;
     receivers[0].recorded = [];
     const sizes = payloads.map((p) => Buffer.byteLength(p.body)).sort((a, b) => a - b);
     opts.log(
-      `(w) app: ${app.requests}/${perReceiver * receivers.length} requests in ${app.elapsedMs} ms ` +
-        `(${app.eventsPerSec} events/s); batch delivered ${batchDeliveredMs} ms after its 202, ` +
-        `last webhook ${lastWebhookMs} ms after it`,
+      `(w) app: ${app.requests}/${expected} requests in ${app.elapsedMs} ms from the release ` +
+        `(${app.eventsPerSec} events/s)`,
     );
 
     opts.log(`(w) bare loop: sign + POST the same ${payloads.length} bodies to both endpoints…`);
@@ -273,7 +311,7 @@ export async function runEventWebhooks(opts: {
       bare,
       ratio: bare.eventsPerSec > 0 ? round(app.eventsPerSec / bare.eventsPerSec, 3) : 0,
       batchDeliveredMs,
-      lastWebhookMs,
+      deliveriesStoredMs,
       sendWithout,
       sendWith,
       sendP99Ratio: round(sendWith.latencyMs.p99 / sendWithout.latencyMs.p99, 2),

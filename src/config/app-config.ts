@@ -173,6 +173,8 @@ export class AppConfig {
     readonly retryScheduleMs: readonly number[];
     readonly endpointConcurrency: number;
     readonly workerConcurrency: number;
+    /** Days events, their deliveries and attempts are kept (none still pending is pruned). */
+    readonly retentionDays: number;
   };
 
   constructor(values: Omit<AppConfig, 'hasRole'>) {
@@ -434,6 +436,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       retryScheduleMs: parseDurations(e.WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE),
       endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY ?? 10,
       workerConcurrency: e.WEBHOOK_WORKER_CONCURRENCY ?? 20,
+      retentionDays: e.EVENT_WEBHOOK_RETENTION_DAYS ?? 30,
     },
   });
 }

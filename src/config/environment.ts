@@ -517,4 +517,12 @@ export class Environment {
   @Min(1)
   @Max(500)
   WEBHOOK_WORKER_CONCURRENCY?: number;
+
+  /** Days event webhook events, deliveries and attempts are kept (README "Event webhooks"). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  EVENT_WEBHOOK_RETENTION_DAYS?: number;
 }

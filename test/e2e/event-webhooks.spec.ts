@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { loadConfig } from 'src/config/app-config';
 import { Clock } from 'src/infra/clock/clock';
 import { TrackingLinksService } from 'src/modules/emails/tracking/tracking-links.service';
+import { WebhookDeliveryService } from 'src/modules/event-webhooks/webhook-delivery.service';
 import { WebhookHttpClient } from 'src/modules/event-webhooks/webhook-http.client';
 import { NotificationsService } from 'src/modules/notifications/notifications.service';
 import { WebhookReceiver, type ReceivedWebhook } from 'test/fakes/webhook-receiver';
@@ -220,6 +221,22 @@ describe('event webhooks (e2e)', () => {
         webhook_id: got[0].r.headers['webhook-id'],
       }),
     );
+    const detail = await auth(
+      request(t.server).get(`/api/v1/webhook-endpoints/${ep.id}/deliveries/${String(d.id)}`),
+    ).expect(200);
+    expect(detail.body).toEqual(expect.objectContaining({ id: d.id, status: 'succeeded' }));
+    expect(detail.body.attempt_history).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        response_status: 500,
+        response_body: 'boom',
+        error: 'HTTP 500',
+        duration_ms: expect.any(Number),
+      }),
+      expect.objectContaining({ attempt: 2, response_status: 200, error: null }),
+    ]);
+    const [first, second] = detail.body.attempt_history as Array<{ started_at: string }>;
+    expect(Date.parse(first.started_at)).toBeLessThanOrEqual(Date.parse(second.started_at));
   });
 
   it('counts a receiver that does not answer within the timeout as failed, and fails the delivery once the schedule is spent', async () => {
@@ -411,10 +428,71 @@ describe('event webhooks (e2e)', () => {
       .expect(200);
     expect(one.text).toContain('data-status="succeeded"');
     expect(one.text).toContain('email.sent');
+    const [d] = await deliveries(ep.id);
+    expect(one.text).toContain(
+      `href="/dashboard/event-webhooks/${ep.id}/deliveries/${String(d.id)}"`,
+    );
+    const attempts = await request(t.server)
+      .get(`/dashboard/event-webhooks/${ep.id}/deliveries/${String(d.id)}`)
+      .set('Authorization', basic)
+      .expect(200);
+    expect(attempts.text).toContain('data-attempt="1"');
+    expect(attempts.text).toContain('id="delivery-status">succeeded');
+    await request(t.server)
+      .get(`/dashboard/event-webhooks/${ep.id}/deliveries/not-an-id`)
+      .set('Authorization', basic)
+      .expect(404);
     await request(t.server)
       .get('/dashboard/event-webhooks/not-an-id')
       .set('Authorization', basic)
       .expect(404);
+  });
+
+  it('prunes events past EVENT_WEBHOOK_RETENTION_DAYS with their deliveries and attempts, never one still retrying', async () => {
+    receiver.answer = () => ({ status: 204 });
+    const ep = await createEndpoint('/prune', { events: ['email.sent'] });
+    await send('prune1@example.test');
+    await send('prune2@example.test');
+    const ds = (await waitFor(async () => {
+      const got = await deliveries(ep.id);
+      return got.length === 2 && got.every((x) => x.status === 'succeeded') ? got : null;
+    }, 'delivered'))!;
+    // One of them still retrying (its next attempt beyond the clock moves below).
+    const [retrying, done] = ds.map((x) => String(x.id));
+    await t.dataSource.query(
+      `UPDATE outbound_deliveries SET status = 'pending', next_attempt_at = now() + interval '100 days'
+        WHERE id = $1`,
+      [retrying],
+    );
+    const counts = async (): Promise<{ events: number; deliveries: number; attempts: number }> => {
+      const [row] = await t.dataSource.query(
+        `SELECT count(DISTINCT d.outbound_event_id)::int AS events, count(DISTINCT d.id)::int AS deliveries,
+                (SELECT count(*)::int FROM outbound_delivery_attempts a
+                  JOIN outbound_deliveries x ON x.id = a.delivery_id WHERE x.endpoint_id = $1) AS attempts
+           FROM outbound_deliveries d JOIN outbound_events e ON e.id = d.outbound_event_id
+          WHERE d.endpoint_id = $1`,
+        [ep.id],
+      );
+      return row;
+    };
+    expect(await counts()).toEqual({ events: 2, deliveries: 2, attempts: 2 });
+    const delivery = t.app.get(WebhookDeliveryService);
+    const clock = jest.spyOn(t.app.get(Clock), 'now');
+    const day = 24 * 3600_000;
+
+    clock.mockImplementation(() => new Date(Date.now() + 29 * day));
+    await delivery.prune(1);
+    expect(await counts()).toEqual({ events: 2, deliveries: 2, attempts: 2 });
+
+    clock.mockImplementation(() => new Date(Date.now() + 31 * day));
+    await delivery.prune(1);
+    expect(await counts()).toEqual({ events: 1, deliveries: 1, attempts: 1 });
+    await auth(
+      request(t.server).get(`/api/v1/webhook-endpoints/${ep.id}/deliveries/${done}`),
+    ).expect(404);
+    await auth(
+      request(t.server).get(`/api/v1/webhook-endpoints/${ep.id}/deliveries/${retrying}`),
+    ).expect(200);
   });
 
   describe('the endpoints API', () => {
@@ -478,6 +556,16 @@ describe('event webhooks (e2e)', () => {
           auth(request(t.server).post(`/api/v1/webhook-endpoints/${ep.id}/deliveries/abc/retry`)),
           404,
         ],
+        [auth(request(t.server).get(`/api/v1/webhook-endpoints/${ep.id}/deliveries/abc`)), 404],
+        [
+          auth(
+            request(t.server).get(
+              `/api/v1/webhook-endpoints/${ep.id}/deliveries/99999999999999999999`,
+            ),
+          ),
+          404,
+        ],
+        [auth(request(t.server).get('/api/v1/webhook-endpoints/not-a-uuid/deliveries/1')), 404],
         [
           auth(
             request(t.server).post(

@@ -56,6 +56,8 @@ export enum EventWebhooksJob {
   Drain = 'EndpointDrain',
   /** Drain endpoints whose due deliveries have no job (Redis lost them, or was down). */
   Sweep = 'DeliveriesSweep',
+  /** Delete events past EVENT_WEBHOOK_RETENTION_DAYS with their deliveries and attempts. */
+  Prune = 'DeliveriesPrune',
 }
 
 /** Job payloads carry ids, never rendered bodies or PII. */
@@ -80,6 +82,8 @@ export interface JobPayloads {
   [DomainsJob.DnsRecheck]: { day: string };
   [EventWebhooksJob.Drain]: { endpointId: string };
   [EventWebhooksJob.Sweep]: { tick: string };
+  /** `day`: ISO start of the (UTC) day whose tick enqueued it. */
+  [EventWebhooksJob.Prune]: { day: string };
 }
 
 const keepBounded = {

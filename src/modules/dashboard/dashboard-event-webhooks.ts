@@ -4,6 +4,9 @@ import type { PageBase } from 'src/modules/dashboard/dashboard.service';
 import type { WebhookEndpointResponseDto } from 'src/modules/event-webhooks/dto/webhook-endpoint-response.dto';
 import { EventWebhooksService } from 'src/modules/event-webhooks/event-webhooks.service';
 
+const statusClsOf = (status: string): string =>
+  status === 'succeeded' ? 'tag-ok' : status === 'failed' ? 'tag-critical' : 'tag-warning';
+
 const stateOf = (e: WebhookEndpointResponseDto): { state: string; stateCls: string } =>
   e.enabled
     ? e.health.failing_since
@@ -13,7 +16,7 @@ const stateOf = (e: WebhookEndpointResponseDto): { state: string; stateCls: stri
 
 /**
  * `/dashboard/event-webhooks` (README "Dashboard"): each endpoint with its health over the last
- * 24 hours, and an endpoint's recent deliveries with their last attempt.
+ * 24 hours, an endpoint's recent deliveries with their last attempt, and a delivery's attempts.
  */
 @Injectable()
 export class DashboardEventWebhookPages {
@@ -68,15 +71,11 @@ export class DashboardEventWebhookPages {
       empty: deliveries.length === 0,
       deliveries: deliveries.map((d) => ({
         id: d.id,
+        href: `/dashboard/event-webhooks/${endpoint.id}/deliveries/${d.id}`,
         webhookId: d.webhook_id,
         type: d.type,
         status: d.status,
-        statusCls:
-          d.status === 'succeeded'
-            ? 'tag-ok'
-            : d.status === 'failed'
-              ? 'tag-critical'
-              : 'tag-warning',
+        statusCls: statusClsOf(d.status),
         attempts: d.attempts,
         responseStatus: d.response_status === null ? '—' : String(d.response_status),
         durationMs: d.duration_ms === null ? '—' : `${d.duration_ms} ms`,
@@ -85,6 +84,35 @@ export class DashboardEventWebhookPages {
         lastAttempt: d.last_attempt_at ? formatTime(d.last_attempt_at) : '—',
         nextAttempt: d.next_attempt_at ? formatTime(d.next_attempt_at) : '—',
       })),
+    };
+  }
+
+  /** `/dashboard/event-webhooks/:id/deliveries/:deliveryId`: every attempt of one delivery. */
+  async delivery(base: PageBase, id: string, deliveryId: string) {
+    const d = await this.webhooks.getDelivery(id, deliveryId);
+    const endpoint = await this.webhooks.get(id);
+    return {
+      ...base,
+      pageTitle: `Delivery ${d.id}`,
+      endpointHref: `/dashboard/event-webhooks/${endpoint.id}`,
+      url: endpoint.url,
+      id: d.id,
+      webhookId: d.webhook_id,
+      type: d.type,
+      status: d.status,
+      statusCls: statusClsOf(d.status),
+      nextAttempt: d.next_attempt_at ? formatTime(d.next_attempt_at) : '—',
+      empty: d.attempt_history.length === 0,
+      attempts: d.attempt_history
+        .map((a) => ({
+          attempt: a.attempt,
+          startedAt: formatTime(a.started_at),
+          responseStatus: a.response_status === null ? '—' : String(a.response_status),
+          durationMs: `${a.duration_ms} ms`,
+          error: a.error ?? '',
+          responseBody: a.response_body ?? '',
+        }))
+        .reverse(),
     };
   }
 }

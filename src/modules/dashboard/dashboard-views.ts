@@ -16,6 +16,7 @@ export const DASHBOARD_VIEWS = [
   'setup',
   'event-webhooks',
   'event-webhook',
+  'event-webhook-delivery',
   'error',
 ] as const;
 export type DashboardView = (typeof DASHBOARD_VIEWS)[number];

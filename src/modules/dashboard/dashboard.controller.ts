@@ -186,6 +186,25 @@ export class DashboardController {
     return this.views.render('event-webhook', await this.webhookPages.one(base, id));
   }
 
+  @Get('event-webhooks/:id/deliveries/:deliveryId')
+  @Header('Content-Type', HTML)
+  async eventWebhookDelivery(
+    @Param('id') id: string,
+    @Param('deliveryId') deliveryId: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const base = this.dashboard.base(
+      'Event webhook delivery',
+      this.csrf.issue(req, res),
+      'webhooks',
+    );
+    return this.views.render(
+      'event-webhook-delivery',
+      await this.webhookPages.delivery(base, id, deliveryId),
+    );
+  }
+
   @Get('reports/:id')
   @Header('Content-Type', HTML)
   async report(

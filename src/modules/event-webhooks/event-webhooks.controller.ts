@@ -31,6 +31,7 @@ import {
   WebhookReplayDto,
 } from 'src/modules/event-webhooks/dto/webhook-endpoint-query.dto';
 import {
+  WebhookDeliveryDetailResponseDto,
   WebhookDeliveryListResponseDto,
   WebhookDeliveryResponseDto,
   WebhookEndpointCreatedResponseDto,
@@ -137,6 +138,22 @@ export class EventWebhooksController {
     @Query() query: WebhookDeliveryListQueryDto,
   ): Promise<WebhookDeliveryListResponseDto> {
     return this.service.listDeliveries(id, query);
+  }
+
+  @Get(':id/deliveries/:delivery_id')
+  @ApiOperation({
+    operationId: 'getWebhookDelivery',
+    summary: 'One delivery with every attempt: when, how long, the answer or the error',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiParam({ name: 'delivery_id', example: '1042' })
+  @ApiResponse({ status: 200, type: WebhookDeliveryDetailResponseDto })
+  @ApiErrorResponses(401, 403, 404, 429)
+  delivery(
+    @Param('id') id: string,
+    @Param('delivery_id') deliveryId: string,
+  ): Promise<WebhookDeliveryDetailResponseDto> {
+    return this.service.getDelivery(id, deliveryId);
   }
 
   @Post(':id/deliveries/:delivery_id/retry')

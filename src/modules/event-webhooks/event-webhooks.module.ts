@@ -7,6 +7,7 @@ import { EventWebhooksController } from 'src/modules/event-webhooks/event-webhoo
 import { EventWebhooksProducer } from 'src/modules/event-webhooks/event-webhooks.producer';
 import { EventWebhooksService } from 'src/modules/event-webhooks/event-webhooks.service';
 import { OutboundDeliveriesRepository } from 'src/modules/event-webhooks/outbound-deliveries.repository';
+import { OutboundDeliveryAttempt } from 'src/modules/event-webhooks/outbound-delivery-attempt.entity';
 import { OutboundDelivery } from 'src/modules/event-webhooks/outbound-delivery.entity';
 import { OutboundEvent } from 'src/modules/event-webhooks/outbound-event.entity';
 import { WebhookDeliveryService } from 'src/modules/event-webhooks/webhook-delivery.service';
@@ -22,7 +23,12 @@ import { NotificationsModule } from 'src/modules/notifications/notifications.mod
  */
 @Module({
   imports: [
-    TypeOrmModule.forFeature([WebhookEndpoint, OutboundEvent, OutboundDelivery]),
+    TypeOrmModule.forFeature([
+      WebhookEndpoint,
+      OutboundEvent,
+      OutboundDelivery,
+      OutboundDeliveryAttempt,
+    ]),
     EmailsModule,
     NotificationsModule,
   ],

@@ -9,7 +9,7 @@ type EventWebhooksQueueJob = Job<JobPayloads[EventWebhooksJob], unknown, EventWe
 
 /**
  * Worker of the `event-webhooks` queue (docs/ARCHITECTURE.md "Queues and jobs"): endpoint
- * drains and the sweep. Concurrency (endpoints drained at once) from
+ * drains, the sweep and the daily retention prune. Concurrency (endpoints drained at once) from
  * WEBHOOK_WORKER_CONCURRENCY.
  */
 @Processor(QueueName.EventWebhooks)
@@ -46,6 +46,8 @@ export class EventWebhooksProcessor extends WorkerHost implements OnApplicationB
             (job.data as JobPayloads[EventWebhooksJob.Sweep]).tick,
           ),
         };
+      case EventWebhooksJob.Prune:
+        return { events: await this.delivery.prune() };
       default: {
         const unknown: never = job.name;
         throw new UnrecoverableError(`unknown job ${String(unknown)}`);

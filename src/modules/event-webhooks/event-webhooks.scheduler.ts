@@ -10,10 +10,12 @@ import {
   tickJobId,
 } from 'src/infra/queue/queue.constants';
 
+const DAY_MS = 24 * 3600_000;
+
 /**
  * Enqueues the event-webhook sweep every minute (docs/ARCHITECTURE.md "Event webhooks"): due
- * deliveries whose drain job Redis lost, or never got, are drained. The jobId per tick makes
- * replicas of the scheduler run each once.
+ * deliveries whose drain job Redis lost, or never got, are drained; and the retention prune
+ * once a day. The jobId per tick makes replicas of the scheduler run each once.
  */
 @Injectable()
 export class EventWebhooksScheduler {
@@ -32,6 +34,20 @@ export class EventWebhooksScheduler {
       });
     } catch (err) {
       this.logger.warn(`event webhooks sweep not scheduled: ${(err as Error).message}`);
+    }
+  }
+
+  @Cron('45 3 * * *', { name: 'event-webhooks-prune', timeZone: 'UTC' })
+  async pruneTick(now = new Date()): Promise<void> {
+    const day = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS);
+    const data: JobPayloads[EventWebhooksJob.Prune] = { day: day.toISOString() };
+    try {
+      await this.queue.add(EventWebhooksJob.Prune, data, {
+        ...MAINTENANCE_JOB_OPTIONS,
+        jobId: tickJobId('event-webhooks-prune', day),
+      });
+    } catch (err) {
+      this.logger.warn(`event webhooks prune not scheduled: ${(err as Error).message}`);
     }
   }
 }

@@ -14,6 +14,8 @@ import type {
   WebhookReplayDto,
 } from 'src/modules/event-webhooks/dto/webhook-endpoint-query.dto';
 import type {
+  WebhookDeliveryAttemptDto,
+  WebhookDeliveryDetailResponseDto,
   WebhookDeliveryListResponseDto,
   WebhookDeliveryResponseDto,
   WebhookEndpointCreatedResponseDto,
@@ -25,6 +27,7 @@ import type {
 import { EVENT_TYPES } from 'src/modules/event-webhooks/event-types';
 import { EventWebhooksProducer } from 'src/modules/event-webhooks/event-webhooks.producer';
 import {
+  AttemptRow,
   DeliveryRow,
   OutboundDeliveriesRepository,
 } from 'src/modules/event-webhooks/outbound-deliveries.repository';
@@ -37,6 +40,8 @@ import { generateSecret } from 'src/modules/event-webhooks/webhook-signer';
 /** README "Event webhooks": after rotate-secret the old secret signs alongside for 24 h. */
 export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
 const DEFAULT_LIMIT = 50;
+/** Attempts a delivery's detail shows (the newest). */
+const ATTEMPT_HISTORY_LIMIT = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const ENDPOINT_CURSOR = keysetCursor<{ at: string; id: string }>({
@@ -157,6 +162,16 @@ export class EventWebhooksService {
     };
   }
 
+  /** One delivery with its attempts, oldest first. */
+  async getDelivery(id: string, deliveryId: string): Promise<WebhookDeliveryDetailResponseDto> {
+    const endpoint = await this.mustFind(id);
+    const did = parsePositiveInt8(deliveryId);
+    const row = did ? await this.deliveries.find(endpoint.id, did) : null;
+    if (!row) throw new NotFoundError(`Delivery ${deliveryId} not found`);
+    const attempts = await this.deliveries.attempts(row.id, ATTEMPT_HISTORY_LIMIT);
+    return { ...toDelivery(row), attempt_history: attempts.map(toAttempt) };
+  }
+
   async retryDelivery(id: string, deliveryId: string): Promise<WebhookDeliveryResponseDto> {
     const endpoint = await this.mustFind(id);
     const did = parsePositiveInt8(deliveryId);
@@ -255,6 +270,17 @@ function toEndpoint(r: EndpointRow): WebhookEndpointResponseDto {
     },
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
+  };
+}
+
+function toAttempt(a: AttemptRow): WebhookDeliveryAttemptDto {
+  return {
+    attempt: a.attempt,
+    started_at: a.started_at.toISOString(),
+    duration_ms: a.duration_ms,
+    response_status: a.response_status,
+    response_body: a.response_body,
+    error: a.error,
   };
 }
 

@@ -18,6 +18,8 @@ export interface AttemptRecord {
   id: string;
   status: Exclude<DeliveryStatus, 'sending'>;
   nextAttemptAt: Date | null;
+  /** When the request started, and when its outcome was known. */
+  startedAt: Date;
   at: Date;
   responseStatus: number | null;
   responseBody: string | null;
@@ -40,6 +42,16 @@ export interface DeliveryRow {
   error: string | null;
   created_at: Date;
   endpoint_id: string;
+}
+
+/** One attempt of a delivery, as listed. */
+export interface AttemptRow {
+  attempt: number;
+  started_at: Date;
+  duration_ms: number;
+  response_status: number | null;
+  response_body: string | null;
+  error: string | null;
 }
 
 /** What an endpoint matches, for a replay. */
@@ -145,18 +157,39 @@ export class OutboundDeliveriesRepository {
       );
   }
 
-  /** Records a chunk's attempts in one statement. */
+  /** Gives claimed deliveries that were not sent back, due at `now` (no attempt counted). */
+  async unclaim(claimed: ClaimedDelivery[], now: Date): Promise<void> {
+    if (claimed.length === 0) return;
+    await this.ds.query(
+      `UPDATE outbound_deliveries SET status = 'pending', next_attempt_at = $2, updated_at = now()
+        WHERE id = ANY($1::bigint[]) AND status = 'sending'`,
+      [claimed.map((d) => d.id), now],
+    );
+  }
+
+  /**
+   * Records a chunk's attempts in one statement: each on its delivery (status, schedule, last
+   * outcome) and as a row of its history.
+   */
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.ds.query(
-      `UPDATE outbound_deliveries d
-          SET status = u.status, attempts = d.attempts + 1, next_attempt_at = u.next_at,
-              last_attempt_at = u.at, response_status = u.code, response_body = u.body,
-              duration_ms = u.ms, error = u.err, updated_at = now()
-         FROM unnest($1::bigint[], $2::varchar[], $3::timestamptz[], $4::timestamptz[], $5::int[],
-                     $6::varchar[], $7::int[], $8::varchar[])
-           AS u(id, status, next_at, at, code, body, ms, err)
-        WHERE d.id = u.id AND d.status = 'sending'`,
+      `WITH u AS (
+         SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::timestamptz[], $4::timestamptz[],
+                              $5::int[], $6::varchar[], $7::int[], $8::varchar[], $9::timestamptz[])
+           AS u(id, status, next_at, at, code, body, ms, err, started)),
+       upd AS (
+         UPDATE outbound_deliveries d
+            SET status = u.status, attempts = d.attempts + 1, next_attempt_at = u.next_at,
+                last_attempt_at = u.at, response_status = u.code, response_body = u.body,
+                duration_ms = u.ms, error = u.err, updated_at = now()
+           FROM u
+          WHERE d.id = u.id AND d.status = 'sending'
+          RETURNING d.id, d.attempts)
+       INSERT INTO outbound_delivery_attempts
+              (delivery_id, attempt, started_at, duration_ms, response_status, response_body, error)
+       SELECT upd.id, upd.attempts, u.started, u.ms, u.code, u.body, u.err
+         FROM upd JOIN u ON u.id = upd.id`,
       [
         records.map((r) => r.id),
         records.map((r) => r.status),
@@ -166,8 +199,44 @@ export class OutboundDeliveriesRepository {
         records.map((r) => r.responseBody),
         records.map((r) => r.durationMs),
         records.map((r) => r.error?.slice(0, 500) ?? null),
+        records.map((r) => r.startedAt),
       ],
     );
+  }
+
+  /** A delivery's attempts, oldest first (the newest `limit`). */
+  async attempts(deliveryId: string, limit: number): Promise<AttemptRow[]> {
+    const rows: AttemptRow[] = await this.ds.query(
+      `SELECT attempt, started_at, duration_ms, response_status, response_body, error
+         FROM outbound_delivery_attempts WHERE delivery_id = $1
+        ORDER BY id DESC LIMIT $2`,
+      [deliveryId, limit],
+    );
+    return rows.reverse();
+  }
+
+  /**
+   * One batch of the retention prune: up to `limit` events created before `before` none of
+   * whose deliveries is still pending or being sent, with their deliveries and attempts (by
+   * cascade). Answers how many events went.
+   */
+  async pruneEvents(before: Date, limit: number): Promise<number> {
+    // TypeORM answers a DELETE with [rows, affected].
+    const [, affected]: [unknown, number] = await this.ds.query(
+      `DELETE FROM outbound_events
+        WHERE id = ANY(ARRAY(
+          SELECT e.id FROM outbound_events e
+           WHERE e.created_at < $1
+             AND NOT EXISTS (SELECT 1 FROM outbound_deliveries d
+                              WHERE d.outbound_event_id = e.id AND d.status IN ('pending', 'sending'))
+           ORDER BY e.created_at LIMIT $2))
+          -- again, against a retry or replay that committed meanwhile
+          AND NOT EXISTS (SELECT 1 FROM outbound_deliveries d
+                           WHERE d.outbound_event_id = outbound_events.id
+                             AND d.status IN ('pending', 'sending'))`,
+      [before, limit],
+    );
+    return affected;
   }
 
   /** When the endpoint's next delivery falls due (null: nothing waits). */

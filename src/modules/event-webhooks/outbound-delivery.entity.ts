@@ -14,10 +14,10 @@ export const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed'] a
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /**
- * One event for one endpoint and its latest attempt (README "Event webhooks"). `pending` with
- * `next_attempt_at` waits for its turn; `sending` is claimed until `locked_until` (a worker
- * that dies leaves it to be claimed again); `failed` is final (schedule exhausted, 410, or a
- * disabled endpoint).
+ * One event for one endpoint and its latest attempt (README "Event webhooks"; every attempt is
+ * an OutboundDeliveryAttempt). `pending` with `next_attempt_at` waits for its turn; `sending`
+ * is claimed until `locked_until` (a worker that dies leaves it to be claimed again); `failed`
+ * is final (schedule exhausted, 410, or a disabled endpoint).
  */
 @Entity('outbound_deliveries')
 @Unique('uq_outbound_deliveries_endpoint_event', ['endpointId', 'outboundEventId'])
@@ -26,7 +26,8 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
   `status IN (${DELIVERY_STATUSES.map((s) => `'${s}'`).join(', ')})`,
 )
 @Index('idx_outbound_deliveries_endpoint_id', ['endpointId', 'id'])
-@Index('idx_outbound_deliveries_due', ['endpointId', 'nextAttemptAt'], {
+@Index('idx_outbound_deliveries_event_id', ['outboundEventId'])
+@Index('idx_outbound_deliveries_due', ['endpointId', 'nextAttemptAt', 'id'], {
   where: `status IN ('pending', 'sending')`,
 })
 export class OutboundDelivery {

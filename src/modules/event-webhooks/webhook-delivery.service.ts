@@ -23,9 +23,18 @@ export const DISABLE_AFTER_FAILING_MS = 3 * 24 * 3600 * 1000;
 /** A drain hands its worker slot back after this long (then continues at the queue's end). */
 const SLICE_MS = 20_000;
 /** Deliveries claimed per statement, per unit of the endpoint's concurrency (healthy endpoint). */
-const CHUNK_PER_SLOT = 10;
+const CHUNK_PER_SLOT = 20;
 /** ± this fraction of random jitter on every retry delay. */
 const JITTER = 0.1;
+/** Events deleted per statement by the retention prune (with their deliveries and attempts). */
+const PRUNE_BATCH = 1000;
+
+interface ChunkOutcome {
+  succeeded: number;
+  failed: number;
+  /** The endpoint was disabled (410, or failing for three days). */
+  stop: boolean;
+}
 
 export interface DrainOutcome {
   /** Another process was draining this endpoint. */
@@ -68,46 +77,76 @@ export class WebhookDeliveryService {
     this.leaseTtlMs = 4 * config.eventWebhooks.timeoutMs + 10_000;
   }
 
-  /** Sends the endpoint's due deliveries (the `EndpointDrain` job). */
+  /**
+   * Sends the endpoint's due deliveries (the `EndpointDrain` job). A healthy endpoint's drain
+   * is a pipeline: while a chunk is being sent, the next one is claimed and the previous one's
+   * outcomes are recorded; a chunk with a failure is recorded before anything else goes out.
+   */
   async drain(endpointId: string): Promise<DrainOutcome> {
     const lease = new EndpointLease(this.redis, endpointId, this.leaseTtlMs);
     if (!(await lease.acquire())) return { skipped: true, succeeded: 0, failed: 0 };
     const total: DrainOutcome = { succeeded: 0, failed: 0 };
+    const renewer = setInterval(() => void lease.renew().catch(() => false), this.leaseTtlMs / 3);
     let sliceOver = false;
-    let stop = false;
+    let disabled = false;
+    let ahead: Promise<ClaimedDelivery[]> | null = null;
+    let recording: Promise<unknown> | null = null;
     try {
       const started = Date.now();
-      let chunk = this.concurrency * CHUNK_PER_SLOT;
-      while (!stop) {
-        const endpoint = await this.endpoints.find(endpointId);
-        if (!endpoint?.enabled) return total;
+      let endpoint = await this.endpoints.find(endpointId);
+      // The first chunk probes (one request per slot): a dead endpoint costs one round of
+      // timeouts; a healthy one then gets CHUNK_PER_SLOT times more per claim.
+      let chunk = this.concurrency;
+      let claimed = endpoint?.enabled
+        ? await this.deliveries.claimDue(endpointId, this.clock.now(), chunk)
+        : [];
+      while (endpoint?.enabled && claimed.length > 0) {
+        const current: EndpointRow = endpoint;
+        const healthy = chunk > this.concurrency && Date.now() - started < SLICE_MS;
+        ahead = healthy
+          ? handled(this.deliveries.claimDue(endpointId, this.clock.now(), chunk))
+          : null;
+        // Still enabled, still ours: checked while the chunk is sent, acted on after it.
+        const checks = handled(Promise.all([this.endpoints.find(endpointId), lease.renew()]));
+        const records = await this.sendAll(current, claimed);
+        // One chunk's outcomes are recorded at a time, in order.
+        if (recording) await recording;
+        recording = null;
+        let r: ChunkOutcome;
+        if (records.every((x) => x.status === 'succeeded')) {
+          recording = handled(this.recordSuccesses(current.id, records));
+          r = { succeeded: records.length, failed: 0, stop: false };
+        } else {
+          r = await this.recordChunk(current, records);
+        }
+        total.succeeded += r.succeeded;
+        total.failed += r.failed;
+        const [fresh, renewed] = await checks;
+        endpoint = fresh;
+        // A failing endpoint waits for its schedule instead of getting every due delivery now.
+        if (r.stop || r.succeeded === 0 || !renewed || !endpoint?.enabled) break;
         if (Date.now() - started > SLICE_MS) {
           sliceOver = true;
           break;
         }
-        const claimed = await this.deliveries.claimDue(endpointId, this.clock.now(), chunk);
-        if (claimed.length === 0) break;
-        const renewer = setInterval(
-          () => void lease.renew().catch(() => false),
-          this.leaseTtlMs / 3,
-        );
-        let r: { succeeded: number; failed: number; stop: boolean };
-        try {
-          r = await this.sendChunk(endpoint, claimed);
-        } finally {
-          clearInterval(renewer);
-        }
-        total.succeeded += r.succeeded;
-        total.failed += r.failed;
-        // A failing endpoint waits for its schedule instead of getting every due delivery now.
-        stop = r.stop || r.succeeded === 0;
         chunk = this.concurrency * (r.failed > 0 ? 1 : CHUNK_PER_SLOT);
-        if (!(await lease.renew())) break;
+        claimed = ahead
+          ? await ahead
+          : await this.deliveries.claimDue(endpointId, this.clock.now(), chunk);
+        ahead = null;
       }
+      disabled = !endpoint?.enabled;
+      if (recording) await recording;
     } finally {
+      clearInterval(renewer);
+      // Claimed ahead but not sent: due again at once (for the next drain).
+      if (ahead) {
+        const unsent = await ahead.catch(() => []);
+        await this.deliveries.unclaim(unsent, this.clock.now()).catch(() => undefined);
+      }
       await lease.release().catch(() => undefined);
     }
-    await this.scheduleNext(endpointId, sliceOver);
+    if (!disabled) await this.scheduleNext(endpointId, sliceOver);
     return total;
   }
 
@@ -117,6 +156,25 @@ export class WebhookDeliveryService {
     const key = `s${tick.replace(/\D/g, '')}`;
     await this.producer.enqueueDrains(ids.map((endpointId) => ({ endpointId, key })));
     return ids.length;
+  }
+
+  /**
+   * The daily retention prune (the `DeliveriesPrune` job): events older than
+   * EVENT_WEBHOOK_RETENTION_DAYS go with their deliveries and attempts, a batch per statement,
+   * except those with a delivery still pending or being sent. Answers how many events went.
+   */
+  async prune(batchSize = PRUNE_BATCH): Promise<number> {
+    const before = new Date(
+      this.clock.now().getTime() - this.config.eventWebhooks.retentionDays * 24 * 3600_000,
+    );
+    let total = 0;
+    for (;;) {
+      const n = await this.deliveries.pruneEvents(before, batchSize);
+      total += n;
+      if (n < batchSize) break;
+    }
+    if (total > 0) this.logger.log(`event webhooks: pruned ${total} event(s) past retention`);
+    return total;
   }
 
   /**
@@ -138,10 +196,8 @@ export class WebhookDeliveryService {
     ]);
   }
 
-  private async sendChunk(
-    endpoint: EndpointRow,
-    claimed: ClaimedDelivery[],
-  ): Promise<{ succeeded: number; failed: number; stop: boolean }> {
+  /** POSTs a chunk, at most WEBHOOK_ENDPOINT_CONCURRENCY at a time; answers its outcomes. */
+  private sendAll(endpoint: EndpointRow, claimed: ClaimedDelivery[]): Promise<AttemptRecord[]> {
     const now = this.clock.now();
     const secrets = [endpoint.secret];
     if (
@@ -151,9 +207,22 @@ export class WebhookDeliveryService {
       secrets.push(endpoint.previous_secret);
     }
     const httpsMissing = this.config.isProduction && !endpoint.url.startsWith('https://');
-    const records = await mapLimit(claimed, this.concurrency, (d) =>
+    return mapLimit(claimed, this.concurrency, (d) =>
       this.attempt(endpoint.url, secrets, d, httpsMissing),
     );
+  }
+
+  /** A chunk that all succeeded: its attempts, and the endpoint's last success. */
+  private async recordSuccesses(endpointId: string, records: AttemptRecord[]): Promise<void> {
+    await this.deliveries.recordAttempts(records);
+    await this.endpoints.recordSuccess(endpointId, this.clock.now());
+  }
+
+  /** A chunk with failures: its attempts, the endpoint's health, and a 410 or 3 days disable it. */
+  private async recordChunk(
+    endpoint: EndpointRow,
+    records: AttemptRecord[],
+  ): Promise<ChunkOutcome> {
     await this.deliveries.recordAttempts(records);
     const succeeded = records.filter((r) => r.status === 'succeeded').length;
     const failures = records.filter((r) => r.status !== 'succeeded');
@@ -184,6 +253,7 @@ export class WebhookDeliveryService {
     d: ClaimedDelivery,
     httpsMissing: boolean,
   ): Promise<AttemptRecord> {
+    const startedAt = this.clock.now();
     const res = httpsMissing
       ? { status: null, body: null, durationMs: 0, error: 'https is required in production' }
       : await this.http.post(
@@ -194,6 +264,7 @@ export class WebhookDeliveryService {
     const at = this.clock.now();
     const base = {
       id: d.id,
+      startedAt,
       at,
       responseStatus: res.status,
       responseBody: res.body,
@@ -238,6 +309,15 @@ export class WebhookDeliveryService {
       url: `${this.config.publicUrl}/dashboard/event-webhooks`,
     });
   }
+}
+
+/**
+ * Marks a promise whose rejection is awaited later as handled now, so that it does not count
+ * as an unhandled rejection in between.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 /** Maps with at most `limit` calls in flight, keeping the order. */

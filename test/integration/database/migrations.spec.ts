@@ -37,6 +37,7 @@ const APP_TABLES = [
   'idempotency_keys',
   'message_attachments',
   'outbound_deliveries',
+  'outbound_delivery_attempts',
   'outbound_events',
   'outbox_cursors',
   'sending_domains',
@@ -273,6 +274,7 @@ describe('InitialSchema1764307200000', () => {
       'InternalTransitionEvents1796610585746',
       'SendingDomains1796610927533',
       'StatsByStream1796611100000',
+      'OutboundDeliveryAttempts1796611200000',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);

@@ -37,6 +37,7 @@ describe(loadConfig.name, () => {
       expect(c.logLevel).toBe('info');
       expect(c.telegram.apiUrl).toBe('https://api.telegram.org');
       expect(c.anthropic.model).toMatch(/sonnet/);
+      expect(c.eventWebhooks.retentionDays).toBe(30);
     });
 
     it('derives PUBLIC_URL from PORT, and from DOMAIN as https', () => {
@@ -60,7 +61,9 @@ describe(loadConfig.name, () => {
         TRACK_OPENS: 'false',
         AUTO_PAUSE: '1',
         DOMAIN_RATE_OVERRIDES: 'Gmail.com=50, yahoo.com=10',
+        EVENT_WEBHOOK_RETENTION_DAYS: '90',
       });
+      expect(c.eventWebhooks.retentionDays).toBe(90);
       expect([...c.roles]).toEqual(['worker', 'scheduler']);
       expect(c.hasRole('api')).toBe(false);
       expect(c.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
@@ -109,6 +112,8 @@ describe(loadConfig.name, () => {
       ['SLACK_WEBHOOK_URL', 'not a url'],
       ['APP_PROCESSES', 'cluster'],
       ['API_PROCESSES', '0'],
+      ['EVENT_WEBHOOK_RETENTION_DAYS', '0'],
+      ['EVENT_WEBHOOK_RETENTION_DAYS', 'a month'],
     ])('names %s when it is %p', (name, value) => {
       const problems = problemsOf({ [name]: value });
       expect(problems).toHaveLength(1);

@@ -121,6 +121,34 @@ export class WebhookDeliveryResponseDto {
   created_at: string;
 }
 
+export class WebhookDeliveryAttemptDto {
+  @ApiProperty({ description: 'Counts from 1; starts again after a replay', example: 2 })
+  attempt: number;
+  @ApiProperty({ format: 'date-time' })
+  started_at: string;
+  @ApiProperty({ example: 42 })
+  duration_ms: number;
+  @ApiProperty({ type: 'integer', nullable: true, example: 503 })
+  response_status: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'At most 1 KB of the answer' })
+  response_body: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Why it failed: no answer (timeout, refused, blocked address) or a non-2xx',
+    example: 'HTTP 503',
+  })
+  error: string | null;
+}
+
+export class WebhookDeliveryDetailResponseDto extends WebhookDeliveryResponseDto {
+  @ApiProperty({
+    type: [WebhookDeliveryAttemptDto],
+    description: 'Every attempt, oldest first (the last 100)',
+  })
+  attempt_history: WebhookDeliveryAttemptDto[];
+}
+
 export class WebhookDeliveryListResponseDto {
   @ApiProperty({ type: [WebhookDeliveryResponseDto] })
   data: WebhookDeliveryResponseDto[];
