@@ -22,19 +22,23 @@ export const STATS_API_SETTINGS = {
 
 /**
  * `days` × 24 hours of hourly_stats: a global row and `domains` domain rows per hour, with
- * deterministic counts (rows that exist already are kept).
+ * deterministic counts, over all streams and again for each stream as the aggregation stores
+ * them (README "Streams": transactional 70 %, broadcast 30 % here); rows that exist already
+ * are kept.
  */
 const SEED_SQL = `
-  INSERT INTO hourly_stats (hour, domain, sent, delivered, bounced_hard, bounced_soft,
+  INSERT INTO hourly_stats (hour, stream, domain, sent, delivered, bounced_hard, bounced_soft,
                             complained, opened, clicked, delivery_rate, bounce_rate,
                             complaint_rate)
-  SELECT h, CASE WHEN d = 0 THEN NULL ELSE 'd' || d || '.bench' END,
+  SELECT h, st.stream, CASE WHEN d = 0 THEN NULL ELSE 'd' || d || '.bench' END,
          s, s * 95 / 100, s / 100, s * 2 / 100, s / 1000, s * 3 / 10, s / 20, 95, 3, 0.1
     FROM generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') h
    CROSS JOIN generate_series(0, $3::int) d
-   CROSS JOIN LATERAL (SELECT CASE WHEN d = 0 THEN 100 * $3::int ELSE 50 + 10 * d
-                                   + extract(hour FROM h)::int END AS s) c
-  ON CONFLICT (hour, domain) DO NOTHING`;
+   CROSS JOIN (VALUES (NULL::varchar, 100), ('transactional', 70), ('broadcast', 30))
+              st(stream, pct)
+   CROSS JOIN LATERAL (SELECT (CASE WHEN d = 0 THEN 100 * $3::int ELSE 50 + 10 * d
+                                    + extract(hour FROM h)::int END) * st.pct / 100 AS s) c
+  ON CONFLICT (hour, stream, domain) DO NOTHING`;
 
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -89,7 +93,9 @@ export async function run(ctx: AnalyticsBenchContext): Promise<BenchFigure[]> {
   const first = new Date(current - s.days * DAY_MS);
   const last = new Date(current - HOUR_MS);
 
-  log(`(f) seeding ${s.days} days × ${s.domains + 1} rows of hourly_stats…`);
+  log(
+    `(f) seeding ${s.days} days × ${s.domains + 1} rows × 3 (all streams, each stream) of hourly_stats…`,
+  );
   await ctx.pool.query(SEED_SQL, [first, last, s.domains]);
   await ctx.pool.query('VACUUM ANALYZE hourly_stats');
   const {
@@ -103,6 +109,7 @@ export async function run(ctx: AnalyticsBenchContext): Promise<BenchFigure[]> {
     const hourly = await measure(ctx, agent, `from=${from}`, s.warmup, s.requests);
     const daily = await measure(ctx, agent, `from=${from}&granularity=day`, s.warmup, s.requests);
     const domain = await measure(ctx, agent, `from=${from}&domain=d7.bench`, s.warmup, s.requests);
+    const stream = await measure(ctx, agent, `from=${from}&stream=broadcast`, s.warmup, s.requests);
     const line = (r: typeof hourly) => `p50 ${r.p50} ms (p90 ${r.p90}, p99 ${r.p99})`;
     return [
       {
@@ -128,6 +135,14 @@ export async function run(ctx: AnalyticsBenchContext): Promise<BenchFigure[]> {
         baseline: '-',
         pass: null,
         data: { domain },
+      },
+      {
+        figure: `(f) the same, stream=broadcast`,
+        target: '-',
+        measured: line(stream),
+        baseline: '-',
+        pass: null,
+        data: { stream },
       },
     ];
   } finally {

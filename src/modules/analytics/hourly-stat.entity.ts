@@ -24,6 +24,10 @@ const numericToNumber: ValueTransformer = {
 // UNIQUE (hour, stream, domain) NULLS NOT DISTINCT, so a second global row is rejected.
 // TypeORM cannot express NULLS NOT DISTINCT: the migration owns this index.
 @Index('idx_hourly_stats_hour_stream_domain', { synchronize: false })
+// The reads of the stats API (migration 1796611300000): partial indexes, owned by the migration.
+@Index('idx_hourly_stats_global', { synchronize: false })
+@Index('idx_hourly_stats_stream_domains', { synchronize: false })
+@Index('idx_hourly_stats_domain_hour', { synchronize: false })
 @Check('hourly_stats_stream_check', `stream IN (${STREAMS_SQL})`)
 export class HourlyStat {
   /** bigint: pg returns it as a string. */

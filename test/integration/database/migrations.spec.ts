@@ -275,6 +275,7 @@ describe('InitialSchema1764307200000', () => {
       'SendingDomains1796610927533',
       'StatsByStream1796611100000',
       'OutboundDeliveryAttempts1796611200000',
+      'HourlyStatsReadIndexes1796611300000',
     ]);
     expect(await tablesInSchema()).toEqual([...APP_TABLES, ...TYPEORM_TABLES].sort());
     expect(await pendingSchemaChanges()).toEqual([]);
