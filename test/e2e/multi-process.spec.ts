@@ -576,12 +576,17 @@ describe('several processes (2 API, 2 workers, schedulers)', () => {
       // The hourly job aggregated the hour before the tick.
       await expect(
         ds.query(
-          `SELECT domain, sent, delivered FROM hourly_stats WHERE hour = $1 ORDER BY domain NULLS FIRST`,
+          `SELECT stream, domain, sent, delivered FROM hourly_stats WHERE hour = $1
+            ORDER BY stream NULLS FIRST, domain NULLS FIRST`,
           [statsHour],
         ),
       ).resolves.toEqual([
-        { domain: null, sent: 3, delivered: 3 },
-        { domain: 'hourly.test', sent: 3, delivered: 3 },
+        // All streams, then each stream (README "Streams"): one set of rows, however many ran.
+        { stream: null, domain: null, sent: 3, delivered: 3 },
+        { stream: null, domain: 'hourly.test', sent: 3, delivered: 3 },
+        { stream: 'broadcast', domain: null, sent: 0, delivered: 0 },
+        { stream: 'transactional', domain: null, sent: 3, delivered: 3 },
+        { stream: 'transactional', domain: 'hourly.test', sent: 3, delivered: 3 },
       ]);
       // The retry tick re-queued the due message once; it went out a second time, once.
       await waitAllSent([retryMessageId], 'retried message');
