@@ -10,7 +10,11 @@ import { configureHttpEdge } from 'src/common/http/http-edge';
 import { buildOpenApiDocument } from 'src/common/http/openapi';
 import { AppConfig } from 'src/config/app-config';
 import { AuthBanService } from 'src/modules/auth/auth-ban.service';
+import { MetricsService } from 'src/infra/metrics/metrics.service';
 import { OPERATOR_PATHS, operatorBanMiddleware } from 'src/modules/auth/operator-ban.middleware';
+import { webhookIngestLane } from 'src/modules/webhooks/webhook-ingest-lane';
+import { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-signature.verifier';
+import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
 /** Swagger UI and the OpenAPI document. */
 export const DOCS_PATHS = ['/docs', '/docs-json'];
@@ -48,7 +52,14 @@ export async function createHttpApp(config: AppConfig): Promise<NestExpressAppli
   );
   app.useLogger(app.get(Logger));
   app.flushLogs();
-  configureHttpEdge(app, config);
+  configureHttpEdge(app, config, {
+    webhook: webhookIngestLane({
+      config,
+      verifier: app.get(WebhookSignatureVerifier),
+      webhooks: app.get(WebhooksService),
+      metrics: app.get(MetricsService),
+    }),
+  });
   // In production the API docs and the metrics are operator pages too (README "Security").
   const protectedPaths = [
     ...OPERATOR_PATHS,

@@ -1,6 +1,9 @@
 import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { BanGuard } from 'src/modules/auth/guards/ban.guard';
 import { RetryService } from 'src/modules/emails/retry.service';
+import { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-signature.verifier';
+import { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 import { buildArfReport, postalRawPayload } from 'test/fakes/arf-message';
 import { FakePostal, ReceivedMessage } from 'test/fakes/fake-postal';
 import { postalDomainDnsError, postalStoredRaw, postfixBounce } from 'test/fakes/postal-payloads';
@@ -228,6 +231,79 @@ describe('Postal webhooks (e2e)', () => {
         200,
       );
       expect(r.error).toBe('unknown_message');
+    });
+  });
+
+  describe('the ingest lane (docs/ARCHITECTURE.md "The HTTP edge")', () => {
+    const laneSamples = async (status: string): Promise<number> => {
+      const text = (await request(t.server).get('/metrics').expect(200)).text;
+      const line = text
+        .split('\n')
+        .find((l) =>
+          l.startsWith(
+            `http_request_duration_seconds_count{method="POST",route="/api/v1/webhook",status="${status}"}`,
+          ),
+        );
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    afterEach(() => jest.restoreAllMocks());
+
+    it('answers a signed event itself: edge headers, one verification, the route metric, no guards', async () => {
+      const before = await laneSamples('200');
+      const verify = jest.spyOn(t.app.get(WebhookSignatureVerifier), 'verify');
+      const guard = jest.spyOn(t.app.get(BanGuard), 'canActivate');
+      const uuid = randomUUID();
+      const res = await post(envelope('MessageLoaded', { message: { id: 999_999_998 } }, uuid))
+        .set('X-Request-Id', 'lane-req-1')
+        .expect(200);
+      expect(res.body).toEqual({ status: 'ok' });
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.headers['x-request-id']).toBe('lane-req-1');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(verify).toHaveBeenCalledTimes(1);
+      expect(guard).not.toHaveBeenCalled();
+      guard.mockRestore();
+      expect(await laneSamples('200')).toBe(before + 1);
+      await processed(uuid);
+    });
+
+    it('hands everything else to the route, which answers as before and verifies nothing twice', async () => {
+      const verify = jest.spyOn(t.app.get(WebhookSignatureVerifier), 'verify');
+      const guard = jest.spyOn(t.app.get(BanGuard), 'canActivate');
+      const body = envelope('MessageSent', { message: { id: 1 } });
+      const headers = signPostalWebhook(body, privateKey);
+      const tampered = Buffer.from(body);
+      tampered[tampered.length - 3] ^= 1;
+      const bad = await post(tampered, headers).expect(401);
+      expect(bad.body.error.code).toBe('unauthorized');
+      expect(bad.body.request_id).toBe(bad.headers['x-request-id']);
+      expect(verify).toHaveBeenCalledTimes(1);
+      expect(guard).toHaveBeenCalledTimes(1);
+
+      // A query string is not the lane's: the route takes it (and stores the event).
+      const queried = randomUUID();
+      const signed = envelope('MessageLoaded', { message: { id: 999_999_997 } }, queried);
+      await request(t.server)
+        .post('/api/v1/webhook?from=postal')
+        .set('Content-Type', 'application/json')
+        .set(signPostalWebhook(signed, privateKey))
+        .send(signed.toString('utf8'))
+        .expect(200, { status: 'ok' });
+      expect(guard).toHaveBeenCalledTimes(2);
+      await processed(queried);
+    });
+
+    it('a failed write goes to the route, which tries once more and answers in the error shape', async () => {
+      const receive = jest
+        .spyOn(t.app.get(WebhooksService), 'receive')
+        .mockRejectedValueOnce(new Error('connection lost'));
+      const uuid = randomUUID();
+      await post(envelope('MessageLoaded', { message: { id: 999_999_996 } }, uuid)).expect(200, {
+        status: 'ok',
+      });
+      expect(receive).toHaveBeenCalledTimes(2);
+      await processed(uuid);
     });
   });
 

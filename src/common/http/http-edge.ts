@@ -1,5 +1,5 @@
 import cors from 'cors';
-import express, { NextFunction, Request, Response } from 'express';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from 'src/config/app-config';
@@ -218,7 +218,11 @@ function rejectUnstorableText(req: Request, res: Response, next: NextFunction): 
  * Everything that sits in front of the Nest router: request ids, HTTPS, security headers,
  * CORS for /api, and body parsing with per-route limits. Nest's own body parser is off.
  */
-export function configureHttpEdge(app: NestExpressApplication, config: AppConfig): void {
+export function configureHttpEdge(
+  app: NestExpressApplication,
+  config: AppConfig,
+  lanes: { webhook?: RequestHandler } = {},
+): void {
   app.set('trust proxy', config.trustProxy);
   installClientAddress(app.getHttpAdapter().getInstance() as { request: object });
   app.disable('x-powered-by');
@@ -254,6 +258,9 @@ export function configureHttpEdge(app: NestExpressApplication, config: AppConfig
   };
   // Per route, the limit it needs; unauthenticated webhook/inbound bodies are never read.
   app.use(WEBHOOK_PATH, webhookBody(keepRaw));
+  // Postal's webhook, once read: the signed success is answered right here (src/modules/
+  // webhooks/webhook-ingest-lane.ts, docs/ARCHITECTURE.md "The HTTP edge").
+  if (lanes.webhook) app.use(WEBHOOK_PATH, lanes.webhook);
   app.use(INBOUND_PATH, inboundBody(config.postal.inboundSecret, keepRaw));
   const routed = app.getHttpAdapter().getInstance() as unknown as Parameters<
     typeof requireJsonBodies

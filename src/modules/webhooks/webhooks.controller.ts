@@ -20,6 +20,7 @@ import {
   WebhookVerificationNotConfiguredError,
 } from 'src/modules/webhooks/webhook-signature.verifier';
 import { parseEnvelope, WebhooksService } from 'src/modules/webhooks/webhooks.service';
+import type { RequestWithSignatureCheck } from 'src/modules/webhooks/webhook-ingest-lane';
 
 /** 500 when no verification key is configured at all (README "Postal set-up"): operators fix it. */
 class WebhookNotConfiguredError extends AppError {
@@ -163,11 +164,12 @@ export class WebhooksController {
     return req.rawBody;
   }
 
-  private async verified(req: RequestWithRawBody): Promise<Buffer> {
+  private async verified(req: RequestWithSignatureCheck): Promise<Buffer> {
     const raw = this.rawOf(req);
-    let check;
+    // Made already when the request came through the ingest lane (webhook-ingest-lane.ts).
+    let check = req.postalSignature;
     try {
-      check = await this.verifier.verify(raw, req.headers);
+      check ??= await this.verifier.verify(raw, req.headers);
     } catch (err) {
       if (err instanceof WebhookVerificationNotConfiguredError) {
         this.logger.error(
