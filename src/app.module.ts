@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from 'src/common/errors/all-exceptions.filter';
+import { HotRoutesFirst } from 'src/common/http/hot-routes';
 import { createValidationPipe } from 'src/common/http/validation';
 import { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
@@ -112,6 +113,9 @@ export class AppModule {
         { provide: APP_GUARD, useClass: IpThrottlerGuard },
         { provide: APP_GUARD, useExisting: ApiKeyGuard },
         { provide: APP_GUARD, useClass: KeyThrottlerGuard },
+        // Once the routes are registered, the hot ones are tried first (docs/ARCHITECTURE.md
+        // "Route order").
+        ...(api ? [HotRoutesFirst] : []),
       ],
     };
   }

@@ -39,7 +39,11 @@ export function setupSwagger(app: NestExpressApplication): void {
   });
 }
 
-/** An HTTP application (role `api`); also runs workers/schedulers when configured. */
+/**
+ * An HTTP application (role `api`); also runs workers/schedulers when configured. Its routes are
+ * registered by `init()` (or `listen()`), which then moves the hot ones first (`HotRoutesFirst`,
+ * docs/ARCHITECTURE.md "Route order").
+ */
 export async function createHttpApp(config: AppConfig): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config),

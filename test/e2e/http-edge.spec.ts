@@ -168,6 +168,60 @@ describe('HTTP edge (e2e)', () => {
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
     });
   });
+
+  describe('route order (docs/ARCHITECTURE.md "Route order")', () => {
+    type Layer = { route?: { path: unknown; methods: Record<string, boolean> } };
+    const stack = (): Layer[] =>
+      (t.app.getHttpAdapter().getInstance() as unknown as { router: { stack: Layer[] } }).router
+        .stack;
+    const at = (method: string, path: string): number =>
+      stack().findIndex((l) => l.route?.path === path && l.route.methods[method]);
+
+    it('tries send, batch, webhook and the liveness probe before the dashboard and the rest of /api', () => {
+      const hot = [
+        at('post', '/api/v1/send'),
+        at('post', '/api/v1/batch'),
+        at('post', '/api/v1/webhook'),
+        at('get', '/health/live'),
+      ];
+      expect(hot[0]).toBeGreaterThan(0);
+      expect(hot).toEqual([hot[0], hot[0] + 1, hot[0] + 2, hot[0] + 3]);
+      const routes = stack().flatMap((l, i) =>
+        typeof l.route?.path === 'string' ? [{ path: l.route.path, i }] : [],
+      );
+      const firstDashboard = routes.find((r) => r.path.startsWith('/dashboard'))!.i;
+      expect(hot[3]).toBeLessThan(firstDashboard);
+      expect(hot[3]).toBeLessThan(at('get', '/api/v1/status/:message_id'));
+      // Behind every layer that takes their paths, such as the routes Nest mounts its
+      // middleware on for every path.
+      expect(hot[0]).toBeGreaterThan(routes.find((r) => r.path === '{/*splat}')!.i);
+    });
+
+    it('answers on these routes as before', async () => {
+      const send = await request(t.server).post('/api/v1/send').send({}).expect(401);
+      expect(send.body.error.code).toBe('unauthorized');
+      await request(t.server).post('/api/v1/batch').send({}).expect(401);
+      const webhook = await request(t.server).post('/api/v1/webhook').send({}).expect(401);
+      expect(webhook.body.error.message).toBe('Missing Postal signature');
+      await request(t.server).get('/health/live').expect(200);
+      const accepted = await request(t.server)
+        .post('/api/v1/send')
+        .set('Authorization', `Bearer ${key}`)
+        .send({ to: 'ann@example.com', from: 'a@shop.example', subject: 'Hi', text: 'x' })
+        .expect(202);
+      expect(accepted.body.message_id).toEqual(expect.any(String));
+      await request(t.server)
+        .post('/api/v1/send')
+        .set('Authorization', `Bearer ${key}`)
+        .send({ to: 'not an address' })
+        .expect(400);
+      const wrongMethod = await request(t.server).get('/api/v1/send').expect(405);
+      expect(wrongMethod.headers.allow).toBe('POST');
+      await request(t.server).post('/API/v1/send').expect(404);
+      await request(t.server).post('/api/v1/send/').expect(404);
+      await request(t.server).head('/health/live').expect(200);
+    });
+  });
 });
 
 describe('abuse limits (e2e)', () => {
