@@ -56,10 +56,7 @@ describe(AdaptiveConcurrency.name, () => {
   });
 
   it.each<[string, Step[]]>([
-    [
-      'full concurrency before any reading',
-      [{ at: 0, api: [], load: null, c: [50, 20, 4] }],
-    ],
+    ['full concurrency before any reading', [{ at: 0, api: [], load: null, c: [50, 20, 4] }]],
     [
       'halves on each new busy reading, down to the floor (10 %, at least 1) and no further',
       [
