@@ -7,6 +7,7 @@ import { HotRoutesFirst } from 'src/common/http/hot-routes';
 import { createValidationPipe } from 'src/common/http/validation';
 import { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
+import { AdaptiveConcurrencyModule } from 'src/infra/adaptive-concurrency/adaptive-concurrency.module';
 import { DatabaseModule } from 'src/infra/database/database.module';
 import { HealthModule } from 'src/infra/health/health.module';
 import { LoggingModule } from 'src/infra/logging/logging.module';
@@ -64,6 +65,7 @@ export class AppModule {
         RedisModule,
         QueueModule,
         MetricsModule,
+        AdaptiveConcurrencyModule,
         ThrottlerModule.forRootAsync({
           inject: [AppConfig, RedisService],
           useFactory: (c: AppConfig, redis: RedisService) => ({

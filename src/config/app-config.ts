@@ -89,6 +89,11 @@ export class AppConfig {
   /** The supervisor's pid, in a child it forked (docs/ARCHITECTURE.md "Processes and roles"). */
   readonly supervisorPid?: number;
   readonly workerConcurrency: number;
+  /**
+   * API processes publish their event-loop load and workers scale their queue concurrency to
+   * it (README "Processes, roles and scaling out").
+   */
+  readonly workerAdaptiveConcurrency: boolean;
   /** Bounds on caller-supplied Handlebars templates (README "Security"). */
   readonly templates: TemplateLimitsConfig;
   /** Decoded attachments plus html and text of one message (MAX_MESSAGE_BYTES, README "Sending"). */
@@ -339,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiProcesses: e.API_PROCESSES ?? defaultApiProcesses(availableParallelism()),
     supervisorPid: e.APP_SUPERVISOR_PID,
     workerConcurrency: e.WORKER_CONCURRENCY ?? 50,
+    workerAdaptiveConcurrency: e.WORKER_ADAPTIVE_CONCURRENCY ?? true,
     templates: {
       maxFieldBytes: e.TEMPLATE_MAX_FIELD_BYTES ?? 256 * 1024,
       maxMustaches: e.TEMPLATE_MAX_MUSTACHES ?? 2000,

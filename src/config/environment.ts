@@ -118,6 +118,15 @@ export class Environment {
   @Max(1000)
   WORKER_CONCURRENCY?: number;
 
+  /**
+   * README "Processes, roles and scaling out": workers lower their concurrency while the API
+   * processes are busy (default true); false keeps the configured concurrencies.
+   */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  WORKER_ADAPTIVE_CONCURRENCY?: boolean;
+
   /** Bounds on caller-supplied Handlebars (README "Security": template limits). */
   @IsOptional()
   @Transform(toInt)

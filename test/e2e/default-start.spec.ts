@@ -133,6 +133,26 @@ describe('the default start (supervised processes)', () => {
       500,
     );
 
+    // The worker reads the API process's event-loop load (README "Processes, roles and
+    // scaling out": adaptive concurrency) and runs between 1 and WORKER_CONCURRENCY deliveries.
+    await waitFor(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const load = /^worker_api_event_loop_utilization (\S+)$/m.exec(text);
+        const delivery = /^worker_queue_concurrency\{queue="email-delivery"\} (\d+)$/m.exec(text);
+        return (
+          load !== null &&
+          Number(load[1]) >= 0 &&
+          delivery !== null &&
+          Number(delivery[1]) >= 1 &&
+          Number(delivery[1]) <= 4
+        );
+      },
+      "the worker adapting to the API process's load on /metrics",
+      30_000,
+      500,
+    );
+
     // A link the worker signed is accepted by the API: both read one tracking secret.
     const [row] = (
       await pg.query<{ html: string }>(

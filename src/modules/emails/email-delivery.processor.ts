@@ -2,6 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from 'src/config/app-config';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { WorkerConcurrencyGovernor } from 'src/infra/adaptive-concurrency/worker-concurrency.governor';
 import { EmailDeliveryJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
 import {
   DeliveryOutcome,
@@ -18,8 +19,8 @@ type EmailsQueueJob = Job<JobPayloads[EmailDeliveryJob], unknown, EmailDeliveryJ
 /**
  * Worker of the `email-delivery` queue, the emails module's own: deliveries, and its
  * maintenance ticks (outbox sweep, soft-bounce retries, attachment prune) that OutboxScheduler enqueues
- * (docs/ARCHITECTURE.md "Queues and jobs"). Concurrency is set from WORKER_CONCURRENCY at
- * start-up.
+ * (docs/ARCHITECTURE.md "Queues and jobs"). Concurrency: WORKER_CONCURRENCY, lowered while
+ * the API is busy (WorkerConcurrencyGovernor; README "Processes, roles and scaling out").
  */
 @Processor(QueueName.EmailDelivery)
 export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationBootstrap {
@@ -31,12 +32,13 @@ export class EmailDeliveryProcessor extends WorkerHost implements OnApplicationB
     private readonly retries: RetryService,
     private readonly attachments: AttachmentsService,
     private readonly config: AppConfig,
+    private readonly governor: WorkerConcurrencyGovernor,
   ) {
     super();
   }
 
   onApplicationBootstrap(): void {
-    this.worker.concurrency = this.config.workerConcurrency;
+    this.governor.manage(QueueName.EmailDelivery, this.worker, this.config.workerConcurrency);
   }
 
   @OnWorkerEvent('failed')

@@ -2,6 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { AppConfig } from 'src/config/app-config';
+import { WorkerConcurrencyGovernor } from 'src/infra/adaptive-concurrency/worker-concurrency.governor';
 import { EventWebhooksJob, JobPayloads, QueueName } from 'src/infra/queue/queue.constants';
 import { WebhookDeliveryService } from 'src/modules/event-webhooks/webhook-delivery.service';
 
@@ -10,7 +11,7 @@ type EventWebhooksQueueJob = Job<JobPayloads[EventWebhooksJob], unknown, EventWe
 /**
  * Worker of the `event-webhooks` queue (docs/ARCHITECTURE.md "Queues and jobs"): endpoint
  * drains, the sweep and the daily retention prune. Concurrency (endpoints drained at once) from
- * WEBHOOK_WORKER_CONCURRENCY.
+ * WEBHOOK_WORKER_CONCURRENCY, lowered while the API is busy (WorkerConcurrencyGovernor).
  */
 @Processor(QueueName.EventWebhooks)
 export class EventWebhooksProcessor extends WorkerHost implements OnApplicationBootstrap {
@@ -19,12 +20,17 @@ export class EventWebhooksProcessor extends WorkerHost implements OnApplicationB
   constructor(
     private readonly delivery: WebhookDeliveryService,
     private readonly config: AppConfig,
+    private readonly governor: WorkerConcurrencyGovernor,
   ) {
     super();
   }
 
   onApplicationBootstrap(): void {
-    this.worker.concurrency = this.config.eventWebhooks.workerConcurrency;
+    this.governor.manage(
+      QueueName.EventWebhooks,
+      this.worker,
+      this.config.eventWebhooks.workerConcurrency,
+    );
   }
 
   @OnWorkerEvent('failed')

@@ -1,5 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnApplicationBootstrap } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { WorkerConcurrencyGovernor } from 'src/infra/adaptive-concurrency/worker-concurrency.governor';
 import { JobPayloads, QueueName, WebhooksJob } from 'src/infra/queue/queue.constants';
 import type { ProcessResult } from 'src/modules/emails/lifecycle/postal/postal-events.service';
 import {
@@ -10,15 +12,25 @@ import {
 
 type WebhooksQueueJob = Job<JobPayloads[WebhooksJob], unknown, WebhooksJob>;
 
+/** Stored Postal events processed at once per worker process (fewer while the API is busy). */
+const WEBHOOKS_CONCURRENCY = 20;
+
 /**
  * Worker of the `webhooks` queue: hands stored Postal events over to their interpretation
  * (the emails module's PostalEventsService), and runs the webhooks module's own maintenance
  * tick, the sweep of stored events that never got queued (docs/ARCHITECTURE.md).
  */
-@Processor(QueueName.Webhooks, { concurrency: 20 })
-export class WebhooksProcessor extends WorkerHost {
-  constructor(private readonly webhooks: WebhooksService) {
+@Processor(QueueName.Webhooks, { concurrency: WEBHOOKS_CONCURRENCY })
+export class WebhooksProcessor extends WorkerHost implements OnApplicationBootstrap {
+  constructor(
+    private readonly webhooks: WebhooksService,
+    private readonly governor: WorkerConcurrencyGovernor,
+  ) {
     super();
+  }
+
+  onApplicationBootstrap(): void {
+    this.governor.manage(QueueName.Webhooks, this.worker, WEBHOOKS_CONCURRENCY);
   }
 
   async process(job: WebhooksQueueJob, token?: string): Promise<unknown> {

@@ -21,6 +21,7 @@ describe(loadConfig.name, () => {
       expect(c.redisUrl).toBe('redis://127.0.0.1:6379/0');
       expect([...c.roles]).toEqual(['api', 'worker', 'scheduler']);
       expect(c.workerConcurrency).toBe(50);
+      expect(c.workerAdaptiveConcurrency).toBe(true);
       expect(c.mailTransport).toBe('sandbox');
       expect(c.tracking).toEqual(
         expect.objectContaining({ opens: true, clicks: true, secretIsEphemeral: true }),
@@ -62,7 +63,9 @@ describe(loadConfig.name, () => {
         AUTO_PAUSE: '1',
         DOMAIN_RATE_OVERRIDES: 'Gmail.com=50, yahoo.com=10',
         EVENT_WEBHOOK_RETENTION_DAYS: '90',
+        WORKER_ADAPTIVE_CONCURRENCY: 'false',
       });
+      expect(c.workerAdaptiveConcurrency).toBe(false);
       expect(c.eventWebhooks.retentionDays).toBe(90);
       expect([...c.roles]).toEqual(['worker', 'scheduler']);
       expect(c.hasRole('api')).toBe(false);
@@ -101,6 +104,7 @@ describe(loadConfig.name, () => {
       ['REDIS_URL', 'http://x'],
       ['APP_ROLES', 'api,web'],
       ['WORKER_CONCURRENCY', '0'],
+      ['WORKER_ADAPTIVE_CONCURRENCY', 'sometimes'],
       ['MAIL_TRANSPORT', 'smtp'],
       ['TRACK_OPENS', 'maybe'],
       ['RATE_LIMIT_IP_PER_MIN', '-1'],
