@@ -58,7 +58,6 @@ export async function createHttpApp(config: AppConfig): Promise<NestExpressAppli
   app.flushLogs();
   configureHttpEdge(app, config, {
     webhook: webhookIngestLane({
-      config,
       verifier: app.get(WebhookSignatureVerifier),
       webhooks: app.get(WebhooksService),
       metrics: app.get(MetricsService),

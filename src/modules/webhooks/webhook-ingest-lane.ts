@@ -1,10 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { PinoLogger } from 'nestjs-pino';
-import { pinoHttp, startTime } from 'pino-http';
 import type { RequestWithRawBody } from 'src/common/http/http-edge';
 import { WEBHOOK_PATH } from 'src/common/http/http-edge';
-import type { AppConfig } from 'src/config/app-config';
-import { httpLoggerOptions } from 'src/infra/logging/logger-options';
 import type { MetricsService } from 'src/infra/metrics/metrics.service';
 import type {
   SignatureCheck,
@@ -15,8 +12,9 @@ import { parseEnvelope, WebhooksService } from 'src/modules/webhooks/webhooks.se
 /** The signature check the lane made, kept on the request so the route does not verify twice. */
 export type RequestWithSignatureCheck = RequestWithRawBody & { postalSignature?: SignatureCheck };
 
+type StopTimer = ReturnType<MetricsService['httpDuration']['startTimer']>;
+
 export interface WebhookIngestLaneDeps {
-  config: AppConfig;
   verifier: WebhookSignatureVerifier;
   webhooks: WebhooksService;
   metrics: MetricsService;
@@ -30,7 +28,8 @@ export interface WebhookIngestLaneDeps {
  * queue it, answer 200 `{status}`. Mounted right behind the body read, so the request id,
  * security headers and CORS are the edge's as for every route, and a request the lane answers
  * skips the route table, the guards (the route is public and exempt from IP limits and bans)
- * and the pipes; it writes the same access-log line and the same
+ * and the pipes; it writes the same access-log line (pino-http's, through the same root logger
+ * and serializers) and the same
  * `http_request_duration_seconds` sample as the route would.
  *
  * Only the plain success is answered here. Anything else — another method, a query string, a
@@ -39,15 +38,27 @@ export interface WebhookIngestLaneDeps {
  * always has (with the check already made, so the RSA verification is not paid twice).
  */
 export function webhookIngestLane(deps: WebhookIngestLaneDeps): RequestHandler {
-  const { verifier, webhooks, metrics, config } = deps;
-  let accessLog: RequestHandler | undefined;
-  /** The app's access-log middleware, on the app's own root logger (created on first use). */
-  const log = (req: Request, res: Response): void => {
-    accessLog ??= pinoHttp({
-      ...httpLoggerOptions(config),
-      logger: PinoLogger.root,
-    }) as unknown as RequestHandler;
-    accessLog(req, res, () => undefined);
+  const { verifier, webhooks, metrics } = deps;
+  /**
+   * The access-log line pino-http writes for every request (src/infra/logging/logger-options.ts),
+   * through the app's root logger, whose serializers are pino-http's: the same fields, keys and
+   * message as the route's line, without pino-http's per-request child loggers.
+   */
+  const logAndTime = (req: Request, res: Response, startedAt: number, stop: StopTimer): void => {
+    let done = false;
+    const finished = (): void => {
+      if (done) return;
+      done = true;
+      stop({ method: 'POST', route: WEBHOOK_PATH, status: String(res.statusCode) });
+      const root = PinoLogger.root;
+      if (!root?.isLevelEnabled('info')) return;
+      root.info(
+        { req, res, responseTime: Date.now() - startedAt },
+        !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted',
+      );
+    };
+    res.once('finish', finished);
+    res.once('close', finished);
   };
 
   const answer = async (
@@ -71,11 +82,7 @@ export function webhookIngestLane(deps: WebhookIngestLaneDeps): RequestHandler {
     } catch {
       return false;
     }
-    (res as Response & Record<symbol, number>)[startTime] = startedAt;
-    log(req, res);
-    res.once('finish', () =>
-      stopTimer({ method: 'POST', route: WEBHOOK_PATH, status: String(res.statusCode) }),
-    );
+    logAndTime(req, res, startedAt, stopTimer);
     res.status(200).json({ status: duplicate ? 'duplicate' : 'ok' });
     return true;
   };
