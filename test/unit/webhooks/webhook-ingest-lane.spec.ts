@@ -119,7 +119,7 @@ describe('webhook ingest lane: access log and duration sample', () => {
     expect(Object.keys(lines[0])).toEqual(Object.keys(lines[1]));
 
     const samples = (await registry.getMetricsAsJSON())[0].values.filter(
-      (v) => v.metricName === 'http_request_duration_seconds_count',
+      (v) => (v as { metricName?: string }).metricName === 'http_request_duration_seconds_count',
     );
     expect(samples).toEqual([
       expect.objectContaining({
