@@ -25,12 +25,12 @@ export interface AdaptiveConcurrencyOptions {
   readonly staleAfterMs: number;
   /** Above it, each queue's concurrency is halved… */
   readonly highMark: number;
-  /** …below it, a step is given back; in between it holds. */
+  /** …below it, doubled back towards the configured value; in between it holds… */
   readonly lowMark: number;
+  /** …and below this (the API mostly idle) the configured value comes back at once. */
+  readonly idleMark: number;
   /** The least share of the configured concurrency (never under 1 job): every queue moves. */
   readonly floorShare: number;
-  /** The share of the configured concurrency given back per interval below `lowMark`. */
-  readonly stepShare: number;
 }
 
 export const ADAPTIVE_CONCURRENCY: AdaptiveConcurrencyOptions = {
@@ -38,8 +38,8 @@ export const ADAPTIVE_CONCURRENCY: AdaptiveConcurrencyOptions = {
   staleAfterMs: 1500,
   highMark: 0.85,
   lowMark: 0.6,
+  idleMark: 0.3,
   floorShare: 0.1,
-  stepShare: 0.1,
 };
 
 /** This process as the source of its readings. */
@@ -61,8 +61,10 @@ export const formatApiLoad = (r: Omit<ApiLoadReading, 'source'>): string =>
   JSON.stringify({ utilization: Number(r.utilization.toFixed(3)), measuredAt: r.measuredAt });
 
 /**
- * The decision, without timers or I/O: additive increase, multiplicative decrease of one share
- * applied to every managed queue's configured concurrency. Each new reading moves the share
+ * The decision, without timers or I/O: one share of every managed queue's configured
+ * concurrency, halved on a busy reading and doubled back on a quiet one — restored at once when
+ * the API is mostly idle, so work held back during a burst of requests runs at full speed as
+ * soon as the burst ends (from the floor, doubling takes four readings, two seconds). Each new reading moves the share
  * once (a tick that sees nothing newer holds), and without a fresh reading the configured
  * concurrency applies in full.
  */
@@ -89,8 +91,10 @@ export class AdaptiveConcurrency {
     this.lastActedOn = newest;
     if (load > this.opts.highMark) {
       this.share = Math.max(this.opts.floorShare, this.share / 2);
+    } else if (load < this.opts.idleMark) {
+      this.share = 1;
     } else if (load < this.opts.lowMark) {
-      this.share = Math.min(1, this.share + this.opts.stepShare);
+      this.share = Math.min(1, this.share * 2);
     }
     return load;
   }

@@ -149,11 +149,16 @@ describe('adaptive concurrency', () => {
       expect(metrics).toContain('worker_api_event_loop_utilization 0.95');
     });
 
-    it('gives a tenth back on a quiet reading', async () => {
+    it('doubles back on a quiet reading, and gives everything back once the API is idle', async () => {
       now = T + 1000;
       await otherApi(0.3, T + 1000);
       await governor.tick();
-      expect(concurrencies()).toEqual({ delivery: 14, webhooks: 7, eventWebhooks: 7 });
+      expect(concurrencies()).toEqual({ delivery: 20, webhooks: 10, eventWebhooks: 10 });
+
+      now = T + 1200;
+      await otherApi(0.2, T + 1200);
+      await governor.tick();
+      expect(concurrencies()).toEqual({ delivery: 40, webhooks: 20, eventWebhooks: 20 });
     });
 
     it('runs the configured concurrency when Redis does not answer', async () => {

@@ -44,14 +44,14 @@ function run(steps: Step[]): Array<Pick<Step, 'load' | 'c'>> {
 }
 
 describe(AdaptiveConcurrency.name, () => {
-  it('uses the README defaults: 500 ms interval, stale after 3, marks 0.85 / 0.6, floor and step 10 %', () => {
+  it('uses the README defaults: 500 ms interval, stale after 3, marks 0.85 / 0.6 / 0.3, floor 10 %', () => {
     expect(ADAPTIVE_CONCURRENCY).toEqual({
       intervalMs: 500,
       staleAfterMs: 1500,
       highMark: 0.85,
       lowMark: 0.6,
+      idleMark: 0.3,
       floorShare: 0.1,
-      stepShare: 0.1,
     });
   });
 
@@ -68,15 +68,24 @@ describe(AdaptiveConcurrency.name, () => {
       ],
     ],
     [
-      'gives back a tenth per quiet reading, up to the configured value',
+      'doubles back per quiet reading (0.3 to 0.6), up to the configured value',
       [
         { at: 0, api: [[0.9, 0]], load: 0.9, c: [25, 10, 2] },
-        { at: 500, api: [[0.3, 500]], load: 0.3, c: [30, 12, 2] },
-        { at: 1000, api: [[0.1, 1000]], load: 0.1, c: [35, 14, 3] },
-        { at: 1500, api: [[0.1, 1500]], load: 0.1, c: [40, 16, 3] },
-        { at: 2000, api: [[0.1, 2000]], load: 0.1, c: [45, 18, 4] },
-        { at: 2500, api: [[0.1, 2500]], load: 0.1, c: [50, 20, 4] },
-        { at: 3000, api: [[0.1, 3000]], load: 0.1, c: [50, 20, 4] },
+        { at: 500, api: [[0.95, 500]], load: 0.95, c: [13, 5, 1] },
+        { at: 1000, api: [[0.99, 1000]], load: 0.99, c: [6, 3, 1] },
+        { at: 1500, api: [[0.5, 1500]], load: 0.5, c: [13, 5, 1] },
+        { at: 2000, api: [[0.4, 2000]], load: 0.4, c: [25, 10, 2] },
+        { at: 2500, api: [[0.3, 2500]], load: 0.3, c: [50, 20, 4] },
+        { at: 3000, api: [[0.3, 3000]], load: 0.3, c: [50, 20, 4] },
+      ],
+    ],
+    [
+      'gives everything back at once when the API is mostly idle (below 0.3)',
+      [
+        { at: 0, api: [[0.9, 0]], load: 0.9, c: [25, 10, 2] },
+        { at: 500, api: [[0.95, 500]], load: 0.95, c: [13, 5, 1] },
+        { at: 1000, api: [[0.99, 1000]], load: 0.99, c: [6, 3, 1] },
+        { at: 1500, api: [[0.29, 1500]], load: 0.29, c: [50, 20, 4] },
       ],
     ],
     [
@@ -94,8 +103,8 @@ describe(AdaptiveConcurrency.name, () => {
         { at: 0, api: [[0.9, 0]], load: 0.9, c: [25, 10, 2] },
         { at: 400, api: [[0.9, 0]], load: 0.9, c: [25, 10, 2] },
         { at: 900, api: [[0.9, 0]], load: 0.9, c: [25, 10, 2] },
-        { at: 1000, api: [[0.2, 1000]], load: 0.2, c: [30, 12, 2] },
-        { at: 1100, api: [[0.2, 1000]], load: 0.2, c: [30, 12, 2] },
+        { at: 1000, api: [[0.4, 1000]], load: 0.4, c: [50, 20, 4] },
+        { at: 1100, api: [[0.4, 1000]], load: 0.4, c: [50, 20, 4] },
       ],
     ],
     [
@@ -117,7 +126,7 @@ describe(AdaptiveConcurrency.name, () => {
             [0.5, 400],
           ],
           load: 0.5,
-          c: [30, 12, 2],
+          c: [50, 20, 4],
         },
       ],
     ],
