@@ -143,8 +143,14 @@ export async function startBenchEnv(
       RATE_LIMIT_KEY_PER_MIN: '100000000',
       RATE_LIMIT_BATCH_PER_MIN: '100000',
     };
-    // The knobs that shape throughput may be set from outside (defaults otherwise).
-    for (const k of ['WORKER_CONCURRENCY', 'DB_POOL_SIZE', 'WORKER_ADAPTIVE_CONCURRENCY']) {
+    // The knobs that shape throughput may be set from outside (defaults otherwise; LOG_LEVEL is
+    // `warn` here, see bench/README.md).
+    for (const k of [
+      'WORKER_CONCURRENCY',
+      'DB_POOL_SIZE',
+      'WORKER_ADAPTIVE_CONCURRENCY',
+      'LOG_LEVEL',
+    ]) {
       if (process.env[k]) env[k] = process.env[k]!;
     }
     Object.assign(env, overrides);
