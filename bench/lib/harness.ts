@@ -61,6 +61,8 @@ export interface BenchEnv {
   webhookPrivateKeyPem: string;
   /** POST with a JSON body to the app; resolves with the status and the parsed answer. */
   post(path: string, body: string): Promise<{ status: number; body: unknown }>;
+  /** DELETE on the app; resolves with the status. */
+  delete(path: string): Promise<{ status: number }>;
   close(): Promise<void>;
 }
 
@@ -247,6 +249,15 @@ export async function startBenchEnv(
           body,
         });
         return { status: res.statusCode, body: await res.body.json() };
+      },
+      async delete(path: string) {
+        const res = await request(`${baseUrl}${path}`, {
+          method: 'DELETE',
+          dispatcher: client,
+          headers: { authorization: `Bearer ${created.key}` },
+        });
+        await res.body.dump();
+        return { status: res.statusCode };
       },
       close,
     };

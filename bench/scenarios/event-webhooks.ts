@@ -31,21 +31,29 @@ export interface EventWebhooksResult {
   bare: FanoutSide;
   /** app ÷ bare events/s. */
   ratio: number;
+  /** The first round's runs (as every round: without endpoints, then with them). */
   sendWithout: SendLatencyResult;
   sendWith: SendLatencyResult;
+  /** Every round, alternating: without endpoints, then with the two (SEND_ROUNDS). */
+  sendRounds: Array<{ without: SendLatencyResult; with: SendLatencyResult }>;
   /**
    * With the `event-webhooks` queue paused, from the batch's 202: until its last message was
    * recorded `delivered`, and until its 40,000 deliveries were all stored `pending` (ms).
    */
   batchDeliveredMs: number;
   deliveriesStoredMs: number;
-  /** p99 with endpoints ÷ p99 without. */
+  /** Mean p99 with endpoints ÷ mean p99 without, over the rounds. */
   sendP99Ratio: number;
   loadAverage: { start: number[]; end: number[] };
 }
 
 const TIMEOUT_MS = 300_000;
 const EVENTS = ['email.sent', 'email.delivered'];
+/**
+ * Rounds of `/send` without, then with endpoints. Alternating rounds, not one run of each
+ * minutes apart, so that a drift in the shared host's load does not land on one side only.
+ */
+const SEND_ROUNDS = 2;
 
 /** A loopback endpoint that answers 204 to everything, counting requests and arrival times. */
 class Receiver {
@@ -193,36 +201,53 @@ export async function runEventWebhooks(opts: {
       warmupS: opts.sendWarmupSeconds,
       workersRunning: true,
     };
-    opts.log('(w) /send without webhook endpoints…');
-    const sendWithout = await runSendLatency(env, sendOpts);
     // The worker may still be delivering what /send accepted, and the transition publisher
-    // still handing its transitions to the fan-out: their events must not fall into the window
-    // measured below (an endpoint gets the events fanned out after it exists).
-    const drained = await waitFor(
-      async () => {
-        const { rows } = await env.pool.query<{ n: number }>(
-          `SELECT (SELECT count(*) FROM email_logs WHERE status <> 'delivered')
-                + (SELECT count(*) FROM email_events e JOIN outbox_cursors c ON c.name = 'event-webhooks'
-                    WHERE e.cause IS NOT NULL AND (e.tx, e.id) > (c.last_tx, c.last_id))::int AS n`,
-        );
-        return Number(rows[0].n) === 0;
-      },
-      TIMEOUT_MS,
-      250,
-    );
-    if (!drained) throw new Error('the /send messages were not all delivered within 300 s');
-
-    const secrets: string[] = [];
-    for (const url of urls) {
-      const res = await env.post(
-        '/api/v1/webhook-endpoints',
-        JSON.stringify({ url, events: EVENTS, description: 'bench' }),
+    // still handing its transitions to the fan-out: their events must not fall into the next
+    // window (an endpoint gets the events fanned out after it exists).
+    const settle = async (): Promise<void> => {
+      const drained = await waitFor(
+        async () => {
+          const { rows } = await env.pool.query<{ n: number }>(
+            `SELECT (SELECT count(*) FROM email_logs WHERE status <> 'delivered')
+                  + (SELECT count(*) FROM email_events e JOIN outbox_cursors c ON c.name = 'event-webhooks'
+                      WHERE e.cause IS NOT NULL AND (e.tx, e.id) > (c.last_tx, c.last_id))::int AS n`,
+          );
+          return Number(rows[0].n) === 0;
+        },
+        TIMEOUT_MS,
+        250,
       );
-      if (res.status !== 201) {
-        throw new Error(`webhook-endpoints answered ${res.status}: ${JSON.stringify(res.body)}`);
+      if (!drained) throw new Error('the /send messages were not all delivered within 300 s');
+    };
+    const createEndpoints = async (): Promise<Array<{ id: string; secret: string }>> => {
+      const created: Array<{ id: string; secret: string }> = [];
+      for (const url of urls) {
+        const res = await env.post(
+          '/api/v1/webhook-endpoints',
+          JSON.stringify({ url, events: EVENTS, description: 'bench' }),
+        );
+        if (res.status !== 201) {
+          throw new Error(`webhook-endpoints answered ${res.status}: ${JSON.stringify(res.body)}`);
+        }
+        created.push(res.body as { id: string; secret: string });
       }
-      secrets.push((res.body as { secret: string }).secret);
-    }
+      return created;
+    };
+    /** `/send` with the endpoints in place; waits for its events to reach the receivers. */
+    const sendWithEndpoints = async (): Promise<SendLatencyResult> => {
+      for (const r of receivers) r.reset();
+      const result = await runSendLatency(env, sendOpts);
+      // Let the fan-out of the /send run finish before what comes next.
+      await waitFor(() => receivers[0].count >= result.requests * EVENTS.length, 30_000, 100);
+      return result;
+    };
+
+    opts.log(`(w) /send without webhook endpoints (round 1 of ${SEND_ROUNDS})…`);
+    const sendWithout = await runSendLatency(env, sendOpts);
+    await settle();
+
+    let endpoints = await createEndpoints();
+    const secrets = endpoints.map((e) => e.secret);
     const endpointConcurrency = env.config.eventWebhooks.endpointConcurrency;
     const perReceiver = opts.messages * EVENTS.length;
 
@@ -296,11 +321,25 @@ export async function runEventWebhooks(opts: {
       `(w) bare: ${bare.requests} requests in ${bare.elapsedMs} ms (${bare.eventsPerSec}/s)`,
     );
 
-    opts.log('(w) /send with the two endpoints configured…');
-    for (const r of receivers) r.reset();
-    const sendWith = await runSendLatency(env, sendOpts);
-    // Let the fan-out of the /send run finish before the env is closed.
-    await waitFor(() => receivers[0].count >= sendWith.requests * EVENTS.length, 30_000, 100);
+    opts.log(`(w) /send with the two endpoints configured (round 1 of ${SEND_ROUNDS})…`);
+    const sendWith = await sendWithEndpoints();
+    const sendRounds = [{ without: sendWithout, with: sendWith }];
+    for (let round = 2; round <= SEND_ROUNDS; round++) {
+      for (const e of endpoints) {
+        const res = await env.delete(`/api/v1/webhook-endpoints/${e.id}`);
+        if (res.status !== 200) throw new Error(`deleting an endpoint answered ${res.status}`);
+      }
+      await settle();
+      opts.log(`(w) /send without webhook endpoints (round ${round} of ${SEND_ROUNDS})…`);
+      const without = await runSendLatency(env, sendOpts);
+      await settle();
+      endpoints = await createEndpoints();
+      await sleep(500); // the endpoint cache of the worker
+      opts.log(`(w) /send with the two endpoints configured (round ${round} of ${SEND_ROUNDS})…`);
+      sendRounds.push({ without, with: await sendWithEndpoints() });
+    }
+    const meanP99 = (side: 'without' | 'with'): number =>
+      sendRounds.reduce((n, r) => n + r[side].latencyMs.p99, 0) / sendRounds.length;
 
     return {
       messages: opts.messages,
@@ -314,7 +353,8 @@ export async function runEventWebhooks(opts: {
       deliveriesStoredMs,
       sendWithout,
       sendWith,
-      sendP99Ratio: round(sendWith.latencyMs.p99 / sendWithout.latencyMs.p99, 2),
+      sendRounds,
+      sendP99Ratio: round(meanP99('with') / meanP99('without'), 2),
       loadAverage: { start, end: loadavg().map((l) => round(l, 2)) },
     };
   } finally {

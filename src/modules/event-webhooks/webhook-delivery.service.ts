@@ -22,8 +22,14 @@ import { WebhookSigner } from 'src/modules/event-webhooks/webhook-signer';
 export const DISABLE_AFTER_FAILING_MS = 3 * 24 * 3600 * 1000;
 /** A drain hands its worker slot back after this long (then continues at the queue's end). */
 const SLICE_MS = 20_000;
-/** Deliveries claimed per statement, per unit of the endpoint's concurrency (healthy endpoint). */
-const CHUNK_PER_SLOT = 20;
+/**
+ * A healthy endpoint's chunk is sized to take about this long to send, from the last chunk's
+ * mean request time: few claims and few waits for a chunk's last answer on a fast endpoint,
+ * small chunks (well within the claim's lease) on a slow one.
+ */
+const CHUNK_TARGET_MS = 2000;
+/** At most this many deliveries per unit of the endpoint's concurrency in one chunk. */
+const MAX_CHUNK_PER_SLOT = 50;
 /** ± this fraction of random jitter on every retry delay. */
 const JITTER = 0.1;
 /** Events deleted per statement by the retention prune (with their deliveries and attempts). */
@@ -95,7 +101,7 @@ export class WebhookDeliveryService {
       const started = Date.now();
       let endpoint = await this.endpoints.find(endpointId);
       // The first chunk probes (one request per slot): a dead endpoint costs one round of
-      // timeouts; a healthy one then gets CHUNK_PER_SLOT times more per claim.
+      // timeouts; a healthy one then gets chunks of about CHUNK_TARGET_MS of work.
       let chunk = this.concurrency;
       let claimed = endpoint?.enabled
         ? await this.deliveries.claimDue(endpointId, this.clock.now(), chunk)
@@ -129,7 +135,7 @@ export class WebhookDeliveryService {
           sliceOver = true;
           break;
         }
-        chunk = this.concurrency * (r.failed > 0 ? 1 : CHUNK_PER_SLOT);
+        chunk = this.concurrency * (r.failed > 0 ? 1 : perSlot(records));
         claimed = ahead
           ? await ahead
           : await this.deliveries.claimDue(endpointId, this.clock.now(), chunk);
@@ -309,6 +315,16 @@ export class WebhookDeliveryService {
       url: `${this.config.publicUrl}/dashboard/event-webhooks`,
     });
   }
+}
+
+/**
+ * Deliveries per slot in a healthy endpoint's next chunk: as many as its requests, at the
+ * last chunk's mean duration, fit in CHUNK_TARGET_MS; at least 2 (the chunk must grow past the
+ * probe for the drain to count as healthy), at most MAX_CHUNK_PER_SLOT.
+ */
+export function perSlot(records: readonly Pick<AttemptRecord, 'durationMs'>[]): number {
+  const meanMs = records.reduce((n, r) => n + r.durationMs, 0) / Math.max(1, records.length);
+  return Math.min(MAX_CHUNK_PER_SLOT, Math.max(2, Math.floor(CHUNK_TARGET_MS / Math.max(1, meanMs))));
 }
 
 /**
