@@ -324,7 +324,10 @@ export class WebhookDeliveryService {
  */
 export function perSlot(records: readonly Pick<AttemptRecord, 'durationMs'>[]): number {
   const meanMs = records.reduce((n, r) => n + r.durationMs, 0) / Math.max(1, records.length);
-  return Math.min(MAX_CHUNK_PER_SLOT, Math.max(2, Math.floor(CHUNK_TARGET_MS / Math.max(1, meanMs))));
+  return Math.min(
+    MAX_CHUNK_PER_SLOT,
+    Math.max(2, Math.floor(CHUNK_TARGET_MS / Math.max(1, meanMs))),
+  );
 }
 
 /**
