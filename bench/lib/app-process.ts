@@ -198,7 +198,9 @@ export async function spawnApp(name: string, env: Record<string, string>): Promi
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE_DIR, name)}`]
     : [];
-  const child = spawn(process.execPath, [...profile, MAIN], {
+  // BENCH_NODE_FLAGS: more Node/V8 flags for the app (e.g. --trace-gc), inherited likewise.
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...profile, ...extra, MAIN], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -148,6 +148,7 @@ export async function startBenchEnv(
     // The knobs that shape throughput may be set from outside (defaults otherwise; LOG_LEVEL is
     // `warn` here, see bench/README.md).
     for (const k of [
+      'API_PROCESSES',
       'WORKER_CONCURRENCY',
       'DB_POOL_SIZE',
       'WORKER_ADAPTIVE_CONCURRENCY',
