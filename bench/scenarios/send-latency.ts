@@ -25,6 +25,54 @@ export interface SendLatencyResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Over several rounds (`meanOfRounds`): each round's p99, in order. */
+  roundsP99?: number[];
+}
+
+/**
+ * Rounds of one figure taken in turn with its baseline's rounds, as one result: the latency
+ * percentiles and the rate are the means over the rounds (max is the maximum), the counts are
+ * sums, and `roundsP99` keeps each round's p99. Alternating rounds spread a change in the
+ * host's load over both sides of a ratio instead of landing on one (bench/README.md).
+ */
+export function meanOfRounds(rounds: SendLatencyResult[]): SendLatencyResult {
+  if (rounds.length === 0) throw new Error('meanOfRounds: no rounds');
+  const mean = (pick: (r: SendLatencyResult) => number): number =>
+    round(rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length, 2);
+  const sum = (pick: (r: SendLatencyResult) => number): number =>
+    rounds.reduce((total, r) => total + pick(r), 0);
+  const drains = rounds.flatMap((r) => (r.drain ? [r.drain] : []));
+  return {
+    connections: rounds[0].connections,
+    durationS: sum((r) => r.durationS),
+    workersRunning: rounds[0].workersRunning,
+    ...(drains.length
+      ? {
+          drain: {
+            messages: drains[0].messages,
+            deliveredDuring: Math.round(
+              drains.reduce((t, d) => t + d.deliveredDuring, 0) / drains.length,
+            ),
+            waitingAtEnd: Math.round(
+              drains.reduce((t, d) => t + d.waitingAtEnd, 0) / drains.length,
+            ),
+          },
+        }
+      : {}),
+    requests: sum((r) => r.requests),
+    reqPerSec: mean((r) => r.reqPerSec),
+    latencyMs: {
+      p50: mean((r) => r.latencyMs.p50),
+      p90: mean((r) => r.latencyMs.p90),
+      p99: mean((r) => r.latencyMs.p99),
+      max: Math.max(...rounds.map((r) => r.latencyMs.max)),
+      mean: mean((r) => r.latencyMs.mean),
+    },
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    roundsP99: rounds.map((r) => r.latencyMs.p99),
+  };
 }
 
 function load(input: SendLoadInput): Promise<Result> {
