@@ -318,6 +318,76 @@ describe(TemplateRenderer.name, () => {
     });
   });
 
+  describe('analyze', () => {
+    /**
+     * Templates that fail at each stage of Handlebars' precompile (compiler/compiler.js in the
+     * handlebars package): the parser, its helpers, the opcode Compiler — and valid ones.
+     */
+    const CORPUS = [
+      '<p>Hello {{name}}</p>',
+      '{{#each items}}{{this}}{{else}}none{{/each}}',
+      '{{#if a}}x{{else if b}}y{{/if}}',
+      '{{"literal"}} {{(helper a)}} {{lookup . "k"}}',
+      '{{> footer}}',
+      '{{> footer a}}',
+      '{{> footer a b}}',
+      '{{#> layout}}x{{/layout}}',
+      '{{#*inline "p"}}x{{/inline}}',
+      '{{#if a}}x{{/each}}',
+      '{{foo/../bar}}',
+      '{{#*inline "p"}}x{{else}}y{{/inline}}',
+      '{{name',
+      '{{/if}}',
+      '{{#each}}',
+      '{{{{raw}}}} {{x}} {{{{/raw}}}}',
+      '{{! comment }}{{!-- {{x}} --}}',
+    ];
+
+    it.each(CORPUS)('raises exactly the compile errors of a full precompile: %s', (source) => {
+      for (const field of ['subject', 'html', 'text'] as const) {
+        let expected: Error | null = null;
+        try {
+          Handlebars.precompile(source, { strict: false, noEscape: field !== 'html' });
+        } catch (error) {
+          expected = error as Error;
+        }
+        let actual: TemplateCompileError | null = null;
+        try {
+          renderer.analyze({ [field]: source });
+        } catch (error) {
+          if (!(error instanceof TemplateCompileError)) throw error;
+          actual = error;
+        }
+        if (expected === null) {
+          expect(actual).toBeNull();
+        } else {
+          // The same error: message (less its " - line:column" suffix) and position.
+          expect(actual).toBeInstanceOf(TemplateCompileError);
+          expect(actual!.message).toBe(`${field}: ${expected.message.replace(/ - \d+:\d+$/, '')}`);
+          const at = expected as Error & { lineNumber?: number; column?: number };
+          if (at.lineNumber !== undefined) expect(actual!.line).toBe(at.lineNumber);
+          if (at.column !== undefined) expect(actual!.column).toBe(at.column + 1);
+        }
+      }
+    });
+
+    it('checks without generating code; a compiled part generates its code once, on first render', () => {
+      // Handlebars' code generator (on every environment, not in its typings).
+      const { JavaScriptCompiler } = Handlebars as unknown as {
+        JavaScriptCompiler: { prototype: { compile(...args: unknown[]): unknown } };
+      };
+      const codegen = jest.spyOn(JavaScriptCompiler.prototype, 'compile');
+      renderer.analyze(WELCOME);
+      expect(codegen).not.toHaveBeenCalled();
+      const compiled = renderer.compile(WELCOME);
+      expect(codegen).not.toHaveBeenCalled();
+      compiled.render({ name: 'Ann' });
+      expect(codegen).toHaveBeenCalledTimes(3);
+      compiled.render({ name: 'Bob' });
+      expect(codegen).toHaveBeenCalledTimes(3);
+    });
+  });
+
   describe('assertCompiles', () => {
     it('accepts a valid template', () => {
       expect(() => renderer.assertCompiles(WELCOME)).not.toThrow();
