@@ -239,12 +239,24 @@ function reportLines(f: TopologyFigures): KeyedLine[] {
     });
     lines.push({
       key: 't-send',
-      figure: '(t) normal /send p99 meanwhile, vs (c) API alone',
-      target: '<= 2× (c)',
-      measured: `${t.send.latencyMs.p99} ms (p50 ${t.send.latencyMs.p50}; ${t.send.reqPerSec} req/s)`,
-      baseline: cApiOnly ? `(c) ${cApiOnly.latencyMs.p99} ms` : '-',
-      pass: cApiOnly ? t.send.latencyMs.p99 <= 2 * cApiOnly.latencyMs.p99 : null,
+      figure:
+        '(t) normal /send p99 meanwhile, vs the same load without the hostile stream ' +
+        '(alternating rounds, delivery running)',
+      target: '<= 2× usual',
+      measured: `${ratioText(t.send.latencyMs.p99 / t.usual.latencyMs.p99)} (${sendCell(t.send)})`,
+      baseline: `without: ${sendCell(t.usual)}`,
+      pass: t.send.latencyMs.p99 <= 2 * t.usual.latencyMs.p99 && errorsOf(t.send) === 0,
     });
+    if (cApiOnly) {
+      lines.push({
+        key: 't-send-vs-c',
+        figure: '(t) the same p99, vs (c) API alone (delivery paused; for reference)',
+        target: '-',
+        measured: ratioText(t.send.latencyMs.p99 / cApiOnly.latencyMs.p99),
+        baseline: `(c) ${cApiOnly.latencyMs.p99} ms`,
+        pass: null,
+      });
+    }
     lines.push({
       key: 't-hostile',
       figure: '(t) hostile sends: 422 template_too_complex / 202 (just under) / other',
@@ -504,6 +516,13 @@ async function measureTopology(
           durationS: SETTINGS.sendSeconds,
           warmupS: SETTINGS.sendWarmupSeconds,
           hostileConcurrency: 4,
+          rounds: SETTINGS.sendRounds,
+          onRound: (r, hostile) =>
+            say(
+              `(t) ${hostile ? 'with' : 'without'} the hostile stream` +
+                (SETTINGS.sendRounds > 1 ? ` (round ${r} of ${SETTINGS.sendRounds})` : '') +
+                '…',
+            ),
         }),
       );
     }
