@@ -792,6 +792,62 @@ describe('Templates API (e2e)', () => {
           templates.assertCompiles({ subject: 'Hi {{a}}', html: '<p>{{{b}}}</p>', text: null }),
         ).resolves.toBeUndefined();
       });
+
+      /**
+       * The SHA-256 inputs that contain `marker` while `work` runs: the content digest of
+       * templates.service.ts `inlineDigest` hashes the whole content (README "Security":
+       * template limits — a field over a limit costs one scan, never a digest).
+       */
+      async function digestsOf(marker: string, work: () => Promise<unknown>): Promise<number> {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const crypto = require('node:crypto') as typeof import('node:crypto');
+        const real = crypto.createHash;
+        let seen = 0;
+        const spy = jest.spyOn(crypto, 'createHash').mockImplementation((...args) => {
+          const hash = real(...args);
+          const update = hash.update.bind(hash);
+          hash.update = ((data: string | Buffer, ...rest: unknown[]) => {
+            if (String(data).includes(marker)) seen += 1;
+            return (update as (...a: unknown[]) => typeof hash)(data, ...rest);
+          }) as typeof hash.update;
+          return hash;
+        });
+        try {
+          await work().catch(() => undefined);
+        } finally {
+          spy.mockRestore();
+        }
+        return seen;
+      }
+
+      it.each([
+        [
+          'over TEMPLATE_MAX_FIELD_BYTES',
+          (m: string) => m + 'x'.repeat(t.config.templates.maxFieldBytes),
+        ],
+        [
+          'over TEMPLATE_MAX_MUSTACHES',
+          (m: string) => m + '{{a}}'.repeat(t.config.templates.maxMustaches + 1),
+        ],
+      ])('refuses content %s without hashing it', async (_name, html) => {
+        const marker = uniqueId('oversized');
+        const src = { subject: 'S', html: html(marker), text: null };
+        await expect(templates.assertCompiles(src)).rejects.toMatchObject({
+          code: 'template_too_complex',
+        });
+        expect(await digestsOf(marker, () => templates.assertCompiles(src))).toBe(0);
+        expect(await digestsOf(marker, () => templates.renderInline(src, {}))).toBe(0);
+      });
+
+      it('hashes accepted inline content once for the check and the stored row together', async () => {
+        const marker = uniqueId('once');
+        const src = { subject: 'S', html: `<p>${marker} {{a}}</p>`, text: null };
+        const hashed = await digestsOf(marker, async () => {
+          await templates.assertCompiles(src, [{ a: 1 }]);
+          await templates.upsertInline(src);
+        });
+        expect(hashed).toBe(1);
+      });
     });
   });
 });

@@ -47,15 +47,18 @@ export class TemplateEngine {
 
   /**
    * Accept-time check: limits, compilation and, given the variables the message(s) will be
-   * rendered with, the estimated cost. `key` identifies the content (digest or id:updated_at).
+   * rendered with, the estimated cost. `keyOf` identifies the content (digest or
+   * id:updated_at); it is asked only once the sizes and `{{` counts are within the limits, so
+   * content refused by that scan is never hashed (an 880 KB field costs a scan, not a digest).
    * Throws TemplateLimitError, TemplateCompileError or TemplatePoolBusyError.
    */
   async check(
     src: TemplateSource,
-    key: string,
+    keyOf: () => string,
     variableSets?: ReadonlyArray<unknown>,
   ): Promise<TemplateProfile> {
     const mustaches = prescan(src, this.limits);
+    const key = keyOf();
     let profile = this.profiles.get(key);
     if (profile) {
       this.profiles.delete(key);
@@ -73,15 +76,17 @@ export class TemplateEngine {
   }
 
   /**
-   * Renders within the limits. Throws TemplateRenderError (also for content that does not
-   * compile), TemplateLimitError or TemplatePoolBusyError.
+   * Renders within the limits; `cacheKeyOf` names the content, asked after the scan as in
+   * `check`. Throws TemplateRenderError (also for content that does not compile),
+   * TemplateLimitError or TemplatePoolBusyError.
    */
   async render(
     src: TemplateSource,
-    cacheKey: string,
+    cacheKeyOf: () => string,
     vars: Record<string, unknown>,
   ): Promise<RenderedTemplate> {
     const mustaches = prescan(src, this.limits);
+    const cacheKey = cacheKeyOf();
     const task: TemplateTask = { kind: 'render', src, cacheKey, vars, limits: this.limits };
     if (isSmall(src, mustaches)) {
       const result = runTemplateTask({ ...task, inline: INLINE_BOUNDS });

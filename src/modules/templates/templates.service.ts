@@ -200,14 +200,14 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
   render(t: ResolvedTemplate, vars: Record<string, unknown>): Promise<RenderedTemplate> {
     return this.engine.render(
       { subject: t.subject, html: t.html, text: t.text },
-      `${t.id}:${t.updatedAt.getTime()}`,
+      () => `${t.id}:${t.updatedAt.getTime()}`,
       vars,
     );
   }
 
   /** Renders inline content of a send request; throws as `render` does. */
   renderInline(src: TemplateSource, vars: Record<string, unknown>): Promise<RenderedTemplate> {
-    return this.engine.render(src, `inline:${inlineDigest(src)}`, vars);
+    return this.engine.render(src, () => `inline:${inlineDigest(src)}`, vars);
   }
 
   /**
@@ -218,7 +218,12 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
    */
   async assertCompiles(src: TemplateSource, variables?: ReadonlyArray<unknown>): Promise<void> {
     // The same inline content (one app's notification template) is compiled once per process.
-    await this.checkContent(src, `inline:${inlineDigest(src)}`, INLINE_FIELD_NAMES, variables);
+    await this.checkContent(
+      src,
+      () => `inline:${inlineDigest(src)}`,
+      INLINE_FIELD_NAMES,
+      variables,
+    );
   }
 
   /**
@@ -228,7 +233,7 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
   async assertRenderable(t: ResolvedTemplate, variables: ReadonlyArray<unknown>): Promise<void> {
     await this.checkContent(
       { subject: t.subject, html: t.html, text: t.text },
-      `${t.id}:${t.updatedAt.getTime()}`,
+      () => `${t.id}:${t.updatedAt.getTime()}`,
       STORED_FIELD_NAMES,
       variables,
     );
@@ -357,17 +362,17 @@ export class TemplatesService implements OnModuleInit, OnApplicationShutdown {
     src: TemplateSource,
     names: Record<TemplateField, string>,
   ): Promise<void> {
-    await this.checkContent(src, `stored:${inlineDigest(src)}`, names);
+    await this.checkContent(src, () => `stored:${inlineDigest(src)}`, names);
   }
 
   private async checkContent(
     src: TemplateSource,
-    key: string,
+    keyOf: () => string,
     names: Record<TemplateField, string>,
     variables?: ReadonlyArray<unknown>,
   ): Promise<void> {
     try {
-      await this.engine.check(src, key, variables);
+      await this.engine.check(src, keyOf, variables);
     } catch (error) {
       if (error instanceof TemplateCompileError) throw toInvalidError(error, names[error.field]);
       if (error instanceof TemplateLimitError) throw toTooComplexError(error, names);
@@ -438,10 +443,19 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   if (map.size > max) map.delete(map.keys().next().value as K);
 }
 
+/** Digests already computed, by content object: a send checks, then stores, the same `src`. */
+const digests = new WeakMap<TemplateSource, string>();
+
+/** The content's identity (cache keys, the inline row's external id), computed once per `src`. */
 function inlineDigest(src: TemplateSource): string {
-  return createHash('sha256')
-    .update(JSON.stringify([src.subject ?? '', src.html ?? '', src.text ?? '']))
-    .digest('hex');
+  let digest = digests.get(src);
+  if (digest === undefined) {
+    digest = createHash('sha256')
+      .update(JSON.stringify([src.subject ?? '', src.html ?? '', src.text ?? '']))
+      .digest('hex');
+    digests.set(src, digest);
+  }
+  return digest;
 }
 
 function assertHasBody(html: string | null, text: string | null): void {
