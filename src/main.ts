@@ -3,7 +3,6 @@ import cluster from 'node:cluster';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, loadConfigFromProcess, AppConfig } from 'src/config/app-config';
-import { lowerOwnPriority } from 'src/infra/process/own-priority';
 import { prepareInfrastructure, StartupError } from 'src/startup';
 import { superviseDefaultStart } from 'src/supervisor';
 
@@ -65,21 +64,6 @@ async function main(): Promise<void> {
     process.exit(await superviseDefaultStart(config));
   }
 
-  // A process that delivers without serving the API yields the CPU to whatever serves it on
-  // this machine (README "Processes, roles and scaling out"); before anything else starts, so
-  // every thread it starts later inherits the priority.
-  let nice = '';
-  if (config.hasRole('worker') && !config.hasRole('api') && config.workerNice > 0) {
-    const refused = lowerOwnPriority(config.workerNice);
-    if (refused) {
-      process.stderr.write(
-        `email-sender: could not lower this worker's priority (${refused}); it runs at normal priority\n`,
-      );
-    } else {
-      nice = `, nice ${config.workerNice}`;
-    }
-  }
-
   // Loaded here, not above: the supervisor stays small without Nest and the app's modules.
   // Relative paths: the build rewrites `src/` only in static imports.
   const { createHttpApp, createWorkerContext } = await import('./create-app');
@@ -121,7 +105,7 @@ async function main(): Promise<void> {
     }
   } else {
     await app.init();
-    process.stdout.write(`email-sender: running roles ${roles}${nice}\n`);
+    process.stdout.write(`email-sender: running roles ${roles}\n`);
   }
 }
 

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { setPriority } from 'node:os';
-import { AppConfig, DEFAULT_WORKER_NICE } from 'src/config/app-config';
+import { AppConfig } from 'src/config/app-config';
 import { relayPeerMetrics } from 'src/infra/metrics/peer-metrics';
 
 /**
@@ -52,17 +52,17 @@ export const RESTART_POLICY: RestartPolicy = {
   windowMs: 60_000,
 };
 
-/** The worker's niceness unless WORKER_NICE says otherwise. */
-export const WORKER_NICE = DEFAULT_WORKER_NICE;
+/** Delivery yields the CPU to the API on a shared machine (README "Processes, roles and scaling out"). */
+export const WORKER_NICE = 10;
 
 /** The children of the default start: `apiProcesses` × `api`, one `worker,scheduler`. */
-export function defaultTopology(apiProcesses: number, workerNice = WORKER_NICE): ChildSpec[] {
+export function defaultTopology(apiProcesses: number): ChildSpec[] {
   const apis = Array.from({ length: apiProcesses }, (_, i) => ({
     name: apiProcesses === 1 ? 'api' : `api ${i + 1}`,
     roles: 'api',
     nice: 0,
   }));
-  return [...apis, { name: 'worker', roles: 'worker,scheduler', nice: workerNice }];
+  return [...apis, { name: 'worker', roles: 'worker,scheduler', nice: WORKER_NICE }];
 }
 
 export interface SupervisorOptions {
@@ -230,7 +230,7 @@ export async function superviseDefaultStart(config: AppConfig): Promise<number> 
   const env: Record<string, string> = { APP_SUPERVISOR_PID: String(process.pid) };
   // One random per-boot secret for all children: links signed by the worker verify in the API.
   if (config.tracking.secretIsEphemeral) env.TRACKING_SECRET = config.tracking.secret;
-  const specs = defaultTopology(config.apiProcesses, config.workerNice);
+  const specs = defaultTopology(config.apiProcesses);
   const supervisor = new Supervisor({
     specs,
     fork: clusterFork(env, log),

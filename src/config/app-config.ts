@@ -6,9 +6,6 @@ import { validateSync, ValidationError } from 'class-validator';
 import { config as loadDotenv } from 'dotenv';
 import { Environment } from 'src/config/environment';
 
-/** Delivery yields the CPU to the API on a shared machine (README "Processes, roles and scaling out"). */
-export const DEFAULT_WORKER_NICE = 10;
-
 export type AppRole = 'api' | 'worker' | 'scheduler';
 
 /** Limits on caller-supplied Handlebars (TEMPLATE_* variables; README "Security"). */
@@ -92,11 +89,6 @@ export class AppConfig {
   /** The supervisor's pid, in a child it forked (docs/ARCHITECTURE.md "Processes and roles"). */
   readonly supervisorPid?: number;
   readonly workerConcurrency: number;
-  /**
-   * The niceness of a process that runs the worker role without the API (README "Processes,
-   * roles and scaling out"): delivery yields the CPU to the API on a shared machine.
-   */
-  readonly workerNice: number;
   /**
    * API processes publish their event-loop load and workers scale their queue concurrency to
    * it (README "Processes, roles and scaling out").
@@ -352,7 +344,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiProcesses: e.API_PROCESSES ?? defaultApiProcesses(availableParallelism()),
     supervisorPid: e.APP_SUPERVISOR_PID,
     workerConcurrency: e.WORKER_CONCURRENCY ?? 50,
-    workerNice: e.WORKER_NICE ?? DEFAULT_WORKER_NICE,
     workerAdaptiveConcurrency: e.WORKER_ADAPTIVE_CONCURRENCY ?? true,
     templates: {
       maxFieldBytes: e.TEMPLATE_MAX_FIELD_BYTES ?? 256 * 1024,

@@ -119,17 +119,6 @@ export class Environment {
   WORKER_CONCURRENCY?: number;
 
   /**
-   * README "Processes, roles and scaling out": the niceness of a process that runs the worker
-   * role without the API (0 keeps the normal priority).
-   */
-  @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(19)
-  WORKER_NICE?: number;
-
-  /**
    * README "Processes, roles and scaling out": workers lower their concurrency while the API
    * processes are busy (default true); false keeps the configured concurrencies.
    */

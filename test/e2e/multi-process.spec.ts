@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { getPriority } from 'node:os';
 import { Job, Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -67,7 +65,6 @@ describe('several processes (2 API, 2 workers, schedulers)', () => {
   let apiA: AppProcess;
   let apiB: AppProcess;
   let schedulers: AppProcess[];
-  let workerProcesses: AppProcess[];
   let portA: number;
   let portB: number;
   /** The hour the shifted schedulers' hourly tick aggregates, seeded with events. */
@@ -209,7 +206,6 @@ describe('several processes (2 API, 2 workers, schedulers)', () => {
       env: { ...shared, APP_ROLES: 'api', PORT: String(portB) },
     });
     const workers = [worker(0), worker(1)];
-    workerProcesses = workers;
     await Promise.all([
       apiA.waitReady(portA),
       apiB.waitReady(portB),
@@ -373,29 +369,6 @@ describe('several processes (2 API, 2 workers, schedulers)', () => {
   });
 
   describe('worker processes', () => {
-    // README "Processes, roles and scaling out": WORKER_NICE (10), every thread (Linux keeps a
-    // niceness per thread; /proc/<pid>/task/<tid>/stat field 19).
-    (process.platform === 'linux' ? it : it.skip)(
-      'run at niceness 10, every thread of them, and the API processes at the priority they were started with',
-      () => {
-        // The processes start at this test's own niceness (0 unless run under `nice`).
-        const own = getPriority();
-        const nices = (p: AppProcess): number[] =>
-          readdirSync(`/proc/${p.pid}/task`).map((tid) =>
-            Number(
-              readFileSync(`/proc/${p.pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16],
-            ),
-          );
-        for (const w of workerProcesses) {
-          const threads = nices(w);
-          expect(threads.length).toBeGreaterThan(1);
-          expect(new Set(threads)).toEqual(new Set([Math.max(own, 10)]));
-          if (own < 10) expect(w.stdout).toContain('running roles worker, nice 10');
-        }
-        expect(new Set([...nices(apiA), ...nices(apiB)])).toEqual(new Set([own]));
-      },
-    );
-
     it(`keep one domain within ${RATE}/s between them and deliver each message once`, async () => {
       const key = await newKey('rate control');
       const res = await call(portA, 'POST', '/api/v1/batch', {

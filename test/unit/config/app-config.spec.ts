@@ -87,12 +87,6 @@ describe(loadConfig.name, () => {
       expect(loadConfig({}).supervisorPid).toBeUndefined();
     });
 
-    it('runs a worker without the API at niceness 10 unless WORKER_NICE says otherwise', () => {
-      expect(loadConfig({}).workerNice).toBe(10);
-      expect(loadConfig({ WORKER_NICE: '0' }).workerNice).toBe(0);
-      expect(loadConfig({ WORKER_NICE: '19' }).workerNice).toBe(19);
-    });
-
     it('runs half the cores as API processes, between 1 and 4', () => {
       expect([1, 2, 3, 4, 6, 8, 64].map(defaultApiProcesses)).toEqual([1, 1, 1, 2, 3, 4, 4]);
     });
@@ -122,8 +116,6 @@ describe(loadConfig.name, () => {
       ['SLACK_WEBHOOK_URL', 'not a url'],
       ['APP_PROCESSES', 'cluster'],
       ['API_PROCESSES', '0'],
-      ['WORKER_NICE', '20'],
-      ['WORKER_NICE', '-5'],
       ['EVENT_WEBHOOK_RETENTION_DAYS', '0'],
       ['EVENT_WEBHOOK_RETENTION_DAYS', 'a month'],
     ])('names %s when it is %p', (name, value) => {

@@ -242,11 +242,4 @@ describe(defaultTopology.name, () => {
       'worker:worker,scheduler',
     ]);
   });
-
-  it('runs the worker at WORKER_NICE (10 by default; 0 keeps normal priority)', () => {
-    expect(defaultTopology(1).map((s) => s.nice)).toEqual([0, WORKER_NICE]);
-    expect(WORKER_NICE).toBe(10);
-    expect(defaultTopology(1, 0).map((s) => s.nice)).toEqual([0, 0]);
-    expect(defaultTopology(2, 5).map((s) => s.nice)).toEqual([0, 0, 5]);
-  });
 });
