@@ -1,19 +1,18 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Options } from 'pino-http';
 import { AppConfig } from 'src/config/app-config';
 import { loggedHeaders, redactUrl } from 'src/infra/logging/redact';
 
 /**
- * pino-http options: one access line per request with the request id, method, URL (secrets
- * replaced by `[redacted]`, README "Security"), user agent, referer and status — not every
- * request and response header: serializing and redacting all of them was about 4 % of the API
- * process's CPU under webhook load (profile in README "Performance").
+ * The root logger's options, given to nestjs-pino (which builds the logger through pino-http,
+ * so `req`, `res` and `err` pass pino's standard serializers first). The `req` serializer makes
+ * the access line's request (src/infra/logging/access-log.ts): the request id, method, URL
+ * (secrets replaced by `[redacted]`, README "Security"), user agent and referer — not every
+ * header: serializing and redacting all of them was about 4 % of the API process's CPU under
+ * webhook load (profile in README "Performance").
  */
-export function httpLoggerOptions(config: AppConfig): Options {
+export function rootLoggerOptions(config: AppConfig): Options {
   return {
     level: config.logLevel,
-    genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
-    customAttributeKeys: { reqId: 'request_id' },
     serializers: {
       req: (req: {
         id: string;
@@ -28,8 +27,5 @@ export function httpLoggerOptions(config: AppConfig): Options {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    autoLogging: {
-      ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|\?|$)/.test(req.url ?? ''),
-    },
-  } satisfies Options<IncomingMessage, ServerResponse>;
+  };
 }

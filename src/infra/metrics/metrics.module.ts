@@ -1,5 +1,4 @@
 import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { HttpMetricsMiddleware } from 'src/infra/metrics/http-metrics.middleware';
 import { MetricsAuthMiddleware } from 'src/infra/metrics/metrics-auth.middleware';
 import { MetricsController } from 'src/infra/metrics/metrics.controller';
 import { MetricsService } from 'src/infra/metrics/metrics.service';
@@ -12,7 +11,6 @@ import { MetricsService } from 'src/infra/metrics/metrics.service';
 })
 export class MetricsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
     consumer.apply(MetricsAuthMiddleware).forRoutes(MetricsController);
   }
 }

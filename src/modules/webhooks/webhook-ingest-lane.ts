@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { PinoLogger } from 'nestjs-pino';
 import type { RequestWithRawBody } from 'src/common/http/http-edge';
 import { WEBHOOK_PATH } from 'src/common/http/http-edge';
+import { onResponseEnd, writeAccessLine } from 'src/infra/logging/access-log';
 import type { MetricsService } from 'src/infra/metrics/metrics.service';
 import type {
   SignatureCheck,
@@ -28,8 +29,7 @@ export interface WebhookIngestLaneDeps {
  * queue it, answer 200 `{status}`. Mounted right behind the body read, so the request id,
  * security headers and CORS are the edge's as for every route, and a request the lane answers
  * skips the route table, the guards (the route is public and exempt from IP limits and bans)
- * and the pipes; it writes the same access-log line (pino-http's, through the same root logger
- * and serializers) and the same
+ * and the pipes; it writes the same access line (src/infra/logging/access-log.ts) and the same
  * `http_request_duration_seconds` sample as the route would.
  *
  * Only the plain success is answered here. Anything else — another method, a query string, a
@@ -39,26 +39,12 @@ export interface WebhookIngestLaneDeps {
  */
 export function webhookIngestLane(deps: WebhookIngestLaneDeps): RequestHandler {
   const { verifier, webhooks, metrics } = deps;
-  /**
-   * The access-log line pino-http writes for every request (src/infra/logging/logger-options.ts),
-   * through the app's root logger, whose serializers are pino-http's: the same fields, keys and
-   * message as the route's line, without pino-http's per-request child loggers.
-   */
+  /** The access line and duration sample `HttpAccessMiddleware` gives every routed request. */
   const logAndTime = (req: Request, res: Response, startedAt: number, stop: StopTimer): void => {
-    let done = false;
-    const finished = (): void => {
-      if (done) return;
-      done = true;
-      stop({ method: 'POST', route: WEBHOOK_PATH, status: String(res.statusCode) });
-      const root = PinoLogger.root;
-      if (!root?.isLevelEnabled('info')) return;
-      root.info(
-        { req, res, responseTime: Date.now() - startedAt },
-        !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted',
-      );
-    };
-    res.once('finish', finished);
-    res.once('close', finished);
+    onResponseEnd(res, (finished) => {
+      if (finished) stop({ method: 'POST', route: WEBHOOK_PATH, status: String(res.statusCode) });
+      writeAccessLine(PinoLogger.root, req, res, Date.now() - startedAt);
+    });
   };
 
   const answer = async (

@@ -3,13 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pinoHttp from 'pino-http';
 import { loadConfig } from 'src/config/app-config';
-import { httpLoggerOptions } from 'src/infra/logging/logger-options';
+import { onResponseEnd, writeAccessLine } from 'src/infra/logging/access-log';
+import { rootLoggerOptions } from 'src/infra/logging/logger-options';
 import { redactUrl } from 'src/infra/logging/redact';
 
 const TOKEN = 'AbCdEf0123456789_tokenValue-xyz';
 const INBOUND = 'inbound-secret-0123456789';
 
-/** Runs real requests through pino-http with the app's options; returns the log lines. */
+/**
+ * Runs real requests through the app's access log (root logger built as nestjs-pino builds it,
+ * src/infra/logging/logging.module.ts); returns the log lines.
+ */
 async function logsOf(
   requests: Array<{ path: string; headers?: Record<string, string> }>,
 ): Promise<string> {
@@ -20,9 +24,10 @@ async function logsOf(
       done();
     },
   });
-  const logger = pinoHttp(httpLoggerOptions(loadConfig({ LOG_LEVEL: 'info' })), sink);
+  const { logger } = pinoHttp(rootLoggerOptions(loadConfig({ LOG_LEVEL: 'info' })), sink);
   const server: Server = createServer((req, res) => {
-    logger(req, res);
+    const startedAt = Date.now();
+    onResponseEnd(res, () => writeAccessLine(logger, req, res, Date.now() - startedAt));
     res.setHeader('Set-Cookie', `dashboard_csrf=${TOKEN}; HttpOnly`);
     res.end('ok');
   });

@@ -6,16 +6,17 @@ import { Registry, Histogram } from 'prom-client';
 import request from 'supertest';
 import { requestIdMiddleware } from 'src/common/http/request-id';
 import { loadConfig } from 'src/config/app-config';
-import { httpLoggerOptions } from 'src/infra/logging/logger-options';
+import { HttpAccessMiddleware } from 'src/infra/logging/http-access.middleware';
+import { rootLoggerOptions } from 'src/infra/logging/logger-options';
 import type { MetricsService } from 'src/infra/metrics/metrics.service';
 import { webhookIngestLane } from 'src/modules/webhooks/webhook-ingest-lane';
 import type { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-signature.verifier';
 import type { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
 /**
- * The lane's access-log line is the one pino-http writes for the route (docs/ARCHITECTURE.md
- * "The HTTP edge"): both are written here through one pino-http root logger with the app's
- * options and compared field by field.
+ * The lane's access line and duration sample are the ones `HttpAccessMiddleware` gives the route
+ * (docs/ARCHITECTURE.md "The HTTP edge"): both are written here through one root logger with the
+ * app's options (built as nestjs-pino builds it) and compared field by field.
  */
 describe('webhook ingest lane: access log and duration sample', () => {
   const lines: Record<string, unknown>[] = [];
@@ -28,7 +29,7 @@ describe('webhook ingest lane: access log and duration sample', () => {
     },
   });
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info' });
-  const routeLog = pinoHttp({ ...httpLoggerOptions(config), stream: sink });
+  const rootLog = pinoHttp({ ...rootLoggerOptions(config), stream: sink }).logger;
   const registry = new Registry();
   const httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -67,15 +68,18 @@ describe('webhook ingest lane: access log and duration sample', () => {
       metrics: { httpDuration } as unknown as MetricsService,
     }),
   );
-  // The route as the app mounts it after the edge: pino-http, then the handler.
-  app.use(routeLog);
+  // The route as the app mounts it after the edge: the access middleware, then the handler.
+  const access = new HttpAccessMiddleware({ httpDuration } as unknown as MetricsService);
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) =>
+    access.use(req, res, next),
+  );
   app.post('/api/v1/webhook', (_req, res) => {
     res.status(401).json({ route: true });
   });
 
   beforeAll(() => {
     previousRoot = PinoLogger.root;
-    Object.defineProperty(PinoLogger, 'root', { value: routeLog.logger, configurable: true });
+    Object.defineProperty(PinoLogger, 'root', { value: rootLog, configurable: true });
   });
   afterAll(() => {
     Object.defineProperty(PinoLogger, 'root', { value: previousRoot, configurable: true });
@@ -89,7 +93,7 @@ describe('webhook ingest lane: access log and duration sample', () => {
     return { rest, req: reqRest, res, id, responseTime: typeof responseTime };
   };
 
-  it("writes the route's line (same keys and values but the status) and one duration sample", async () => {
+  it("writes the route's line and duration sample (same keys and values but the status)", async () => {
     const send = (signature: string) =>
       request(app)
         .post('/api/v1/webhook')
@@ -124,6 +128,10 @@ describe('webhook ingest lane: access log and duration sample', () => {
     expect(samples).toEqual([
       expect.objectContaining({
         labels: { method: 'POST', route: '/api/v1/webhook', status: '200' },
+        value: 1,
+      }),
+      expect.objectContaining({
+        labels: { method: 'POST', route: '/api/v1/webhook', status: '401' },
         value: 1,
       }),
     ]);
