@@ -132,7 +132,6 @@ export async function startBenchEnv(
       DATABASE_URL: urlForDatabase(databaseName),
       REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
       MAIL_TRANSPORT: 'postal',
       POSTAL_URL: postal.url,
       POSTAL_API_KEY: postal.apiKey,
@@ -145,8 +144,8 @@ export async function startBenchEnv(
       RATE_LIMIT_KEY_PER_MIN: '100000000',
       RATE_LIMIT_BATCH_PER_MIN: '100000',
     };
-    // The knobs that shape throughput may be set from outside (defaults otherwise; LOG_LEVEL is
-    // `warn` here, see bench/README.md).
+    // The knobs that shape throughput may be set from outside (defaults otherwise: LOG_LEVEL
+    // `info`, one access line per request, as `npm start` logs; see bench/README.md).
     for (const k of [
       'API_PROCESSES',
       'WORKER_CONCURRENCY',
