@@ -85,9 +85,12 @@ const MAX_FIELD_LENGTH = 998; // RFC 5322 line limit
 const MAX_VALUE_LENGTH = 4 * MAX_FIELD_LENGTH;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** An `X-Email-Id:` line in free text; quoted (`> `) and folded forms included. */
+/**
+ * An `X-Email-Id:` line in free text; quoted (`> `) and folded forms included. The id must be
+ * a whole token: the start of a longer one (`…b87c`, `…-1`) is not an id of ours.
+ */
 const EMAIL_ID_LINE =
-  /^[ \t>]*X-Email-Id:[ \t]*(?:\r?\n[ \t>]*[ \t]+)?<?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})>?/im;
+  /^[ \t>]*X-Email-Id:[ \t]*(?:\r?\n[ \t>]*[ \t]+)?<?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-z_-])>?/im;
 const FIELD_LINE = /^([!-9;-~]+)[ \t]*:[ \t]*(.*)$/;
 const QUOTE_PREFIX = /^[ \t]*(?:>[ \t]?)+/;
 const FEEDBACK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}/;

@@ -205,6 +205,24 @@ describe('parseArf', () => {
     expect(complaint.postalMessageId).toBe(o.messageId);
   });
 
+  it('reads no id out of a longer token that starts like one (header or inline line)', async () => {
+    // Found by the mangling property below: one character inserted into the id's last group.
+    const o = ids();
+    const longer = `${o.emailId.slice(0, 24)}A${o.emailId.slice(24)}`;
+    const complaint = await parseArf(buildArfReport({ ...o, emailId: longer }));
+
+    expect(complaint.emailId).toBeNull();
+    expect(complaint.postalMessageId).toBe(o.messageId);
+    for (const tail of ['0', 'c', '-1', '_x']) {
+      expect(
+        (await parseArf(buildArfReport({ ...o, emailId: `${o.emailId}${tail}` }))).emailId,
+      ).toBeNull();
+    }
+    expect((await parseArf(buildArfReport({ ...o, emailId: `<${o.emailId}>` }))).emailId).toBe(
+      o.emailId,
+    );
+  });
+
   it('falls back to Removal-Recipient, then to the To of the original', async () => {
     const o = ids();
     const removal = await parseArf(
@@ -418,10 +436,14 @@ describe('parseArf', () => {
           });
           const reported = complaint?.emailId ?? null;
           // A cut that reaches into the id itself can turn it into another well-formed id
-          // (e.g. "00" → "2"): then the parser may report only what the text now says.
+          // (e.g. "00" → "2"): then the parser may report only what the text now says, as a
+          // whole token (not the start of a longer one), lowercased as ids always are.
           const touchesId = at <= idAt + o.emailId!.length && at + Math.max(cut, 1) >= idAt;
-          if (touchesId && reported !== null) expect(mangled).toContain(reported);
-          else expect([null, o.emailId]).toContain(reported);
+          if (touchesId && reported !== null) {
+            expect(mangled.toLowerCase()).toMatch(
+              new RegExp(`(^|[^0-9a-z-])${reported}($|[^0-9a-z_-])`),
+            );
+          } else expect([null, o.emailId]).toContain(reported);
         },
       ),
       { numRuns: 150 },
