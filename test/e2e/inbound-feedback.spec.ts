@@ -1,6 +1,7 @@
 import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { PinoLogger } from 'nestjs-pino';
 import request from 'supertest';
 import {
   ArfReportOptions,
@@ -240,18 +241,30 @@ describe('feedback reports at /api/v1/inbound/postal (e2e)', () => {
     });
 
     it('keeps an authorised request it cannot read and answers 200 (Postal never retries 4xx)', async () => {
-      for (const [contentType, body] of [
+      // Each is logged as a warning with its request id (README "Observability").
+      const warned: unknown[][] = [];
+      jest.spyOn(PinoLogger.root, 'warn').mockImplementation(((...args: unknown[]) => {
+        warned.push(args);
+      }) as never);
+      for (const [i, [contentType, body]] of [
         ['application/json', '{"message": '],
         ['application/x-www-form-urlencoded', 'message=%%%&base64=true'],
         ['text/plain', 'hello'],
-      ]) {
+      ].entries()) {
         const res = await request(t.server)
           .post(INBOUND)
           .set('Content-Type', contentType)
+          .set('X-Request-Id', `inbound-warn-${i}`)
           .send(body)
           .expect(200);
         expect(['unreadable', 'ignored']).toContain(res.body.status);
       }
+      jest.restoreAllMocks();
+      expect(
+        warned
+          .filter(([, msg]) => /^inbound (request not readable|message ignored)/.test(String(msg)))
+          .map(([fields]) => (fields as { requestId?: string }).requestId),
+      ).toEqual(['inbound-warn-0', 'inbound-warn-1', 'inbound-warn-2']);
       const page = await listed('?limit=200');
       const kept = page.data.filter((r: { outcome: string }) =>
         ['unreadable', 'ignored'].includes(r.outcome),

@@ -5,6 +5,7 @@ import { AppError, UnauthorizedError, ValidationFailedError } from 'src/common/e
 import { ApiErrorResponses } from 'src/common/http/api-error-responses.decorator';
 import type { RequestWithRawBody } from 'src/common/http/http-edge';
 import { inboundSecretMatches } from 'src/common/http/inbound-auth';
+import type { RequestWithId } from 'src/common/http/request-id';
 import { AppConfig } from 'src/config/app-config';
 import { ComplaintsService } from 'src/modules/emails/lifecycle/postal/complaints.service';
 import type { FeedbackOutcome } from 'src/modules/webhooks/feedback-report.entity';
@@ -99,7 +100,10 @@ export class WebhooksController {
     if (body.error !== undefined) {
       // Authenticated but unreadable: kept for an operator, answered 2xx (Postal treats a 4xx
       // other than 429 as final and would never retry it).
-      this.logger.warn(`inbound request not readable: ${body.error}`);
+      this.logger.warn(
+        { requestId: (req as RequestWithId).id },
+        `inbound request not readable: ${body.error}`,
+      );
       await this.feedback.record({
         outcome: 'unreadable',
         error: body.error,
@@ -114,7 +118,10 @@ export class WebhooksController {
     const inbound = await this.complaints.readInbound(body.value);
     if (inbound.ignored !== undefined) {
       // Mail to the abuse address that is not a report: kept for review, answered 200.
-      this.logger.warn(`inbound message ignored: ${inbound.ignored}`);
+      this.logger.warn(
+        { requestId: (req as RequestWithId).id },
+        `inbound message ignored: ${inbound.ignored}`,
+      );
       await this.feedback.record({
         outcome: 'ignored',
         error: inbound.ignored,
