@@ -10,6 +10,7 @@ import { configureHttpEdge } from 'src/common/http/http-edge';
 import { buildOpenApiDocument } from 'src/common/http/openapi';
 import { AppConfig } from 'src/config/app-config';
 import { AuthBanService } from 'src/modules/auth/auth-ban.service';
+import { httpAccess } from 'src/infra/logging/http-access';
 import { MetricsService } from 'src/infra/metrics/metrics.service';
 import { OPERATOR_PATHS, operatorBanMiddleware } from 'src/modules/auth/operator-ban.middleware';
 import { webhookIngestLane } from 'src/modules/webhooks/webhook-ingest-lane';
@@ -57,10 +58,10 @@ export async function createHttpApp(config: AppConfig): Promise<NestExpressAppli
   app.useLogger(app.get(Logger));
   app.flushLogs();
   configureHttpEdge(app, config, {
+    access: httpAccess(app.get(MetricsService)),
     webhook: webhookIngestLane({
       verifier: app.get(WebhookSignatureVerifier),
       webhooks: app.get(WebhooksService),
-      metrics: app.get(MetricsService),
     }),
   });
   // In production the API docs and the metrics are operator pages too (README "Security").

@@ -75,6 +75,34 @@ describe('HTTP edge (e2e)', () => {
       ]);
     });
 
+    it('logs what the edge answers itself, before any route', async () => {
+      const edge = [
+        // A webhook without a signature, refused unread.
+        request(t.server).post('/api/v1/webhook').set('X-Request-Id', 'edge-1').send('{}'),
+        // Malformed JSON, refused by the body parser.
+        request(t.server)
+          .post('/api/v1/send')
+          .set('X-Request-Id', 'edge-2')
+          .set('Content-Type', 'application/json')
+          .send('{"to": '),
+        // A CORS preflight, answered by the CORS middleware.
+        request(t.server)
+          .options('/api/v1/send')
+          .set('X-Request-Id', 'edge-3')
+          .set('Origin', 'https://app.example')
+          .set('Access-Control-Request-Method', 'POST'),
+      ];
+      const statuses: number[] = [];
+      for (const r of edge) statuses.push((await r).status);
+      await settled();
+      expect(statuses).toEqual([401, 400, 204]);
+      expect(lines.map((l) => [(l.req as { id?: string }).id, l.res.statusCode])).toEqual([
+        ['edge-1', 401],
+        ['edge-2', 400],
+        ['edge-3', 204],
+      ]);
+    });
+
     it('leaves probes out and gives requests no per-request logger', async () => {
       await request(t.server).get('/health/live').expect(200);
       await request(t.server).get('/api/v1/status/x').expect(401);
@@ -239,8 +267,8 @@ describe('HTTP edge (e2e)', () => {
       const firstDashboard = routes.find((r) => r.path.startsWith('/dashboard'))!.i;
       expect(hot[3]).toBeLessThan(firstDashboard);
       expect(hot[3]).toBeLessThan(at('get', '/api/v1/status/:message_id'));
-      // Behind every middleware layer before them that takes their paths, such as the access
-      // log Nest mounts for every path (its lines for the hot routes: "access log" above).
+      // Behind the middleware layers that take their paths: the edge's request id, access log
+      // and body parsers (the access lines of the hot routes: "access log" above).
       const takers = stack()
         .slice(0, hot[0])
         .flatMap((l, i) => (!l.route && l.match?.('/api/v1/send') ? [i] : []));

@@ -221,12 +221,14 @@ function rejectUnstorableText(req: Request, res: Response, next: NextFunction): 
 export function configureHttpEdge(
   app: NestExpressApplication,
   config: AppConfig,
-  lanes: { webhook?: RequestHandler } = {},
+  lanes: { access?: RequestHandler; webhook?: RequestHandler } = {},
 ): void {
   app.set('trust proxy', config.trustProxy);
   installClientAddress(app.getHttpAdapter().getInstance() as { request: object });
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  // The access line and duration sample of every request, the edge's own answers included.
+  if (lanes.access) app.use(lanes.access);
   if (config.isProduction) app.use(httpsRedirect(config.publicUrl));
   app.use(
     helmet({

@@ -1,14 +1,14 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from 'src/config/app-config';
-import { HttpAccessMiddleware } from 'src/infra/logging/http-access.middleware';
 import { rootLoggerOptions } from 'src/infra/logging/logger-options';
 
 /**
  * Structured pino logs through nestjs-pino's Nest logger, secrets redacted. nestjs-pino's own
  * per-request middlewares (pino-http's child logger, an AsyncLocalStorage store) are not
  * mounted (`forRoutes: []`): each request's access line is written once at its end by
- * `HttpAccessMiddleware` and carries the request id (README "Observability").
+ * `httpAccess` (src/infra/logging/http-access.ts, mounted at the HTTP edge) and carries the
+ * request id (README "Observability").
  */
 @Module({
   imports: [
@@ -18,8 +18,4 @@ import { rootLoggerOptions } from 'src/infra/logging/logger-options';
     }),
   ],
 })
-export class LoggingModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpAccessMiddleware).forRoutes('*path');
-  }
-}
+export class LoggingModule {}

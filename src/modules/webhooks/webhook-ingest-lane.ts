@@ -1,9 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { PinoLogger } from 'nestjs-pino';
 import type { RequestWithRawBody } from 'src/common/http/http-edge';
 import { WEBHOOK_PATH } from 'src/common/http/http-edge';
-import { onResponseEnd, writeAccessLine } from 'src/infra/logging/access-log';
-import type { MetricsService } from 'src/infra/metrics/metrics.service';
+import { labelRoute } from 'src/infra/logging/http-access';
 import type {
   SignatureCheck,
   WebhookSignatureVerifier,
@@ -13,12 +11,9 @@ import { parseEnvelope, WebhooksService } from 'src/modules/webhooks/webhooks.se
 /** The signature check the lane made, kept on the request so the route does not verify twice. */
 export type RequestWithSignatureCheck = RequestWithRawBody & { postalSignature?: SignatureCheck };
 
-type StopTimer = ReturnType<MetricsService['httpDuration']['startTimer']>;
-
 export interface WebhookIngestLaneDeps {
   verifier: WebhookSignatureVerifier;
   webhooks: WebhooksService;
-  metrics: MetricsService;
 }
 
 /**
@@ -29,8 +24,8 @@ export interface WebhookIngestLaneDeps {
  * queue it, answer 200 `{status}`. Mounted right behind the body read, so the request id,
  * security headers and CORS are the edge's as for every route, and a request the lane answers
  * skips the route table, the guards (the route is public and exempt from IP limits and bans)
- * and the pipes; it writes the same access line (src/infra/logging/access-log.ts) and the same
- * `http_request_duration_seconds` sample as the route would.
+ * and the pipes. Its access line and `http_request_duration_seconds` sample are the edge's, as
+ * for every request (src/infra/logging/http-access.ts), labelled with the route's pattern.
  *
  * Only the plain success is answered here. Anything else — another method, a query string, a
  * signature that is missing or does not verify, a body that is not an envelope, a failed
@@ -38,22 +33,13 @@ export interface WebhookIngestLaneDeps {
  * always has (with the check already made, so the RSA verification is not paid twice).
  */
 export function webhookIngestLane(deps: WebhookIngestLaneDeps): RequestHandler {
-  const { verifier, webhooks, metrics } = deps;
-  /** The access line and duration sample `HttpAccessMiddleware` gives every routed request. */
-  const logAndTime = (req: Request, res: Response, startedAt: number, stop: StopTimer): void => {
-    onResponseEnd(res, (finished) => {
-      if (finished) stop({ method: 'POST', route: WEBHOOK_PATH, status: String(res.statusCode) });
-      writeAccessLine(PinoLogger.root, req, res, Date.now() - startedAt);
-    });
-  };
+  const { verifier, webhooks } = deps;
 
   const answer = async (
     req: RequestWithSignatureCheck,
     res: Response,
     raw: Buffer,
   ): Promise<boolean> => {
-    const startedAt = Date.now();
-    const stopTimer = metrics.httpDuration.startTimer();
     let check: SignatureCheck;
     try {
       check = await verifier.verify(raw, req.headers);
@@ -68,7 +54,7 @@ export function webhookIngestLane(deps: WebhookIngestLaneDeps): RequestHandler {
     } catch {
       return false;
     }
-    logAndTime(req, res, startedAt, stopTimer);
+    labelRoute(res, WEBHOOK_PATH);
     res.status(200).json({ status: duplicate ? 'duplicate' : 'ok' });
     return true;
   };

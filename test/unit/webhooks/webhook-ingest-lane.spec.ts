@@ -6,7 +6,7 @@ import { Registry, Histogram } from 'prom-client';
 import request from 'supertest';
 import { requestIdMiddleware } from 'src/common/http/request-id';
 import { loadConfig } from 'src/config/app-config';
-import { HttpAccessMiddleware } from 'src/infra/logging/http-access.middleware';
+import { httpAccess } from 'src/infra/logging/http-access';
 import { rootLoggerOptions } from 'src/infra/logging/logger-options';
 import type { MetricsService } from 'src/infra/metrics/metrics.service';
 import { webhookIngestLane } from 'src/modules/webhooks/webhook-ingest-lane';
@@ -14,9 +14,9 @@ import type { WebhookSignatureVerifier } from 'src/modules/webhooks/webhook-sign
 import type { WebhooksService } from 'src/modules/webhooks/webhooks.service';
 
 /**
- * The lane's access line and duration sample are the ones `HttpAccessMiddleware` gives the route
- * (docs/ARCHITECTURE.md "The HTTP edge"): both are written here through one root logger with the
- * app's options (built as nestjs-pino builds it) and compared field by field.
+ * The lane's access line and duration sample are the ones the edge's `httpAccess` gives the
+ * route (docs/ARCHITECTURE.md "The HTTP edge"): both are written here through one root logger
+ * with the app's options (built as nestjs-pino builds it) and compared field by field.
  */
 describe('webhook ingest lane: access log and duration sample', () => {
   const lines: Record<string, unknown>[] = [];
@@ -42,6 +42,7 @@ describe('webhook ingest lane: access log and duration sample', () => {
   const app = express();
   app.set('strict routing', true);
   app.use(requestIdMiddleware);
+  app.use(httpAccess({ httpDuration } as unknown as MetricsService));
   app.use(
     '/api/v1/webhook',
     express.raw({
@@ -65,14 +66,9 @@ describe('webhook ingest lane: access log and duration sample', () => {
       webhooks: {
         receive: () => Promise.resolve({ duplicate: false }),
       } as unknown as WebhooksService,
-      metrics: { httpDuration } as unknown as MetricsService,
     }),
   );
-  // The route as the app mounts it after the edge: the access middleware, then the handler.
-  const access = new HttpAccessMiddleware({ httpDuration } as unknown as MetricsService);
-  app.use((req: express.Request, res: express.Response, next: express.NextFunction) =>
-    access.use(req, res, next),
-  );
+  // The route the lane hands everything else to.
   app.post('/api/v1/webhook', (_req, res) => {
     res.status(401).json({ route: true });
   });
